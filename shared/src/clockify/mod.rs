@@ -1,0 +1,497 @@
+//! The Clockify client: lists page at the largest size the API takes, time entries come
+//! from the detailed report (one paged stream for the whole workspace) with the per-user
+//! endpoint as the fallback. Every list is a stream of pages, so memory stays flat however
+//! large the account.
+
+mod model;
+
+pub use model::{
+    Client, DateRange, InvertedRange, Membership, MembershipStatus, Project, TimeEntry, User,
+    UserSettings, Workspace,
+};
+
+use crate::error::{ApiError, Service};
+use crate::http::{HttpCore, RateLimit, Reply, RetryPolicy};
+use crate::ids::{ClockifyUserId, WorkspaceId};
+use async_stream::try_stream;
+use futures::stream::{BoxStream, StreamExt, TryStreamExt};
+use model::{DetailedReport, UserTimeEntry};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+use url::Url;
+
+/// The largest `page-size` Clockify's list endpoints accept.
+pub const MAX_PAGE_SIZE: u32 = 5000;
+/// The largest `pageSize` of the detailed report.
+pub const MAX_REPORT_PAGE_SIZE: u32 = 1000;
+/// Free plans cap a detailed report at 31 days; longer ranges are asked for in windows.
+pub const REPORT_MAX_DAYS: u32 = 31;
+
+/// Clockify's regional data centres.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Region {
+    /// EU (Germany)
+    Euc1,
+    /// USA
+    Use2,
+    /// UK
+    Euw2,
+    /// Australia
+    Apse2,
+}
+
+impl Region {
+    fn prefix(self) -> &'static str {
+        match self {
+            Region::Euc1 => "euc1",
+            Region::Use2 => "use2",
+            Region::Euw2 => "euw2",
+            Region::Apse2 => "apse2",
+        }
+    }
+}
+
+/// Where an account's Clockify lives.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ClockifyHost {
+    /// `https://api.clockify.me/api`, reports at `https://reports.api.clockify.me`.
+    Global,
+    Regional {
+        region: Region,
+    },
+    /// A subdomain workspace: `https://<name>.clockify.me/api`.
+    Subdomain {
+        name: String,
+    },
+    /// Self-hosted Clockify Server (or a simulator): `<url>/api` and `<url>/report`.
+    Server {
+        url: Url,
+    },
+}
+
+impl ClockifyHost {
+    /// The root the spec's `/v1/...` paths hang under.
+    pub fn api_base(&self) -> Url {
+        match self {
+            ClockifyHost::Global => fixed("https://api.clockify.me/api"),
+            ClockifyHost::Regional { region } => {
+                fixed(&format!("https://{}.clockify.me/api", region.prefix()))
+            }
+            ClockifyHost::Subdomain { name } => fixed(&format!("https://{name}.clockify.me/api")),
+            ClockifyHost::Server { url } => join_root(url, "api"),
+        }
+    }
+
+    /// The root of the reports API.
+    pub fn reports_base(&self) -> Url {
+        match self {
+            ClockifyHost::Global => fixed("https://reports.api.clockify.me"),
+            ClockifyHost::Regional { region } => {
+                fixed(&format!("https://{}.clockify.me/report", region.prefix()))
+            }
+            ClockifyHost::Subdomain { name } => {
+                fixed(&format!("https://{name}.clockify.me/report"))
+            }
+            ClockifyHost::Server { url } => join_root(url, "report"),
+        }
+    }
+}
+
+fn fixed(s: &str) -> Url {
+    Url::parse(s).expect("valid built-in URL")
+}
+
+/// `https://host/prefix` from a server root given with or without a trailing `/api`.
+fn join_root(url: &Url, leaf: &str) -> Url {
+    let mut u = url.clone();
+    let path = u.path().trim_end_matches('/');
+    let root = path.strip_suffix("/api").unwrap_or(path).to_owned();
+    u.set_path(&format!("{root}/{leaf}"));
+    u.set_query(None);
+    u
+}
+
+/// Where time entries come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntrySource {
+    /// The detailed report, falling back to per-user reads where the report is unavailable.
+    #[default]
+    Auto,
+    Report,
+    PerUser,
+}
+
+#[derive(Clone, Debug)]
+pub struct ClockifyConfig {
+    pub host: ClockifyHost,
+    /// Overrides the reports root derived from `host`.
+    pub reports_base: Option<Url>,
+    pub api_key: SecretString,
+    pub rate_limit: RateLimit,
+    pub retry: RetryPolicy,
+    pub timeout: Duration,
+    pub page_size: u32,
+    pub report_page_size: u32,
+    pub report_max_days: u32,
+    pub entry_source: EntrySource,
+}
+
+impl ClockifyConfig {
+    /// Defaults for a paid workspace: 50 requests/s, the largest pages.
+    pub fn new(host: ClockifyHost, api_key: SecretString) -> Self {
+        Self {
+            host,
+            reports_base: None,
+            api_key,
+            rate_limit: RateLimit::per_second(50),
+            retry: RetryPolicy::default(),
+            timeout: Duration::from_secs(60),
+            page_size: MAX_PAGE_SIZE,
+            report_page_size: MAX_REPORT_PAGE_SIZE,
+            report_max_days: REPORT_MAX_DAYS,
+            entry_source: EntrySource::Auto,
+        }
+    }
+}
+
+pub type PageStream<'a, T> = BoxStream<'a, Result<Vec<T>, ApiError>>;
+
+#[derive(Clone, Debug)]
+pub struct ClockifyClient {
+    core: HttpCore,
+    api: String,
+    reports: String,
+    key: SecretString,
+    page_size: u32,
+    report_page_size: u32,
+    report_max_days: u32,
+    entry_source: EntrySource,
+}
+
+impl ClockifyClient {
+    pub fn new(cfg: ClockifyConfig) -> Result<Self, ApiError> {
+        let invalid = |reason: String| ApiError::Invalid {
+            service: Service::Clockify,
+            reason,
+        };
+        if cfg.api_key.expose_secret().trim().is_empty() {
+            return Err(invalid("the API key is empty".into()));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&cfg.page_size) {
+            return Err(invalid(format!("page size must be 1..={MAX_PAGE_SIZE}")));
+        }
+        if !(1..=MAX_REPORT_PAGE_SIZE).contains(&cfg.report_page_size) {
+            return Err(invalid(format!(
+                "report page size must be 1..={MAX_REPORT_PAGE_SIZE}"
+            )));
+        }
+        let reports = cfg
+            .reports_base
+            .clone()
+            .unwrap_or_else(|| cfg.host.reports_base());
+        Ok(Self {
+            core: HttpCore::new(Service::Clockify, cfg.timeout, cfg.rate_limit, cfg.retry)?,
+            api: cfg
+                .host
+                .api_base()
+                .as_str()
+                .trim_end_matches('/')
+                .to_owned(),
+            reports: reports.as_str().trim_end_matches('/').to_owned(),
+            key: cfg.api_key,
+            page_size: cfg.page_size,
+            report_page_size: cfg.report_page_size,
+            report_max_days: cfg.report_max_days,
+            entry_source: cfg.entry_source,
+        })
+    }
+
+    async fn get<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        url: &str,
+        query: &[(&str, String)],
+    ) -> Result<Reply<T>, ApiError> {
+        self.core
+            .send(label, |http| {
+                http.get(url)
+                    .query(query)
+                    .header("X-Api-Key", self.key.expose_secret())
+            })
+            .await
+    }
+
+    /// The workspaces the key can see (not a paged endpoint).
+    pub async fn workspaces(&self) -> Result<Vec<Workspace>, ApiError> {
+        let url = format!("{}/v1/workspaces", self.api);
+        Ok(self.get("GET /v1/workspaces", &url, &[]).await?.body)
+    }
+
+    /// Pages through a list endpoint: `page` from 1 at our page size, until `Last-Page:
+    /// true` or a short page.
+    fn list<T: DeserializeOwned + Send + 'static>(
+        &self,
+        label: &'static str,
+        url: String,
+        query: Vec<(&'static str, String)>,
+    ) -> PageStream<'_, T> {
+        let page_size = self.page_size;
+        Box::pin(try_stream! {
+            let mut page = 1u32;
+            loop {
+                let mut q = query.clone();
+                q.push(("page", page.to_string()));
+                q.push(("page-size", page_size.to_string()));
+                let reply: Reply<Vec<T>> = self.get(label, &url, &q).await?;
+                let last_header = reply.headers.get("last-page").and_then(|v| v.to_str().ok())
+                    .map(|v| v.eq_ignore_ascii_case("true"));
+                let n = reply.body.len();
+                let last = last_header == Some(true) || n < page_size as usize;
+                if n > 0 {
+                    yield reply.body;
+                }
+                if last || n == 0 {
+                    break;
+                }
+                page += 1;
+            }
+        })
+    }
+
+    /// All clients, archived ones included (the caller decides what to skip).
+    pub fn clients(&self, ws: &WorkspaceId) -> PageStream<'_, Client> {
+        let url = format!("{}/v1/workspaces/{ws}/clients", self.api);
+        self.list("GET /v1/workspaces/{workspaceId}/clients", url, vec![])
+    }
+
+    /// All projects, archived ones included.
+    pub fn projects(&self, ws: &WorkspaceId) -> PageStream<'_, Project> {
+        let url = format!("{}/v1/workspaces/{ws}/projects", self.api);
+        self.list(
+            "GET /v1/workspaces/{workspaceId}/projects",
+            url,
+            vec![("hydrated", "false".into())],
+        )
+    }
+
+    /// All users of the workspace with their workspace membership (any status).
+    pub fn users(&self, ws: &WorkspaceId) -> PageStream<'_, User> {
+        let url = format!("{}/v1/workspaces/{ws}/users", self.api);
+        self.list(
+            "GET /v1/workspaces/{workspaceId}/users",
+            url,
+            vec![
+                ("memberships", "WORKSPACE".into()),
+                ("include-roles", "false".into()),
+            ],
+        )
+    }
+
+    /// Finished time entries of every user in `range`, a page at a time: from the detailed
+    /// report, or per user where the report is unavailable (or so configured).
+    pub fn time_entries(&self, ws: &WorkspaceId, range: DateRange) -> PageStream<'_, TimeEntry> {
+        let ws = ws.clone();
+        Box::pin(try_stream! {
+            let mut use_report = self.entry_source != EntrySource::PerUser;
+            if use_report {
+                let mut report = self.report_time_entries(&ws, range);
+                let mut first = true;
+                while let Some(page) = report.next().await {
+                    match page {
+                        Err(e) if first && self.entry_source == EntrySource::Auto && report_unavailable(&e) => {
+                            tracing::info!(error = %e, "detailed report unavailable; reading time entries per user");
+                            use_report = false;
+                            break;
+                        }
+                        other => { first = false; yield other?; }
+                    }
+                }
+            }
+            if !use_report {
+                let mut users = self.users(&ws);
+                while let Some(users_page) = users.try_next().await? {
+                    for user in users_page {
+                        let mut entries = self.user_time_entries(&ws, &user.id, range);
+                        while let Some(page) = entries.try_next().await? {
+                            yield page;
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// The detailed report over `range`, in windows of at most `report_max_days`.
+    pub fn report_time_entries(
+        &self,
+        ws: &WorkspaceId,
+        range: DateRange,
+    ) -> PageStream<'_, TimeEntry> {
+        let url = format!("{}/v1/workspaces/{ws}/reports/detailed", self.reports);
+        let page_size = self.report_page_size;
+        let windows = range.windows(self.report_max_days);
+        Box::pin(try_stream! {
+            for window in windows {
+                let mut page = 1u32;
+                loop {
+                    let body = report_request(window, page, page_size);
+                    let reply: Reply<DetailedReport> = self.core.send(
+                        "POST /v1/workspaces/{workspaceId}/reports/detailed",
+                        |http| http.post(&url).header("X-Api-Key", self.key.expose_secret()).json(&body),
+                    ).await?;
+                    let n = reply.body.entries.len();
+                    let entries: Vec<TimeEntry> = reply.body.entries.into_iter().filter_map(|e| e.finished()).collect();
+                    if !entries.is_empty() {
+                        yield entries;
+                    }
+                    if n < page_size as usize {
+                        break;
+                    }
+                    page += 1;
+                }
+            }
+        })
+    }
+
+    /// One user's finished entries in `range` (`in-progress=false`).
+    pub fn user_time_entries(
+        &self,
+        ws: &WorkspaceId,
+        user: &ClockifyUserId,
+        range: DateRange,
+    ) -> PageStream<'_, TimeEntry> {
+        let url = format!("{}/v1/workspaces/{ws}/user/{user}/time-entries", self.api);
+        let (start, end) = range.utc_bounds();
+        let fmt = "%Y-%m-%dT%H:%M:%SZ";
+        let query = vec![
+            ("start", start.format(fmt).to_string()),
+            // `end` is inclusive to the second on Clockify's side.
+            (
+                "end",
+                (end - chrono::Duration::seconds(1)).format(fmt).to_string(),
+            ),
+            ("in-progress", "false".into()),
+            ("hydrated", "false".into()),
+        ];
+        self.list::<UserTimeEntry>(
+            "GET /v1/workspaces/{workspaceId}/user/{userId}/time-entries",
+            url,
+            query,
+        )
+        .map_ok(|page| {
+            page.into_iter()
+                .filter_map(UserTimeEntry::finished)
+                .collect::<Vec<_>>()
+        })
+        .try_filter(|page| futures::future::ready(!page.is_empty()))
+        .boxed()
+    }
+}
+
+/// A report that the server does not offer (self-hosted without the reports module, or a
+/// plan without it) answers 404/405/501 or 402; anything else is a real failure.
+fn report_unavailable(e: &ApiError) -> bool {
+    matches!(
+        e,
+        ApiError::Rejected {
+            status: 402 | 404 | 405 | 501,
+            ..
+        }
+    )
+}
+
+fn report_request(window: DateRange, page: u32, page_size: u32) -> serde_json::Value {
+    serde_json::json!({
+        "dateRangeStart": format!("{}T00:00:00.000", window.first()),
+        "dateRangeEnd": format!("{}T23:59:59.999", window.last()),
+        "timeZone": window.tz().name(),
+        "exportType": "JSON",
+        "sortOrder": "ASCENDING",
+        "detailedFilter": {
+            "page": page,
+            "pageSize": page_size,
+            "sortColumn": "ID",
+            "options": { "totals": "EXCLUDE" }
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_resolve_to_api_and_reports_roots() {
+        let cases = [
+            (
+                ClockifyHost::Global,
+                "https://api.clockify.me/api",
+                "https://reports.api.clockify.me/",
+            ),
+            (
+                ClockifyHost::Regional {
+                    region: Region::Euc1,
+                },
+                "https://euc1.clockify.me/api",
+                "https://euc1.clockify.me/report",
+            ),
+            (
+                ClockifyHost::Subdomain {
+                    name: "acme".into(),
+                },
+                "https://acme.clockify.me/api",
+                "https://acme.clockify.me/report",
+            ),
+            (
+                ClockifyHost::Server {
+                    url: Url::parse("https://time.acme.org/api/").unwrap(),
+                },
+                "https://time.acme.org/api",
+                "https://time.acme.org/report",
+            ),
+            (
+                ClockifyHost::Server {
+                    url: Url::parse("http://127.0.0.1:8080").unwrap(),
+                },
+                "http://127.0.0.1:8080/api",
+                "http://127.0.0.1:8080/report",
+            ),
+        ];
+        for (host, api, reports) in cases {
+            assert_eq!(host.api_base().as_str(), api, "{host:?}");
+            assert_eq!(host.reports_base().as_str(), reports, "{host:?}");
+        }
+    }
+
+    #[test]
+    fn config_rejects_page_sizes_the_api_refuses() {
+        let mut cfg = ClockifyConfig::new(ClockifyHost::Global, SecretString::from("k"));
+        cfg.page_size = 5001;
+        assert!(ClockifyClient::new(cfg.clone()).is_err());
+        cfg.page_size = 5000;
+        cfg.report_page_size = 1001;
+        assert!(ClockifyClient::new(cfg).is_err());
+    }
+
+    #[test]
+    fn report_request_names_the_zone_and_whole_days() {
+        let d = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let r = DateRange::new(
+            d("2025-05-01"),
+            d("2025-05-20"),
+            chrono_tz::Europe::Belgrade,
+        )
+        .unwrap();
+        let body = report_request(r, 2, 1000);
+        assert_eq!(body["dateRangeStart"], "2025-05-01T00:00:00.000");
+        assert_eq!(body["dateRangeEnd"], "2025-05-20T23:59:59.999");
+        assert_eq!(body["timeZone"], "Europe/Belgrade");
+        assert_eq!(body["detailedFilter"]["page"], 2);
+        assert_eq!(body["detailedFilter"]["pageSize"], 1000);
+    }
+}

@@ -1,0 +1,474 @@
+//! The one request path both API clients use: a client-side token bucket, a per-request
+//! timeout, and retries with capped exponential backoff and full jitter. A server's
+//! `Retry-After` (or Runn's `x-ratelimit-reset`) wins over our own backoff and pauses every
+//! caller sharing the bucket, not just the one that was told.
+
+use crate::error::{ApiError, RunnErrorBody, Service};
+use rand::Rng;
+use reqwest::header::HeaderMap;
+use reqwest::{RequestBuilder, StatusCode};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// A request budget: `requests` per `per`, with up to `burst` sent back to back.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub requests: u32,
+    #[serde(with = "duration_ms")]
+    pub per: Duration,
+    pub burst: u32,
+}
+
+impl RateLimit {
+    pub fn new(requests: u32, per: Duration) -> Self {
+        let requests = requests.max(1);
+        Self {
+            requests,
+            per,
+            burst: requests,
+        }
+    }
+    pub fn per_second(requests: u32) -> Self {
+        Self::new(requests, Duration::from_secs(1))
+    }
+    pub fn per_minute(requests: u32) -> Self {
+        Self::new(requests, Duration::from_secs(60))
+    }
+    pub fn per_hour(requests: u32) -> Self {
+        Self::new(requests, Duration::from_secs(3600))
+    }
+    pub fn with_burst(mut self, burst: u32) -> Self {
+        self.burst = burst.max(1);
+        self
+    }
+    fn tokens_per_sec(&self) -> f64 {
+        f64::from(self.requests) / self.per.as_secs_f64().max(1e-9)
+    }
+    /// The least time `n` requests can take under this limit, starting with a full bucket.
+    pub fn min_duration_for(&self, n: u64) -> Duration {
+        let beyond_burst = n.saturating_sub(u64::from(self.burst)) as f64;
+        Duration::from_secs_f64(beyond_burst / self.tokens_per_sec())
+    }
+}
+
+/// A token bucket shared by every request of one client (one API key or token).
+#[derive(Debug)]
+pub struct RateLimiter {
+    limit: RateLimit,
+    state: Mutex<Bucket>,
+}
+
+#[derive(Debug)]
+struct Bucket {
+    tokens: f64,
+    updated: Instant,
+    paused_until: Option<Instant>,
+}
+
+impl RateLimiter {
+    pub fn new(limit: RateLimit) -> Self {
+        let bucket = Bucket {
+            tokens: f64::from(limit.burst),
+            updated: Instant::now(),
+            paused_until: None,
+        };
+        Self {
+            limit,
+            state: Mutex::new(bucket),
+        }
+    }
+
+    pub fn limit(&self) -> RateLimit {
+        self.limit
+    }
+
+    /// Waits until a request may be sent, then takes its token.
+    pub async fn acquire(&self) {
+        loop {
+            let wait = {
+                let mut b = self.state.lock().expect("rate limiter poisoned");
+                let now = Instant::now();
+                match b.paused_until {
+                    Some(until) if until > now => until - now,
+                    _ => {
+                        b.paused_until = None;
+                        let elapsed = now.duration_since(b.updated).as_secs_f64();
+                        b.tokens = (b.tokens + elapsed * self.limit.tokens_per_sec())
+                            .min(f64::from(self.limit.burst));
+                        b.updated = now;
+                        if b.tokens >= 1.0 {
+                            b.tokens -= 1.0;
+                            return;
+                        }
+                        Duration::from_secs_f64((1.0 - b.tokens) / self.limit.tokens_per_sec())
+                    }
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// The server asked us to wait: hold every caller until then, and start again with an
+    /// empty bucket so the first requests after the pause are spread out.
+    pub fn pause_for(&self, wait: Duration) {
+        let mut b = self.state.lock().expect("rate limiter poisoned");
+        let until = Instant::now() + wait;
+        if b.paused_until.is_none_or(|p| p < until) {
+            b.paused_until = Some(until);
+        }
+        b.tokens = 0.0;
+        b.updated = until;
+    }
+}
+
+/// How hard to try before giving up on a request.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RetryPolicy {
+    /// Attempts in all for 5xx, timeouts, dropped connections and broken bodies.
+    pub max_attempts: u32,
+    /// 429 answers tolerated for one request before it is reported as failed.
+    pub max_rate_limited: u32,
+    #[serde(with = "duration_ms")]
+    pub base_delay: Duration,
+    #[serde(with = "duration_ms")]
+    pub max_delay: Duration,
+    /// The longest server-requested wait we accept; longer ones fail the request as transient.
+    #[serde(with = "duration_ms")]
+    pub max_server_wait: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            max_rate_limited: 30,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(30),
+            max_server_wait: Duration::from_secs(300),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Full jitter: a random wait in `[0, min(max_delay, base * 2^retry)]`.
+    pub fn backoff(&self, retry: u32) -> Duration {
+        let exp = self.base_delay.saturating_mul(1u32 << retry.min(20));
+        let cap = exp.min(self.max_delay);
+        let millis = cap.as_millis() as u64;
+        Duration::from_millis(if millis == 0 {
+            0
+        } else {
+            rand::thread_rng().gen_range(0..=millis)
+        })
+    }
+}
+
+/// A parsed 2xx answer with the headers that paging needs.
+#[derive(Debug)]
+pub struct Reply<T> {
+    pub body: T,
+    pub headers: HeaderMap,
+}
+
+/// The shared request executor: one per API client.
+#[derive(Debug, Clone)]
+pub struct HttpCore {
+    http: reqwest::Client,
+    service: Service,
+    limiter: Arc<RateLimiter>,
+    retry: RetryPolicy,
+}
+
+impl HttpCore {
+    pub fn new(
+        service: Service,
+        timeout: Duration,
+        limit: RateLimit,
+        retry: RetryPolicy,
+    ) -> Result<Self, ApiError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!("runn-clockify/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| ApiError::Invalid {
+                service,
+                reason: format!("HTTP client: {e}"),
+            })?;
+        Ok(Self {
+            http,
+            service,
+            limiter: Arc::new(RateLimiter::new(limit)),
+            retry,
+        })
+    }
+
+    pub fn service(&self) -> Service {
+        self.service
+    }
+
+    /// Sends the request `make` builds (again on each attempt) and parses a JSON answer.
+    /// `label` names the request in errors and logs: method and path template, never a
+    /// header or a secret.
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Reply<T>, ApiError> {
+        let service = self.service;
+        let mut failures = 0u32;
+        let mut rate_limited = 0u32;
+        loop {
+            self.limiter.acquire().await;
+            let reason = match make(&self.http).send().await {
+                Err(e) => describe_transport_error(&e),
+                Ok(resp) => {
+                    let status = resp.status();
+                    let headers = resp.headers().clone();
+                    if status.is_success() {
+                        match resp.bytes().await {
+                            Err(e) => describe_transport_error(&e),
+                            Ok(bytes) => {
+                                let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
+                                match serde_json::from_slice::<T>(text) {
+                                    Ok(body) => return Ok(Reply { body, headers }),
+                                    // Cut-off or garbled JSON is a transport fault; valid
+                                    // JSON of the wrong shape is a contract mismatch.
+                                    Err(e) if e.is_syntax() || e.is_eof() => {
+                                        format!("malformed JSON body ({e})")
+                                    }
+                                    Err(e) => {
+                                        return Err(ApiError::Contract {
+                                            service,
+                                            request: label.to_owned(),
+                                            reason: e.to_string(),
+                                        })
+                                    }
+                                }
+                            }
+                        }
+                    } else if status == StatusCode::TOO_MANY_REQUESTS {
+                        rate_limited += 1;
+                        if rate_limited > self.retry.max_rate_limited {
+                            return Err(ApiError::Transient {
+                                service,
+                                request: label.to_owned(),
+                                attempts: failures + rate_limited,
+                                reason: "rate limited (HTTP 429) on every attempt".into(),
+                            });
+                        }
+                        let wait = match server_wait(&headers) {
+                            Some(w) if w > self.retry.max_server_wait => {
+                                return Err(ApiError::Transient {
+                                    service,
+                                    request: label.to_owned(),
+                                    attempts: failures + rate_limited,
+                                    reason: format!("rate limited for {}s", w.as_secs()),
+                                })
+                            }
+                            Some(w) => w,
+                            None => self.retry.backoff(rate_limited - 1),
+                        };
+                        tracing::warn!(%service, request = label, wait_ms = wait.as_millis() as u64,
+                            "rate limited (429); pausing this client");
+                        self.limiter.pause_for(wait);
+                        continue;
+                    } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
+                        format!("HTTP {}", status.as_u16())
+                    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
+                    {
+                        return Err(ApiError::CredentialsRejected {
+                            service,
+                            request: label.to_owned(),
+                            status: status.as_u16(),
+                        });
+                    } else {
+                        let body = resp.bytes().await.unwrap_or_default();
+                        return Err(rejected(service, label, status, &body));
+                    }
+                }
+            };
+            failures += 1;
+            if failures >= self.retry.max_attempts {
+                return Err(ApiError::Transient {
+                    service,
+                    request: label.to_owned(),
+                    attempts: failures + rate_limited,
+                    reason,
+                });
+            }
+            let wait = self.retry.backoff(failures - 1);
+            tracing::warn!(%service, request = label, attempt = failures, %reason,
+                wait_ms = wait.as_millis() as u64, "transient failure; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+fn describe_transport_error(e: &reqwest::Error) -> String {
+    // The URL carries no secret (keys travel in headers), but leave it out all the same:
+    // the label already names the request.
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "connection dropped while reading the answer"
+    } else {
+        "connection failed"
+    };
+    let mut detail = String::new();
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        detail = s.to_string();
+        src = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind} ({detail})")
+    }
+}
+
+/// Builds the permanent error for a 4xx, keeping Runn's `{error, message, statusCode}` or
+/// Clockify's `{message, code}` when the body has them.
+fn rejected(service: Service, label: &str, status: StatusCode, body: &[u8]) -> ApiError {
+    #[derive(Deserialize)]
+    struct AnyMessage {
+        message: String,
+    }
+    let runn = serde_json::from_slice::<RunnErrorBody>(body).ok();
+    let message = match (&runn, serde_json::from_slice::<AnyMessage>(body)) {
+        (Some(r), _) => r.message.clone(),
+        (None, Ok(m)) => m.message,
+        (None, Err(_)) => String::from_utf8_lossy(body).chars().take(300).collect(),
+    };
+    ApiError::Rejected {
+        service,
+        request: label.to_owned(),
+        status: status.as_u16(),
+        message,
+        runn: if service == Service::Runn { runn } else { None },
+    }
+}
+
+/// How long the server asked us to wait: `Retry-After` (seconds or an HTTP date), else
+/// Runn's `x-ratelimit-reset` (seconds until the window resets, or an epoch time).
+pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+    };
+    if let Some(v) = text("retry-after") {
+        if let Ok(secs) = v.parse::<f64>() {
+            if secs.is_finite() && secs >= 0.0 {
+                return Some(Duration::from_secs_f64(secs));
+            }
+        }
+        if let Ok(when) = chrono::DateTime::parse_from_rfc2822(v) {
+            let secs = (when.timestamp_millis() - chrono::Utc::now().timestamp_millis()).max(0);
+            return Some(Duration::from_millis(secs as u64));
+        }
+    }
+    if let Some(v) = text("x-ratelimit-reset") {
+        if let Ok(n) = v.parse::<f64>() {
+            // Values this large are epoch seconds, not a delay.
+            let secs = if n > 1.0e9 {
+                n - chrono::Utc::now().timestamp() as f64
+            } else {
+                n
+            };
+            return Some(Duration::from_secs_f64(secs.max(0.0)));
+        }
+    }
+    None
+}
+
+/// Serde for a `Duration` as whole milliseconds.
+pub mod duration_ms {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[tokio::test(start_paused = true)]
+    async fn bucket_spreads_requests_at_the_configured_rate() {
+        let limiter = RateLimiter::new(RateLimit::per_second(10).with_burst(2));
+        let start = Instant::now();
+        for _ in 0..12 {
+            limiter.acquire().await;
+        }
+        // 2 from the burst, 10 more at 10/s.
+        let took = start.elapsed();
+        assert!(
+            took >= Duration::from_millis(990) && took <= Duration::from_millis(1010),
+            "{took:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn free_plan_rate_of_thirty_an_hour_is_honoured() {
+        let limit = RateLimit::per_hour(30).with_burst(1);
+        let limiter = RateLimiter::new(limit);
+        let start = Instant::now();
+        for _ in 0..3 {
+            limiter.acquire().await;
+        }
+        assert_eq!(start.elapsed().as_secs(), 240);
+        assert_eq!(limit.min_duration_for(3), Duration::from_secs(240));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pause_holds_every_caller() {
+        let limiter = RateLimiter::new(RateLimit::per_second(1000));
+        limiter.pause_for(Duration::from_secs(3));
+        let start = Instant::now();
+        limiter.acquire().await;
+        assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn backoff_is_capped_and_jittered() {
+        let p = RetryPolicy {
+            max_delay: Duration::from_secs(2),
+            ..RetryPolicy::default()
+        };
+        for retry in 0..40 {
+            assert!(p.backoff(retry) <= Duration::from_secs(2));
+        }
+        let spread: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(5)).collect();
+        assert!(spread.len() > 10, "no jitter");
+    }
+
+    #[test]
+    fn server_wait_reads_retry_after_and_ratelimit_reset() {
+        let mut h = HeaderMap::new();
+        assert_eq!(server_wait(&h), None);
+        h.insert("x-ratelimit-reset", HeaderValue::from_static("7"));
+        assert_eq!(server_wait(&h), Some(Duration::from_secs(7)));
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(server_wait(&h), Some(Duration::from_secs(3)));
+        let later = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc2822();
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let w = server_wait(&h).unwrap();
+        assert!(
+            w > Duration::from_secs(55) && w <= Duration::from_secs(60),
+            "{w:?}"
+        );
+    }
+}

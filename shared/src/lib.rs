@@ -1,0 +1,12 @@
+//! The Clockify → Runn integration library: domain types, the two API clients and the
+//! one retry/rate-limit mechanism they share. The Lambda functions and the command line
+//! are thin layers over this crate.
+
+pub mod clockify;
+pub mod error;
+pub mod http;
+pub mod ids;
+pub mod runn;
+
+pub use error::{ApiError, FailureClass, Service};
+pub use secrecy::{ExposeSecret, SecretString};
