@@ -237,7 +237,7 @@ impl HttpCore {
                                     Ok(body) => return Ok(Reply { body, headers }),
                                     // Cut-off or garbled JSON is a transport fault; valid
                                     // JSON of the wrong shape is a contract mismatch.
-                                    Err(e) if e.is_syntax() || e.is_eof() => {
+                                    Err(e) if !is_json(text) => {
                                         format!("malformed JSON body ({e})")
                                     }
                                     Err(e) => {
@@ -306,6 +306,11 @@ impl HttpCore {
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// Whether `bytes` is one complete JSON value (only asked once typed parsing has failed).
+fn is_json(bytes: &[u8]) -> bool {
+    serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok()
 }
 
 fn describe_transport_error(e: &reqwest::Error) -> String {

@@ -27,7 +27,7 @@ pub struct ClockifyData {
     pub workspaces: Vec<WorkspaceData>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkspaceData {
     pub id: String,
@@ -50,6 +50,21 @@ pub struct WorkspaceData {
 
 fn yes() -> bool {
     true
+}
+
+impl Default for WorkspaceData {
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            name: String::new(),
+            plan: Plan::default(),
+            reports_available: true,
+            clients: vec![],
+            projects: vec![],
+            users: vec![],
+            time_entries: vec![],
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,3 +6,4 @@ pub mod common;
 pub mod generate;
 pub mod runn;
 pub mod schema;
+pub mod testkit;

@@ -182,6 +182,11 @@ impl ClockifyClient {
         if cfg.api_key.expose_secret().trim().is_empty() {
             return Err(invalid("the API key is empty".into()));
         }
+        if reqwest::header::HeaderValue::from_str(cfg.api_key.expose_secret()).is_err() {
+            return Err(invalid(
+                "the API key has characters a header cannot carry".into(),
+            ));
+        }
         if !(1..=MAX_PAGE_SIZE).contains(&cfg.page_size) {
             return Err(invalid(format!("page size must be 1..={MAX_PAGE_SIZE}")));
         }
@@ -211,6 +216,14 @@ impl ClockifyClient {
         })
     }
 
+    /// The key as a header value marked sensitive, so the HTTP stack never prints it.
+    fn key_header(&self) -> reqwest::header::HeaderValue {
+        let mut v = reqwest::header::HeaderValue::from_str(self.key.expose_secret())
+            .unwrap_or_else(|_| reqwest::header::HeaderValue::from_static(""));
+        v.set_sensitive(true);
+        v
+    }
+
     async fn get<T: DeserializeOwned>(
         &self,
         label: &str,
@@ -221,7 +234,7 @@ impl ClockifyClient {
             .send(label, |http| {
                 http.get(url)
                     .query(query)
-                    .header("X-Api-Key", self.key.expose_secret())
+                    .header("X-Api-Key", self.key_header())
             })
             .await
     }
@@ -342,7 +355,7 @@ impl ClockifyClient {
                     let body = report_request(window, page, page_size);
                     let reply: Reply<DetailedReport> = self.core.send(
                         "POST /v1/workspaces/{workspaceId}/reports/detailed",
-                        |http| http.post(&url).header("X-Api-Key", self.key.expose_secret()).json(&body),
+                        |http| http.post(&url).header("X-Api-Key", self.key_header()).json(&body),
                     ).await?;
                     let n = reply.body.entries.len();
                     let entries: Vec<TimeEntry> = reply.body.entries.into_iter().filter_map(|e| e.finished()).collect();

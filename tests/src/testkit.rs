@@ -1,0 +1,94 @@
+//! Helpers the integration tests and benchmarks share: clients pointed at a simulator with
+//! quick retries, and a log capture to prove secrets never reach a log line.
+
+use crate::common::Running;
+use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
+use shared::http::{RateLimit, RetryPolicy};
+use shared::runn::{RunnClient, RunnConfig, RunnHost};
+use shared::SecretString;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const CLOCKIFY_KEY: &str = "ck_live_9f8e7d6c5b4a39281706f5e4";
+pub const RUNN_TOKEN: &str = "LIVE_4b1d9c7a2e5f8g3h6i0j";
+
+/// Retries as in production, but with millisecond backoffs so tests stay quick.
+pub fn quick_retry() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 6,
+        max_rate_limited: 60,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(200),
+        max_server_wait: Duration::from_secs(10),
+    }
+}
+
+pub fn clockify_config(sim: &Running, key: &str) -> ClockifyConfig {
+    let mut cfg = ClockifyConfig::new(
+        ClockifyHost::Server { url: sim.url() },
+        SecretString::from(key.to_owned()),
+    );
+    cfg.retry = quick_retry();
+    cfg.rate_limit = RateLimit::per_second(1000);
+    cfg.timeout = Duration::from_secs(5);
+    cfg
+}
+
+pub fn clockify_client(sim: &Running) -> ClockifyClient {
+    ClockifyClient::new(clockify_config(sim, CLOCKIFY_KEY)).expect("valid config")
+}
+
+pub fn runn_config(sim: &Running, token: &str) -> RunnConfig {
+    let mut cfg = RunnConfig::new(
+        RunnHost::Custom { url: sim.url() },
+        SecretString::from(token.to_owned()),
+    );
+    cfg.retry = quick_retry();
+    cfg.rate_limit = RateLimit::per_second(1000);
+    cfg.timeout = Duration::from_secs(5);
+    cfg
+}
+
+pub fn runn_client(sim: &Running) -> RunnClient {
+    RunnClient::new(runn_config(sim, RUNN_TOKEN)).expect("valid config")
+}
+
+/// Everything written through a tracing subscriber, for inspection.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// A JSON subscriber at TRACE level (every event of ours and of our dependencies) writing
+/// into a capture; install it for one test with `tracing::subscriber::set_default`.
+pub fn capture_logs() -> (LogCapture, impl tracing::Subscriber + Send + Sync) {
+    let capture = LogCapture::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(capture.clone())
+        .finish();
+    (capture, subscriber)
+}

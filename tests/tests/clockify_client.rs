@@ -1,0 +1,324 @@
+//! The Clockify client against the Clockify simulator over HTTP.
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use shared::clockify::{ClockifyClient, DateRange, EntrySource, TimeEntry};
+use shared::ids::WorkspaceId;
+use shared::{ApiError, FailureClass};
+use sims::clockify::{ClockifyData, ClockifySim, Plan};
+use sims::common::{Fault, ServerRateLimit};
+use sims::generate::{workspace, GenSpec};
+use sims::testkit::*;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn spec() -> GenSpec {
+    GenSpec {
+        users: 12,
+        inactive_users: 2,
+        clients: 9,
+        archived_clients: 2,
+        projects: 14,
+        projects_without_client: 3,
+        archived_projects: 2,
+        entries: 300,
+        running: 3,
+        ..GenSpec::default()
+    }
+}
+
+fn sim_with(spec: &GenSpec) -> ClockifySim {
+    ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        workspaces: vec![workspace(spec)],
+    })
+}
+
+fn ws(spec: &GenSpec) -> WorkspaceId {
+    WorkspaceId::new(spec.workspace_id.clone())
+}
+
+fn may_2025(tz: chrono_tz::Tz) -> DateRange {
+    let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    DateRange::new(d("2025-04-25"), d("2025-06-05"), tz).unwrap()
+}
+
+async fn all<T>(s: shared::clockify::PageStream<'_, T>) -> Result<(Vec<T>, usize), ApiError> {
+    let pages: Vec<Vec<T>> = s.try_collect().await?;
+    let n = pages.len();
+    Ok((pages.into_iter().flatten().collect(), n))
+}
+
+fn small_pages(sim: &sims::common::Running) -> ClockifyClient {
+    let mut cfg = clockify_config(sim, CLOCKIFY_KEY);
+    cfg.page_size = 4;
+    cfg.report_page_size = 25;
+    ClockifyClient::new(cfg).unwrap()
+}
+
+#[tokio::test]
+async fn every_list_pages_through_more_than_one_page() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    let running = sim.spawn().await.unwrap();
+    let client = small_pages(&running);
+    let ws = ws(&spec);
+
+    let (clients, pages) = all(client.clients(&ws)).await.unwrap();
+    assert_eq!(clients.len(), 9);
+    assert_eq!(pages, 3);
+    assert_eq!(clients.iter().filter(|c| c.archived).count(), 2);
+
+    let (projects, pages) = all(client.projects(&ws)).await.unwrap();
+    assert_eq!(projects.len(), 14);
+    assert_eq!(pages, 4);
+    assert_eq!(projects.iter().filter(|p| p.client_id.is_none()).count(), 3);
+    assert_eq!(projects.iter().filter(|p| p.archived).count(), 2);
+
+    let (users, pages) = all(client.users(&ws)).await.unwrap();
+    assert_eq!(users.len(), 12);
+    assert_eq!(pages, 3);
+    let inactive = users
+        .iter()
+        .filter(|u| u.workspace_status(&ws) == Some(&shared::clockify::MembershipStatus::Inactive))
+        .count();
+    assert_eq!(inactive, 2);
+    assert!(users.iter().all(|u| u.time_zone().is_some()));
+
+    // Report: 297 finished entries at 25 a page, in two windows (31 days + 11 days).
+    let range = may_2025(chrono_tz::Europe::Berlin);
+    let (report, pages) = all(client.report_time_entries(&ws, range)).await.unwrap();
+    assert_eq!(report.len(), 297, "running timers are skipped");
+    assert!(pages > 2);
+    let user = &users[0].id;
+    let (mine, pages) = all(client.user_time_entries(&ws, user, range))
+        .await
+        .unwrap();
+    assert!(
+        mine.len() > 4 && pages > 1,
+        "{} entries in {pages} pages",
+        mine.len()
+    );
+    assert!(mine.iter().all(|e| &e.user_id == user));
+
+    // Every list request asked for the page size configured, never the default of 50.
+    for r in sim.ctl.log() {
+        if r.endpoint.starts_with("GET ") && r.endpoint.contains("/workspaces/{workspaceId}/") {
+            assert!(
+                r.query.contains("page-size=4"),
+                "{} ?{}",
+                r.endpoint,
+                r.query
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn default_page_sizes_are_the_largest_the_api_takes() {
+    let spec = GenSpec {
+        users: 120,
+        entries: 2600,
+        projects: 60,
+        ..GenSpec::default()
+    };
+    let sim = sim_with(&spec);
+    let running = sim.spawn().await.unwrap();
+    let client = clockify_client(&running);
+    let ws = ws(&spec);
+    let (users, pages) = all(client.users(&ws)).await.unwrap();
+    assert_eq!(
+        (users.len(), pages),
+        (120, 1),
+        "more than the default 50, in one request"
+    );
+    let range = may_2025(chrono_tz::UTC);
+    let (entries, _) = all(client.time_entries(&ws, range)).await.unwrap();
+    assert_eq!(entries.len(), 2600);
+    let report_calls = sim
+        .ctl
+        .count("POST /report/v1/workspaces/{workspaceId}/reports/detailed");
+    // Two windows (31 + 11 days) of 1000-entry pages.
+    assert!(report_calls <= 5, "{report_calls} report calls");
+    assert!(sim
+        .ctl
+        .log()
+        .iter()
+        .any(|r| r.query.contains("page-size=5000")));
+}
+
+#[tokio::test]
+async fn report_and_per_user_reads_give_the_same_entries() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    let running = sim.spawn().await.unwrap();
+    let ws = ws(&spec);
+    let range = may_2025(chrono_tz::America::New_York);
+    let mut cfg = clockify_config(&running, CLOCKIFY_KEY);
+    cfg.entry_source = EntrySource::PerUser;
+    let per_user = ClockifyClient::new(cfg).unwrap();
+    let by_report = clockify_client(&running);
+    let sorted = |mut v: Vec<TimeEntry>| {
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    };
+    let (a, _) = all(by_report.time_entries(&ws, range)).await.unwrap();
+    let (b, _) = all(per_user.time_entries(&ws, range)).await.unwrap();
+    assert_eq!(a.len(), 297);
+    assert_eq!(sorted(a), sorted(b));
+}
+
+#[tokio::test]
+async fn falls_back_to_per_user_reads_where_the_report_is_unavailable() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.data.write().unwrap().workspaces[0].reports_available = false;
+    let running = sim.spawn().await.unwrap();
+    let client = clockify_client(&running);
+    let (entries, _) = all(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 297);
+    assert_eq!(
+        sim.ctl
+            .count("POST /report/v1/workspaces/{workspaceId}/reports/detailed"),
+        1
+    );
+    assert_eq!(
+        sim.ctl
+            .count("GET /api/v1/workspaces/{workspaceId}/user/{userId}/time-entries"),
+        12
+    );
+}
+
+#[tokio::test]
+async fn free_plan_report_ranges_are_asked_for_in_31_day_windows() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.data.write().unwrap().workspaces[0].plan = Plan::Free;
+    let running = sim.spawn().await.unwrap();
+    let client = clockify_client(&running);
+    let (entries, _) = all(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 297);
+    assert!(sim.ctl.log().iter().all(|r| r.status == 200));
+}
+
+#[tokio::test]
+async fn a_429_storm_is_survived_with_nothing_lost_and_retry_after_obeyed() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.ctl.set_rate_limit(Some(ServerRateLimit {
+        requests: 3,
+        per: Duration::from_secs(1),
+    }));
+    sim.ctl.set_retry_after(true);
+    let running = sim.spawn().await.unwrap();
+    let client = small_pages(&running);
+    let (projects, _) = all(client.projects(&ws(&spec))).await.unwrap();
+    let ids: HashSet<_> = projects.iter().map(|p| p.id.clone()).collect();
+    assert_eq!(
+        (projects.len(), ids.len()),
+        (14, 14),
+        "nothing lost, nothing twice"
+    );
+    let log = sim.ctl.log();
+    let storms = log.iter().filter(|r| r.status == 429).count();
+    assert!(storms >= 1, "the storm happened");
+    for (i, r) in log.iter().enumerate() {
+        if r.status == 429 {
+            let next = &log[i + 1];
+            let gap = next.at.duration_since(r.at);
+            // Retry-After was 1 s: the next request waited for it.
+            assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn without_retry_after_the_client_backs_off_on_its_own() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.ctl.fail_next([Fault::Status(429); 5]);
+    let running = sim.spawn().await.unwrap();
+    let client = small_pages(&running);
+    let (clients, _) = all(client.clients(&ws(&spec))).await.unwrap();
+    assert_eq!(clients.len(), 9);
+    assert_eq!(sim.ctl.log().iter().filter(|r| r.status == 429).count(), 5);
+}
+
+#[tokio::test]
+async fn a_5xx_burst_dropped_connections_and_broken_bodies_are_survived() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.ctl.fail_next([
+        Fault::Status(503),
+        Fault::Status(500),
+        Fault::Drop,
+        Fault::Malformed,
+        Fault::Status(502),
+    ]);
+    let running = sim.spawn().await.unwrap();
+    let client = small_pages(&running);
+    let (users, _) = all(client.users(&ws(&spec))).await.unwrap();
+    assert_eq!(users.len(), 12);
+    let ids: HashSet<_> = users.iter().map(|u| u.id.clone()).collect();
+    assert_eq!(ids.len(), 12);
+}
+
+#[tokio::test]
+async fn an_endless_outage_ends_as_a_transient_error() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.ctl.fail_next([Fault::Status(503); 50]);
+    let running = sim.spawn().await.unwrap();
+    let err = clockify_client(&running).workspaces().await.unwrap_err();
+    assert_eq!(err.class(), FailureClass::Transient);
+    assert_eq!(
+        sim.ctl.count("GET /api/v1/workspaces"),
+        6,
+        "max_attempts, then stop"
+    );
+    assert!(err.to_string().contains("GET /v1/workspaces"), "{err}");
+}
+
+#[tokio::test]
+async fn a_rejected_key_is_reported_as_such_without_retries() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    let running = sim.spawn().await.unwrap();
+    let client = ClockifyClient::new(clockify_config(&running, "wrong-key")).unwrap();
+    let err = client
+        .projects(&ws(&spec))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), FailureClass::CredentialsRejected);
+    assert!(matches!(
+        err,
+        ApiError::CredentialsRejected { status: 401, .. }
+    ));
+    assert_eq!(sim.ctl.total(), 1);
+}
+
+#[tokio::test]
+async fn other_4xx_are_permanent_and_name_the_request() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    let running = sim.spawn().await.unwrap();
+    let client = clockify_client(&running);
+    let err = client
+        .clients(&WorkspaceId::new("no-such-workspace"))
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), FailureClass::Permanent);
+    assert_eq!(err.status(), Some(404));
+    assert!(
+        err.to_string()
+            .contains("GET /v1/workspaces/{workspaceId}/clients"),
+        "{err}"
+    );
+    assert_eq!(sim.ctl.total(), 1);
+}

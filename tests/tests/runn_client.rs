@@ -1,0 +1,393 @@
+//! The Runn client against the Runn simulator over HTTP.
+
+use chrono::NaiveDate;
+use futures::TryStreamExt;
+use serde_json::json;
+use shared::ids::RunnRoleId;
+use shared::runn::*;
+use shared::{ApiError, FailureClass};
+use sims::common::{Fault, ServerRateLimit};
+use sims::runn::{RunnData, RunnSim};
+use sims::testkit::*;
+use std::collections::HashSet;
+use std::time::Duration;
+
+fn sim() -> RunnSim {
+    RunnSim::new(RunnData::new([RUNN_TOKEN]))
+}
+
+fn small_pages(running: &sims::common::Running) -> RunnClient {
+    let mut cfg = runn_config(running, RUNN_TOKEN);
+    cfg.limit = 3;
+    cfg.limit_large = 4;
+    RunnClient::new(cfg).unwrap()
+}
+
+async fn all<T>(s: PageStream<'_, T>) -> Result<(Vec<T>, usize), ApiError> {
+    let pages: Vec<Vec<T>> = s.try_collect().await?;
+    let n = pages.len();
+    Ok((pages.into_iter().flatten().collect(), n))
+}
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// Fills Runn through the client itself: 7 clients, 7 projects, 2 tags, 7 people, roles,
+/// actuals and assignments.
+async fn populate(c: &RunnClient) -> (Vec<Project>, Vec<Person>, Role) {
+    let new_clients: Vec<NewClient> = (0..7)
+        .map(|i| NewClient {
+            name: format!("Client {i}"),
+            website: None,
+            references: vec![Reference::clockify(format!("c{i}"))],
+        })
+        .collect();
+    let clients = c.create_clients_bulk(&new_clients).await.unwrap();
+    assert_eq!(clients.len(), 7);
+    let role = c
+        .create_role(&NewRole {
+            name: "Unknown".into(),
+            references: vec![],
+        })
+        .await
+        .unwrap();
+    for i in 0..4 {
+        c.create_role(&NewRole {
+            name: format!("Role {i}"),
+            references: vec![],
+        })
+        .await
+        .unwrap();
+    }
+    let mut projects = vec![];
+    let mut people = vec![];
+    for i in 0..7 {
+        projects.push(
+            c.create_project(&NewProject {
+                name: format!("Project {i}"),
+                client_id: clients[i % clients.len()].id,
+                is_confirmed: None,
+                pricing_model: None,
+                references: vec![Reference::clockify(format!("p{i}"))],
+            })
+            .await
+            .unwrap(),
+        );
+        people.push(
+            c.create_person(&NewPerson {
+                first_name: format!("First{i}"),
+                last_name: "Last".into(),
+                role_id: role.id,
+                email: Some(format!("p{i}@example.com")),
+                references: vec![Reference::clockify(format!("u{i}"))],
+                start_date: None,
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    for name in ["sync_off", "billable"] {
+        let tag = c.create_project_tag(name).await.unwrap();
+        c.add_tag_to_project(tag.id, projects[0].id).await.unwrap();
+    }
+    let actuals: Vec<ActualInput> = (0..9)
+        .map(|i| ActualInput {
+            date: day("2025-05-01") + chrono::Duration::days(i),
+            billable_minutes: 60,
+            nonbillable_minutes: 0,
+            person_id: people[0].id,
+            project_id: projects[0].id,
+            role_id: role.id,
+            billable_note: None,
+            nonbillable_note: None,
+            workstream_id: None,
+        })
+        .collect();
+    assert_eq!(c.upsert_actuals_bulk(&actuals).await.unwrap().len(), 9);
+    (projects, people, role)
+}
+
+#[tokio::test]
+async fn every_list_pages_through_more_than_one_page() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = small_pages(&running);
+    let (projects, people, _) = populate(&c).await;
+    for i in 0..5 {
+        sim.seed(
+            sims::runn::Kind::Assignment,
+            json!({"personId": people[i].id.0, "projectId": projects[i].id.0, "roleId": 1, "startDate": "2025-05-01",
+                   "endDate": "2025-05-09", "minutesPerDay": 240, "isActive": true, "note": null, "isBillable": true,
+                   "phaseId": null, "isNonWorkingDay": false, "isTemplate": false, "isPlaceholder": false, "workstreamId": null}),
+        );
+    }
+
+    let (clients, pages) = all(c.clients(None)).await.unwrap();
+    assert_eq!((clients.len(), pages), (7, 3));
+    let (projects_listed, pages) = all(c.projects(&ProjectFilter {
+        include_archived: true,
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    assert_eq!((projects_listed.len(), pages), (7, 3));
+    let tagged = projects_listed
+        .iter()
+        .find(|p| p.id == projects[0].id)
+        .unwrap();
+    assert_eq!(tagged.tags.len(), 2);
+    let (people_listed, pages) = all(c.people(&PeopleFilter::default())).await.unwrap();
+    assert_eq!((people_listed.len(), pages), (7, 3));
+    let (roles, pages) = all(c.roles(None)).await.unwrap();
+    assert_eq!((roles.len(), pages), (5, 2));
+    let (contracts, pages) = all(c.current_contracts()).await.unwrap();
+    assert_eq!((contracts.len(), pages), (7, 2));
+    let (actuals, pages) = all(c.actuals(&DatedFilter::default())).await.unwrap();
+    assert_eq!((actuals.len(), pages), (9, 3));
+    let (assignments, pages) = all(c.assignments(&DatedFilter::default())).await.unwrap();
+    assert_eq!((assignments.len(), pages), (5, 2));
+
+    // Tags need more than one page too.
+    for i in 0..3 {
+        c.create_project_tag(&format!("tag{i}")).await.unwrap();
+    }
+    let (tags, pages) = all(c.project_tags(false)).await.unwrap();
+    assert_eq!((tags.len(), pages), (5, 2));
+
+    // No duplicates across pages.
+    let ids: HashSet<_> = people_listed.iter().map(|p| p.id).collect();
+    assert_eq!(ids.len(), 7);
+}
+
+#[tokio::test]
+async fn default_limits_are_the_largest_each_endpoint_takes() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    all(c.clients(None)).await.unwrap();
+    all(c.actuals(&DatedFilter::default())).await.unwrap();
+    all(c.current_contracts()).await.unwrap();
+    let log = sim.ctl.log();
+    let query = |ep: &str| log.iter().find(|r| r.endpoint == ep).unwrap().query.clone();
+    assert!(query("GET /clients/").contains("limit=200"));
+    assert!(query("GET /clients/").contains("sortBy=id"));
+    assert!(query("GET /actuals/").contains("limit=500"));
+    assert!(query("GET /people/contracts/current").contains("limit=500"));
+}
+
+#[tokio::test]
+async fn filters_find_records_by_external_id_and_date() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    let (_, _, role) = populate(&c).await;
+    let (found, _) = all(c.people(&PeopleFilter {
+        external_id: Some("u3".into()),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].first_name, "First3");
+    let (found, _) = all(c.projects(&ProjectFilter {
+        external_id: Some("p5".into()),
+        include_archived: true,
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    assert_eq!(found[0].name, "Project 5");
+    let (week, _) = all(c.actuals(&DatedFilter {
+        min_date: Some(day("2025-05-03")),
+        max_date: Some(day("2025-05-05")),
+        role_id: Some(role.id),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    assert_eq!(week.len(), 3);
+}
+
+#[tokio::test]
+async fn actuals_upsert_replaces_the_days_minutes() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    let (projects, people, role) = populate(&c).await;
+    let one = |minutes| ActualInput {
+        date: day("2025-05-01"),
+        billable_minutes: minutes,
+        nonbillable_minutes: 15,
+        person_id: people[0].id,
+        project_id: projects[0].id,
+        role_id: role.id,
+        billable_note: None,
+        nonbillable_note: None,
+        workstream_id: None,
+    };
+    let first = c.upsert_actuals_bulk(&[one(120)]).await.unwrap();
+    let second = c.upsert_actuals_bulk(&[one(30)]).await.unwrap();
+    assert_eq!(first[0].id, second[0].id);
+    assert_eq!(second[0].billable_minutes, 30.0);
+    let (all_actuals, _) = all(c.actuals(&DatedFilter {
+        min_date: Some(day("2025-05-01")),
+        max_date: Some(day("2025-05-01")),
+        ..Default::default()
+    }))
+    .await
+    .unwrap();
+    assert_eq!(all_actuals.len(), 1);
+}
+
+#[tokio::test]
+async fn a_429_storm_is_survived_with_nothing_lost_and_retry_after_obeyed() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = small_pages(&running);
+    populate(&c).await;
+    sim.ctl.reset_stats();
+    sim.ctl.set_rate_limit(Some(ServerRateLimit {
+        requests: 3,
+        per: Duration::from_secs(1),
+    }));
+    let (people, _) = all(c.people(&PeopleFilter::default())).await.unwrap();
+    let (clients, _) = all(c.clients(None)).await.unwrap();
+    assert_eq!((people.len(), clients.len()), (7, 7), "nothing lost");
+    let log = sim.ctl.log();
+    assert!(
+        log.iter().filter(|r| r.status == 429).count() >= 1,
+        "the storm happened"
+    );
+    for (i, r) in log.iter().enumerate() {
+        if r.status == 429 {
+            let gap = log[i + 1].at.duration_since(r.at);
+            assert!(
+                gap >= Duration::from_millis(950),
+                "retried after {gap:?}, before Retry-After"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn x_ratelimit_reset_is_obeyed_when_retry_after_is_absent() {
+    let sim = sim();
+    sim.ctl.set_retry_after(false);
+    let running = sim.spawn().await.unwrap();
+    let c = small_pages(&running);
+    populate(&c).await;
+    sim.ctl.reset_stats();
+    sim.ctl.set_rate_limit(Some(ServerRateLimit {
+        requests: 2,
+        per: Duration::from_secs(1),
+    }));
+    let (clients, _) = all(c.clients(None)).await.unwrap();
+    assert_eq!(clients.len(), 7);
+    let log = sim.ctl.log();
+    assert!(log.iter().any(|r| r.status == 429));
+    for (i, r) in log.iter().enumerate() {
+        if r.status == 429 {
+            assert!(log[i + 1].at.duration_since(r.at) >= Duration::from_millis(450));
+        }
+    }
+}
+
+#[tokio::test]
+async fn writes_survive_a_5xx_burst_without_duplicates() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    sim.ctl.fail_next([
+        Fault::Status(503),
+        Fault::Status(502),
+        Fault::Drop,
+        Fault::Status(500),
+    ]);
+    let created = c
+        .create_clients_bulk(&[NewClient {
+            name: "Acme".into(),
+            website: None,
+            references: vec![Reference::clockify("c1")],
+        }])
+        .await
+        .unwrap();
+    assert_eq!(created.len(), 1);
+    // A fault injected before the handler ran never reached the store: exactly one client.
+    assert_eq!(sim.data.lock().unwrap().clients.len(), 1);
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_reported_as_such_without_retries() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = RunnClient::new(runn_config(&running, "LIVE_revoked")).unwrap();
+    let err = c.clients(None).try_collect::<Vec<_>>().await.unwrap_err();
+    assert_eq!(err.class(), FailureClass::CredentialsRejected);
+    assert_eq!(sim.ctl.total(), 1);
+}
+
+#[tokio::test]
+async fn runn_error_bodies_are_carried_into_the_error() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    let err = c
+        .create_person(&NewPerson {
+            first_name: "".into(),
+            last_name: "X".into(),
+            role_id: RunnRoleId(1),
+            email: None,
+            references: vec![],
+            start_date: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), FailureClass::Permanent);
+    match err {
+        ApiError::Rejected {
+            status: 400,
+            runn: Some(body),
+            request,
+            ..
+        } => {
+            assert_eq!(body.error, "Bad Request");
+            assert_eq!(body.status_code, 400);
+            assert!(body.message.contains("firstName"), "{}", body.message);
+            assert_eq!(request, "POST /people/");
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(sim.ctl.total(), 1, "a 400 is not retried");
+}
+
+#[tokio::test]
+async fn bulk_calls_outside_1_to_100_are_refused_before_sending() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    let many: Vec<NewClient> = (0..101)
+        .map(|i| NewClient {
+            name: format!("c{i}"),
+            website: None,
+            references: vec![],
+        })
+        .collect();
+    assert!(matches!(
+        c.create_clients_bulk(&many).await,
+        Err(ApiError::Invalid { .. })
+    ));
+    assert!(matches!(
+        c.create_clients_bulk(&[]).await,
+        Err(ApiError::Invalid { .. })
+    ));
+    assert!(matches!(
+        c.upsert_actuals_bulk(&[]).await,
+        Err(ApiError::Invalid { .. })
+    ));
+    assert_eq!(
+        c.create_clients_bulk(&many[..100]).await.unwrap().len(),
+        100
+    );
+    assert_eq!(sim.ctl.total(), 1);
+}

@@ -1,0 +1,94 @@
+//! The Clockify key and the Runn token never appear in a log line, an error message or a
+//! Debug print, on success, on retries, or on rejection.
+
+use futures::TryStreamExt;
+use shared::clockify::{ClockifyClient, DateRange};
+use shared::ids::WorkspaceId;
+use shared::runn::{NewClient, RunnClient};
+use sims::clockify::{ClockifyData, ClockifySim};
+use sims::common::Fault;
+use sims::generate::{workspace, GenSpec};
+use sims::runn::{RunnData, RunnSim};
+use sims::testkit::*;
+
+#[tokio::test]
+async fn secrets_stay_out_of_logs_errors_and_debug_output() {
+    let (logs, subscriber) = capture_logs();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let spec = GenSpec {
+        users: 3,
+        entries: 20,
+        ..GenSpec::default()
+    };
+    let clockify = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        workspaces: vec![workspace(&spec)],
+    });
+    let c_run = clockify.spawn().await.unwrap();
+    let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let r_run = runn.spawn().await.unwrap();
+
+    let mut texts = vec![];
+
+    // Success with retries along the way (warn-level retry logs).
+    clockify.ctl.fail_next([
+        Fault::Status(503),
+        Fault::Drop,
+        Fault::Malformed,
+        Fault::Status(429),
+    ]);
+    runn.ctl.fail_next([Fault::Status(502), Fault::Status(429)]);
+    let cc = clockify_client(&c_run);
+    let rc = runn_client(&r_run);
+    let ws = WorkspaceId::new(spec.workspace_id.clone());
+    let d = |s| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let range = DateRange::new(d("2025-05-01"), d("2025-05-31"), chrono_tz::UTC).unwrap();
+    let entries: Vec<_> = cc.time_entries(&ws, range).try_collect().await.unwrap();
+    assert!(!entries.is_empty());
+    rc.create_clients_bulk(&[NewClient {
+        name: "A".into(),
+        website: None,
+        references: vec![],
+    }])
+    .await
+    .unwrap();
+
+    // Failures: rejected credentials, exhausted retries, a 4xx.
+    let bad_c =
+        ClockifyClient::new(clockify_config(&c_run, &format!("{CLOCKIFY_KEY}-revoked"))).unwrap();
+    texts.push(bad_c.workspaces().await.unwrap_err().to_string());
+    let bad_r = RunnClient::new(runn_config(&r_run, &format!("{RUNN_TOKEN}-revoked"))).unwrap();
+    let e = bad_r.me().await.unwrap_err();
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
+    clockify.ctl.fail_next([Fault::Status(503); 10]);
+    let e = cc.workspaces().await.unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+    let e = rc
+        .create_clients_bulk(&[NewClient {
+            name: "".into(),
+            website: None,
+            references: vec![],
+        }])
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+
+    // Debug of configurations and clients.
+    texts.push(format!("{:?}", clockify_config(&c_run, CLOCKIFY_KEY)));
+    texts.push(format!("{:?}", runn_config(&r_run, RUNN_TOKEN)));
+    texts.push(format!("{cc:?} {rc:?} {bad_c:?} {bad_r:?}"));
+
+    let log_text = logs.text();
+    assert!(
+        log_text.contains("retrying"),
+        "the retries were logged: {log_text}"
+    );
+    texts.push(log_text);
+    for text in &texts {
+        for secret in [CLOCKIFY_KEY, RUNN_TOKEN] {
+            assert!(!text.contains(secret), "secret leaked into: {text}");
+        }
+    }
+}

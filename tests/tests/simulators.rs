@@ -1,0 +1,466 @@
+//! The simulators refuse what the real services refuse, with the spec's status and body.
+//! Raw HTTP here, so no client logic hides a simulator gap.
+
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{json, Value};
+use sims::clockify::{ClockifyData, ClockifySim};
+use sims::generate::{workspace, GenSpec};
+use sims::runn::{RunnData, RunnSim};
+use sims::schema::schemas;
+use sims::testkit::{CLOCKIFY_KEY, RUNN_TOKEN};
+
+async fn runn() -> (RunnSim, sims::common::Running) {
+    let sim = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let running = sim.spawn().await.unwrap();
+    (sim, running)
+}
+
+async fn call(
+    method: Method,
+    url: String,
+    token: Option<&str>,
+    version: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Client::new().request(method, url);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    if let Some(v) = version {
+        req = req.header("accept-version", v);
+    }
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// Asserts a Runn error answer: the status, the spec's error component, and a message.
+fn assert_runn_error(got: &(StatusCode, Value), status: u16, component: &str, message_has: &str) {
+    assert_eq!(got.0.as_u16(), status, "{:?}", got.1);
+    schemas()
+        .check(component, &got.1, "")
+        .unwrap_or_else(|e| panic!("{component}: {e} in {}", got.1));
+    let message = got.1["message"].as_str().unwrap();
+    assert!(
+        message.contains(message_has),
+        "{message:?} lacks {message_has:?}"
+    );
+}
+
+#[tokio::test]
+async fn runn_rejects_missing_and_wrong_tokens_with_401() {
+    let (_sim, r) = runn().await;
+    let url = format!("{}clients/", r.url());
+    for token in [None, Some("LIVE_wrong")] {
+        let got = call(Method::GET, url.clone(), token, Some("1.0.0"), None).await;
+        assert_runn_error(&got, 401, "Unauthorized", "Unauthorized");
+        assert_eq!(
+            got.1,
+            json!({"error": "Unauthorized", "message": "Unauthorized", "statusCode": 401})
+        );
+    }
+}
+
+#[tokio::test]
+async fn runn_requires_accept_version_1_0_0() {
+    let (_sim, r) = runn().await;
+    let url = format!("{}clients/", r.url());
+    let got = call(Method::GET, url.clone(), Some(RUNN_TOKEN), None, None).await;
+    assert_runn_error(&got, 400, "BadRequest", "accept-version");
+    let got = call(
+        Method::GET,
+        url.clone(),
+        Some(RUNN_TOKEN),
+        Some("2.0.0"),
+        None,
+    )
+    .await;
+    assert_runn_error(&got, 400, "BadRequest", "accept-version");
+    let ok = call(Method::GET, url, Some(RUNN_TOKEN), Some("1.0.0"), None).await;
+    assert_eq!(ok.0, StatusCode::OK);
+    schemas()
+        .check("inline:GET /clients/ 200", &ok.1, "")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn runn_rejects_limits_outside_each_endpoints_bounds() {
+    let (_sim, r) = runn().await;
+    let get = |path: &str| {
+        call(
+            Method::GET,
+            format!("{}{path}", r.url()),
+            Some(RUNN_TOKEN),
+            Some("1.0.0"),
+            None,
+        )
+    };
+    assert_runn_error(
+        &get("clients/?limit=201").await,
+        400,
+        "BadRequest",
+        "limit must be <= 200",
+    );
+    assert_runn_error(
+        &get("people/?limit=0").await,
+        400,
+        "BadRequest",
+        "limit must be >= 1",
+    );
+    assert_runn_error(
+        &get("actuals/?limit=501").await,
+        400,
+        "BadRequest",
+        "limit must be <= 500",
+    );
+    assert_eq!(get("actuals/?limit=500").await.0, StatusCode::OK);
+    assert_eq!(get("projects/?limit=200").await.0, StatusCode::OK);
+    assert_runn_error(
+        &get("projects/?sortBy=name").await,
+        400,
+        "BadRequest",
+        "sortBy",
+    );
+    assert_runn_error(
+        &get("actuals/?minDate=May").await,
+        400,
+        "BadRequest",
+        "minDate",
+    );
+}
+
+#[tokio::test]
+async fn runn_rejects_bulk_calls_outside_1_to_100_items() {
+    let (sim, r) = runn().await;
+    let post = |path: &str, body: Value| {
+        call(
+            Method::POST,
+            format!("{}{path}", r.url()),
+            Some(RUNN_TOKEN),
+            Some("1.0.0"),
+            Some(body),
+        )
+    };
+    let many: Vec<Value> = (0..101).map(|i| json!({"name": format!("c{i}")})).collect();
+    assert_runn_error(
+        &post("clients/bulk/", json!({ "clients": many })).await,
+        400,
+        "BadRequest",
+        "body/clients",
+    );
+    assert_runn_error(
+        &post("clients/bulk/", json!({ "clients": [] })).await,
+        400,
+        "BadRequest",
+        "body/clients",
+    );
+    let actuals: Vec<Value> = (0..101)
+        .map(|_| json!({"date": "2025-05-01", "billableMinutes": 1, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1}))
+        .collect();
+    assert_runn_error(
+        &post("actuals/bulk/", json!({ "actuals": actuals })).await,
+        400,
+        "BadRequest",
+        "body/actuals",
+    );
+    assert!(
+        sim.data.lock().unwrap().clients.is_empty(),
+        "nothing written"
+    );
+}
+
+#[tokio::test]
+async fn runn_rejects_bodies_that_break_the_schema() {
+    let (sim, r) = runn().await;
+    let post = |path: &str, body: Value| {
+        call(
+            Method::POST,
+            format!("{}{path}", r.url()),
+            Some(RUNN_TOKEN),
+            Some("1.0.0"),
+            Some(body),
+        )
+    };
+    // required
+    assert_runn_error(
+        &post("people/", json!({"firstName": "Ana", "lastName": "B"})).await,
+        400,
+        "BadRequest",
+        "roleId",
+    );
+    assert_runn_error(
+        &post("projects/", json!({"name": "P"})).await,
+        400,
+        "BadRequest",
+        "anyOf",
+    );
+    // minLength
+    assert_runn_error(
+        &post("clients/", json!({"name": ""})).await,
+        400,
+        "BadRequest",
+        "body/name",
+    );
+    assert_runn_error(
+        &post(
+            "people/",
+            json!({"firstName": "Ana", "lastName": "", "roleId": 1}),
+        )
+        .await,
+        400,
+        "BadRequest",
+        "body/lastName",
+    );
+    assert_runn_error(
+        &post(
+            "clients/",
+            json!({"name": "A", "references": [{"referenceName": "Clockify", "externalId": ""}]}),
+        )
+        .await,
+        400,
+        "BadRequest",
+        "externalId",
+    );
+    // minimum
+    assert_runn_error(
+        &post("actuals/", json!({"date": "2025-05-01", "billableMinutes": -5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
+        400,
+        "BadRequest",
+        "body/billableMinutes",
+    );
+    assert_runn_error(
+        &post("roles/", json!({"name": "Dev", "standardRate": -1})).await,
+        400,
+        "BadRequest",
+        "body/standardRate",
+    );
+    // enum
+    assert_runn_error(
+        &post(
+            "people/",
+            json!({"firstName": "A", "lastName": "B", "roleId": 1, "employmentType": "intern"}),
+        )
+        .await,
+        400,
+        "BadRequest",
+        "body/employmentType",
+    );
+    // format
+    assert_runn_error(
+        &post("actuals/", json!({"date": "01/05/2025", "billableMinutes": 5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
+        400,
+        "BadRequest",
+        "body/date",
+    );
+    // not JSON at all
+    let resp = Client::new()
+        .post(format!("{}clients/", r.url()))
+        .bearer_auth(RUNN_TOKEN)
+        .header("accept-version", "1.0.0")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+    let d = sim.data.lock().unwrap();
+    assert!(
+        d.clients.is_empty() && d.people.is_empty() && d.actuals.is_empty() && d.roles.is_empty()
+    );
+}
+
+#[tokio::test]
+async fn runn_answers_missing_records_with_404_and_used_projects_with_409() {
+    let (sim, r) = runn().await;
+    let got = call(
+        Method::GET,
+        format!("{}projects/999", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        None,
+    )
+    .await;
+    assert_runn_error(&got, 404, "NotFound", "not found");
+    let client = sim.seed(
+        sims::runn::Kind::Client,
+        json!({"name": "C", "website": null, "isArchived": false, "references": []}),
+    );
+    let (status, project) = call(
+        Method::POST,
+        format!("{}projects/", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        Some(json!({"name": "P", "clientId": client})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let role = sim.seed(sims::runn::Kind::Role, json!({"name": "R", "isArchived": false, "defaultHourCost": 0, "standardRate": 0, "references": [], "personIds": []}));
+    let (status, person) = call(
+        Method::POST,
+        format!("{}people/", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        Some(json!({"firstName": "A", "lastName": "B", "roleId": role})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = call(
+        Method::POST,
+        format!("{}actuals/", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        Some(json!({"date": "2025-05-01", "billableMinutes": 5, "nonbillableMinutes": 0, "personId": person["id"], "projectId": project["id"], "roleId": role})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let got = call(
+        Method::DELETE,
+        format!("{}projects/{}/", r.url(), project["id"]),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        None,
+    )
+    .await;
+    assert_runn_error(&got, 409, "Conflict", "actuals");
+}
+
+#[tokio::test]
+async fn runn_rate_limit_answers_429_with_the_headers_clients_read() {
+    let sim = RunnSim::new(RunnData::new([RUNN_TOKEN])).with_default_rate_limit();
+    let r = sim.spawn().await.unwrap();
+    let client = Client::new();
+    let mut last = None;
+    for _ in 0..121 {
+        last = Some(
+            client
+                .get(format!("{}me/", r.url()))
+                .bearer_auth(RUNN_TOKEN)
+                .header("accept-version", "1.0.0")
+                .send()
+                .await
+                .unwrap(),
+        );
+    }
+    let resp = last.unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    for h in [
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        assert!(resp.headers().contains_key(h), "missing {h}");
+    }
+    assert_eq!(resp.headers()["x-ratelimit-limit"], "120");
+    assert_eq!(
+        sim.ctl.log().iter().filter(|r| r.status == 429).count(),
+        1,
+        "exactly the 121st"
+    );
+}
+
+async fn clockify() -> (ClockifySim, sims::common::Running) {
+    let spec = GenSpec::default();
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        workspaces: vec![workspace(&spec)],
+    });
+    let running = sim.spawn().await.unwrap();
+    (sim, running)
+}
+
+async fn clockify_get(
+    url: String,
+    key: Option<&str>,
+) -> (StatusCode, Value, reqwest::header::HeaderMap) {
+    let mut req = Client::new().get(url);
+    if let Some(k) = key {
+        req = req.header("X-Api-Key", k);
+    }
+    let resp = req.send().await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    (status, resp.json().await.unwrap_or(Value::Null), headers)
+}
+
+#[tokio::test]
+async fn clockify_rejects_missing_and_wrong_keys_with_401() {
+    let (_sim, r) = clockify().await;
+    for key in [None, Some("nope")] {
+        let (status, body, _) = clockify_get(format!("{}api/v1/workspaces", r.url()), key).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["code"], 401);
+        assert!(body["message"].as_str().unwrap().contains("authentication"));
+    }
+}
+
+#[tokio::test]
+async fn clockify_pages_default_to_50_and_refuse_over_5000() {
+    let (_sim, r) = clockify().await;
+    let ws = GenSpec::default().workspace_id;
+    let base = format!("{}api/v1/workspaces/{ws}", r.url());
+    let (status, body, _) = clockify_get(
+        format!("{base}/projects?page-size=5001"),
+        Some(CLOCKIFY_KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("page-size"));
+    let (status, _, _) = clockify_get(format!("{base}/users?page=0"), Some(CLOCKIFY_KEY)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body, headers) = clockify_get(
+        format!("{base}/projects?page-size=4&page=1"),
+        Some(CLOCKIFY_KEY),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.as_array().unwrap().len(), 4);
+    assert_eq!(headers["last-page"], "false");
+    let (_, body, headers) = clockify_get(
+        format!("{base}/projects?page-size=4&page=3"),
+        Some(CLOCKIFY_KEY),
+    )
+    .await;
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(headers["last-page"], "true");
+}
+
+#[tokio::test]
+async fn clockify_report_refuses_pages_over_1000_and_missing_ranges() {
+    let (_sim, r) = clockify().await;
+    let ws = GenSpec::default().workspace_id;
+    let url = format!("{}report/v1/workspaces/{ws}/reports/detailed", r.url());
+    let post = |body: Value| {
+        Client::new()
+            .post(url.clone())
+            .header("X-Api-Key", CLOCKIFY_KEY)
+            .json(&body)
+            .send()
+    };
+    let ok = json!({"dateRangeStart": "2025-05-01T00:00:00.000", "dateRangeEnd": "2025-05-31T23:59:59.999",
+                    "timeZone": "Europe/Berlin", "detailedFilter": {"page": 1, "pageSize": 1000}});
+    assert_eq!(post(ok.clone()).await.unwrap().status(), StatusCode::OK);
+    let mut big = ok.clone();
+    big["detailedFilter"]["pageSize"] = json!(1001);
+    assert_eq!(post(big).await.unwrap().status(), StatusCode::BAD_REQUEST);
+    let mut no_start = ok.clone();
+    no_start.as_object_mut().unwrap().remove("dateRangeStart");
+    assert_eq!(
+        post(no_start).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let mut bad_zone = ok.clone();
+    bad_zone["timeZone"] = json!("Mars/Olympus");
+    assert_eq!(
+        post(bad_zone).await.unwrap().status(),
+        StatusCode::BAD_REQUEST
+    );
+    let body: Value = post(ok).await.unwrap().json().await.unwrap();
+    assert!(body["timeentries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["_id"].is_string() && e["timeInterval"]["duration"].is_i64()));
+}
