@@ -130,6 +130,8 @@ pub struct SimTimeEntry {
     pub end: Option<DateTime<Utc>>,
 }
 
+type Res = Result<Response, Response>;
+
 #[derive(Clone)]
 struct AppState {
     data: Arc<RwLock<ClockifyData>>,
@@ -302,107 +304,100 @@ async fn list_clients(
     State(s): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Result<Response, Response> {
-        let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
-        let archived = opt_bool(&q, "archived")?;
-        let name = q.get("name").map(|n| n.to_lowercase());
-        let items =
-            with_ws(&s, &ws, |w| {
-                w.clients
-                .iter()
-                .filter(|c| archived.is_none_or(|a| a == c.archived))
-                .filter(|c| name.as_ref().is_none_or(|n| c.name.to_lowercase().contains(n)))
-                .map(|c| {
-                    json!({"id": c.id, "name": c.name, "workspaceId": w.id, "archived": c.archived,
-                           "address": "", "note": "", "email": null, "ccEmails": [],
-                           "currencyId": "64a687e29ae1f428e7ebe999", "currencyCode": "USD"})
-                })
-                .collect::<Vec<_>>()
-            })?;
-        Ok(page_of(items, page, size))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
+    let archived = opt_bool(&q, "archived")?;
+    let name = q.get("name").map(|n| n.to_lowercase());
+    let items = with_ws(&s, &ws, |w| {
+        w.clients
+            .iter()
+            .filter(|c| archived.is_none_or(|a| a == c.archived))
+            .filter(|c| {
+                name.as_ref()
+                    .is_none_or(|n| c.name.to_lowercase().contains(n))
+            })
+            .map(|c| {
+                json!({"id": c.id, "name": c.name, "workspaceId": w.id, "archived": c.archived,
+                       "address": "", "note": "", "email": null, "ccEmails": [],
+                       "currencyId": "64a687e29ae1f428e7ebe999", "currencyCode": "USD"})
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(page_of(items, page, size))
 }
 
 async fn list_projects(
     State(s): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Result<Response, Response> {
-        let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
-        // "If omitted, you'll get both archived and non-archived projects."
-        let archived = opt_bool(&q, "archived")?;
-        opt_bool(&q, "hydrated")?;
-        let items = with_ws(&s, &ws, |w| {
-            let client_name = |id: &Option<String>| {
-                id.as_ref()
-                    .and_then(|id| w.clients.iter().find(|c| &c.id == id))
-                    .map(|c| c.name.clone())
-                    .unwrap_or_default()
-            };
-            w.projects
-                .iter()
-                .filter(|p| archived.is_none_or(|a| a == p.archived))
-                .map(|p| {
-                    json!({"id": p.id, "name": p.name, "workspaceId": w.id,
-                           "clientId": p.client_id.clone().unwrap_or_default(), "clientName": client_name(&p.client_id),
-                           "archived": p.archived, "billable": p.billable, "public": true, "template": false,
-                           "color": "#03A9F4", "note": "", "duration": "PT0S", "memberships": [],
-                           "hourlyRate": {"amount": 0, "currency": "USD"}, "costRate": null,
-                           "estimate": {"estimate": "PT0S", "type": "AUTO"}, "budgetEstimate": null, "timeEstimate": null})
-                })
-                .collect::<Vec<_>>()
-        })?;
-        Ok(page_of(items, page, size))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
+    // "If omitted, you'll get both archived and non-archived projects."
+    let archived = opt_bool(&q, "archived")?;
+    opt_bool(&q, "hydrated")?;
+    let items = with_ws(&s, &ws, |w| {
+        let client_name = |id: &Option<String>| {
+            id.as_ref()
+                .and_then(|id| w.clients.iter().find(|c| &c.id == id))
+                .map(|c| c.name.clone())
+                .unwrap_or_default()
+        };
+        w.projects
+            .iter()
+            .filter(|p| archived.is_none_or(|a| a == p.archived))
+            .map(|p| {
+                json!({"id": p.id, "name": p.name, "workspaceId": w.id,
+                       "clientId": p.client_id.clone().unwrap_or_default(), "clientName": client_name(&p.client_id),
+                       "archived": p.archived, "billable": p.billable, "public": true, "template": false,
+                       "color": "#03A9F4", "note": "", "duration": "PT0S", "memberships": [],
+                       "hourlyRate": {"amount": 0, "currency": "USD"}, "costRate": null,
+                       "estimate": {"estimate": "PT0S", "type": "AUTO"}, "budgetEstimate": null, "timeEstimate": null})
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(page_of(items, page, size))
 }
 
 async fn list_users(
     State(s): State<AppState>,
     Path(ws): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Result<Response, Response> {
-        let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
-        let status = q.get("status").cloned();
-        if let Some(st) = &status {
-            if !["PENDING", "ACTIVE", "DECLINED", "INACTIVE", "ALL"].contains(&st.as_str()) {
-                return Err(bad_request("status: invalid value"));
-            }
+) -> Res {
+    let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
+    let status = q.get("status").cloned();
+    if let Some(st) = &status {
+        if !["PENDING", "ACTIVE", "DECLINED", "INACTIVE", "ALL"].contains(&st.as_str()) {
+            return Err(bad_request("status: invalid value"));
         }
-        let memberships = q
-            .get("memberships")
-            .cloned()
-            .unwrap_or_else(|| "NONE".into());
-        if !["ALL", "NONE", "WORKSPACE", "PROJECT", "USERGROUP"].contains(&memberships.as_str()) {
-            return Err(bad_request("memberships: invalid value"));
-        }
-        let with_ws_memberships = memberships == "WORKSPACE" || memberships == "ALL";
-        let items = with_ws(&s, &ws, |w| {
-            w.users
-                .iter()
-                .filter(|u| status.as_deref().is_none_or(|st| st == "ALL" || st == u.membership_status))
-                .map(|u| {
-                    let ms = if with_ws_memberships {
-                        json!([{"userId": u.id, "targetId": w.id, "membershipType": "WORKSPACE",
-                                "membershipStatus": u.membership_status, "hourlyRate": null, "costRate": null}])
-                    } else {
-                        json!([])
-                    };
-                    json!({"id": u.id, "name": u.name, "email": u.email, "status": "ACTIVE",
-                           "activeWorkspace": w.id, "defaultWorkspace": w.id, "profilePicture": "",
-                           "memberships": ms, "customFields": [],
-                           "settings": {"timeZone": u.time_zone, "dateFormat": "MM/DD/YYYY", "timeFormat": "HOUR24",
-                                        "weekStart": "MONDAY"}})
-                })
-                .collect::<Vec<_>>()
-        })?;
-        Ok(page_of(items, page, size))
-    };
-    run().unwrap_or_else(|e| e)
+    }
+    let memberships = q
+        .get("memberships")
+        .cloned()
+        .unwrap_or_else(|| "NONE".into());
+    if !["ALL", "NONE", "WORKSPACE", "PROJECT", "USERGROUP"].contains(&memberships.as_str()) {
+        return Err(bad_request("memberships: invalid value"));
+    }
+    let with_ws_memberships = memberships == "WORKSPACE" || memberships == "ALL";
+    let items = with_ws(&s, &ws, |w| {
+        w.users
+            .iter()
+            .filter(|u| status.as_deref().is_none_or(|st| st == "ALL" || st == u.membership_status))
+            .map(|u| {
+                let ms = if with_ws_memberships {
+                    json!([{"userId": u.id, "targetId": w.id, "membershipType": "WORKSPACE",
+                            "membershipStatus": u.membership_status, "hourlyRate": null, "costRate": null}])
+                } else {
+                    json!([])
+                };
+                json!({"id": u.id, "name": u.name, "email": u.email, "status": "ACTIVE",
+                       "activeWorkspace": w.id, "defaultWorkspace": w.id, "profilePicture": "",
+                       "memberships": ms, "customFields": [],
+                       "settings": {"timeZone": u.time_zone, "dateFormat": "MM/DD/YYYY", "timeFormat": "HOUR24",
+                                    "weekStart": "MONDAY"}})
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(page_of(items, page, size))
 }
 
 fn parse_utc_param(
@@ -436,41 +431,38 @@ async fn user_time_entries(
     State(s): State<AppState>,
     Path((ws, user)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Result<Response, Response> {
-        let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
-        let start = parse_utc_param(&q, "start")?;
-        let end = parse_utc_param(&q, "end")?;
-        let in_progress = opt_bool(&q, "in-progress")?;
-        let items = with_ws(&s, &ws, |w| {
-            if !w.users.iter().any(|u| u.id == user) {
-                return Err(not_found("User"));
-            }
-            let mut entries: Vec<&SimTimeEntry> = w
-                .time_entries
-                .iter()
-                .filter(|e| e.user_id == user)
-                .filter(|e| start.is_none_or(|s| e.start >= s) && end.is_none_or(|x| e.start <= x))
-                .filter(|e| in_progress.is_none_or(|running| running == e.end.is_none()))
-                .collect();
-            // Newest first, as Clockify lists them.
-            entries.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
-            Ok(entries
-                .into_iter()
-                .map(|e| {
-                    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                    json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": w.id,
-                           "projectId": e.project_id, "taskId": null, "tagIds": [], "billable": e.billable,
-                           "type": "REGULAR", "isLocked": false, "kioskId": null, "customFieldValues": [],
-                           "hourlyRate": null, "costRate": null,
-                           "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt),
-                                            "duration": e.end.map(|x| iso_duration((x - e.start).num_seconds()))}})
-                })
-                .collect::<Vec<_>>())
-        })??;
-        Ok(page_of(items, page, size))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
+    let start = parse_utc_param(&q, "start")?;
+    let end = parse_utc_param(&q, "end")?;
+    let in_progress = opt_bool(&q, "in-progress")?;
+    let items = with_ws(&s, &ws, |w| {
+        if !w.users.iter().any(|u| u.id == user) {
+            return Err(not_found("User"));
+        }
+        let mut entries: Vec<&SimTimeEntry> = w
+            .time_entries
+            .iter()
+            .filter(|e| e.user_id == user)
+            .filter(|e| start.is_none_or(|s| e.start >= s) && end.is_none_or(|x| e.start <= x))
+            .filter(|e| in_progress.is_none_or(|running| running == e.end.is_none()))
+            .collect();
+        // Newest first, as Clockify lists them.
+        entries.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
+        Ok(entries
+            .into_iter()
+            .map(|e| {
+                let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+                json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": w.id,
+                       "projectId": e.project_id, "taskId": null, "tagIds": [], "billable": e.billable,
+                       "type": "REGULAR", "isLocked": false, "kioskId": null, "customFieldValues": [],
+                       "hourlyRate": null, "costRate": null,
+                       "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt),
+                                        "duration": e.end.map(|x| iso_duration((x - e.start).num_seconds()))}})
+            })
+            .collect::<Vec<_>>())
+    })??;
+    Ok(page_of(items, page, size))
 }
 
 /// `DetailedReportFilterV1`, the parts the simulator reads.
@@ -512,130 +504,125 @@ async fn detailed_report(
     State(s): State<AppState>,
     Path(ws): Path<String>,
     body: axum::body::Bytes,
-) -> Response {
-    let run = || -> Result<Response, Response> {
-        let (available, plan) = with_ws(&s, &ws, |w| (w.reports_available, w.plan))?;
-        if !available {
-            return Err(not_found("Report"));
-        }
-        let Json(f): Json<ReportFilter> = Json::from_bytes(&body)
-            .map_err(|e| bad_request(format!("Malformed request body: {}", e.body_text())))?;
-        let required = |v: &Option<String>, name: &str| {
-            v.clone()
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| bad_request(format!("{name}: must not be empty")))
-        };
-        let start_s = required(&f.date_range_start, "dateRangeStart")?;
-        let end_s = required(&f.date_range_end, "dateRangeEnd")?;
-        let detailed = f
-            .detailed_filter
-            .ok_or_else(|| bad_request("detailedFilter: must not be null"))?;
-        let tz: Tz = match &f.time_zone {
-            None => chrono_tz::UTC,
-            Some(z) => z
-                .parse()
-                .map_err(|_| bad_request(format!("timeZone: unknown time zone {z}")))?,
-        };
-        if let Some(t) = &f.export_type {
-            if !["JSON", "JSON_V1", "PDF", "CSV", "XLSX", "ZIP"].contains(&t.as_str()) {
-                return Err(bad_request("exportType: invalid value"));
-            }
-        }
-        let start = parse_report_time(&start_s, tz)
-            .ok_or_else(|| bad_request("dateRangeStart: invalid date"))?;
-        let end = parse_report_time(&end_s, tz)
-            .ok_or_else(|| bad_request("dateRangeEnd: invalid date"))?;
-        if end < start {
-            return Err(bad_request(
-                "dateRangeEnd: must not be before dateRangeStart",
-            ));
-        }
-        if plan == Plan::Free && (end - start).num_days() >= FREE_PLAN_REPORT_DAYS {
-            return Err(bad_request("Detailed report data on FREE subscription plan is limited to a maximum interval length of one month (31 days)."));
-        }
-        let page = detailed.page.unwrap_or(1);
-        let size = detailed.page_size.unwrap_or(50);
-        if page < 1 {
-            return Err(bad_request(
-                "detailedFilter.page: must be greater than or equal to 1",
-            ));
-        }
-        if size < 1 || size > MAX_REPORT_PAGE_SIZE as i64 {
-            return Err(bad_request(format!(
-                "detailedFilter.pageSize: must be between 1 and {MAX_REPORT_PAGE_SIZE}"
-            )));
-        }
-        let sort = detailed.sort_column.unwrap_or_else(|| "DATE".into());
-        if ![
-            "ID",
-            "DESCRIPTION",
-            "USER",
-            "DURATION",
-            "DATE",
-            "ZONED_DATE",
-            "NATURAL",
-            "USER_DATE",
-        ]
-        .contains(&sort.as_str())
-        {
-            return Err(bad_request("detailedFilter.sortColumn: invalid value"));
-        }
-        let with_totals = detailed.options.and_then(|o| o.totals).as_deref() != Some("EXCLUDE");
-        let body = with_ws(&s, &ws, |w| {
-            let users: HashMap<&str, &SimUser> =
-                w.users.iter().map(|u| (u.id.as_str(), u)).collect();
-            let projects: HashMap<&str, &SimProject> =
-                w.projects.iter().map(|p| (p.id.as_str(), p)).collect();
-            let clients: HashMap<&str, &SimClient> =
-                w.clients.iter().map(|c| (c.id.as_str(), c)).collect();
-            // The report leaves out running timers.
-            let mut matching: Vec<&SimTimeEntry> = w
-                .time_entries
-                .iter()
-                .filter(|e| e.end.is_some() && e.start >= start && e.start <= end)
-                .collect();
-            match sort.as_str() {
-                "ID" => matching.sort_by(|a, b| a.id.cmp(&b.id)),
-                _ => matching.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id))),
-            }
-            let total_secs: i64 = matching
-                .iter()
-                .map(|e| (e.end.unwrap() - e.start).num_seconds())
-                .sum();
-            let count = matching.len();
-            let from = ((page - 1) as usize)
-                .saturating_mul(size as usize)
-                .min(count);
-            let to = (from + size as usize).min(count);
-            let entries: Vec<Value> = matching[from..to]
-                .iter()
-                .map(|e| {
-                    let end = e.end.unwrap();
-                    let user = users.get(e.user_id.as_str());
-                    let project = e.project_id.as_deref().and_then(|p| projects.get(p));
-                    let client = project.and_then(|p| p.client_id.as_deref()).and_then(|c| clients.get(c));
-                    let zoned = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
-                    json!({"_id": e.id, "description": e.description, "userId": e.user_id,
-                           "userName": user.map(|u| u.name.clone()), "userEmail": user.map(|u| u.email.clone()),
-                           "projectId": e.project_id, "projectName": project.map(|p| p.name.clone()),
-                           "projectColor": "#03A9F4", "clientId": project.and_then(|p| p.client_id.clone()),
-                           "clientName": client.map(|c| c.name.clone()), "taskId": null, "taskName": null,
-                           "billable": e.billable, "locked": false, "approvalRequestId": null, "tags": [],
-                           "amount": 0, "rate": 0, "type": "REGULAR",
-                           "timeInterval": {"start": zoned(e.start), "end": zoned(end),
-                                            "duration": (end - e.start).num_seconds()}})
-                })
-                .collect();
-            let mut body = json!({ "timeentries": entries });
-            if with_totals {
-                body["totals"] =
-                    json!([{ "_id": "", "totalTime": total_secs, "entriesCount": count }]);
-            } else {
-                body["totals"] = json!([]);
-            }
-            body
-        })?;
-        Ok(json_response(200, &body))
+) -> Res {
+    let (available, plan) = with_ws(&s, &ws, |w| (w.reports_available, w.plan))?;
+    if !available {
+        return Err(not_found("Report"));
+    }
+    let Json(f): Json<ReportFilter> = Json::from_bytes(&body)
+        .map_err(|e| bad_request(format!("Malformed request body: {}", e.body_text())))?;
+    let required = |v: &Option<String>, name: &str| {
+        v.clone()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| bad_request(format!("{name}: must not be empty")))
     };
-    run().unwrap_or_else(|e| e)
+    let start_s = required(&f.date_range_start, "dateRangeStart")?;
+    let end_s = required(&f.date_range_end, "dateRangeEnd")?;
+    let detailed = f
+        .detailed_filter
+        .ok_or_else(|| bad_request("detailedFilter: must not be null"))?;
+    let tz: Tz = match &f.time_zone {
+        None => chrono_tz::UTC,
+        Some(z) => z
+            .parse()
+            .map_err(|_| bad_request(format!("timeZone: unknown time zone {z}")))?,
+    };
+    if let Some(t) = &f.export_type {
+        if !["JSON", "JSON_V1", "PDF", "CSV", "XLSX", "ZIP"].contains(&t.as_str()) {
+            return Err(bad_request("exportType: invalid value"));
+        }
+    }
+    let start = parse_report_time(&start_s, tz)
+        .ok_or_else(|| bad_request("dateRangeStart: invalid date"))?;
+    let end =
+        parse_report_time(&end_s, tz).ok_or_else(|| bad_request("dateRangeEnd: invalid date"))?;
+    if end < start {
+        return Err(bad_request(
+            "dateRangeEnd: must not be before dateRangeStart",
+        ));
+    }
+    if plan == Plan::Free && (end - start).num_days() >= FREE_PLAN_REPORT_DAYS {
+        return Err(bad_request("Detailed report data on FREE subscription plan is limited to a maximum interval length of one month (31 days)."));
+    }
+    let page = detailed.page.unwrap_or(1);
+    let size = detailed.page_size.unwrap_or(50);
+    if page < 1 {
+        return Err(bad_request(
+            "detailedFilter.page: must be greater than or equal to 1",
+        ));
+    }
+    if size < 1 || size > MAX_REPORT_PAGE_SIZE as i64 {
+        return Err(bad_request(format!(
+            "detailedFilter.pageSize: must be between 1 and {MAX_REPORT_PAGE_SIZE}"
+        )));
+    }
+    let sort = detailed.sort_column.unwrap_or_else(|| "DATE".into());
+    if ![
+        "ID",
+        "DESCRIPTION",
+        "USER",
+        "DURATION",
+        "DATE",
+        "ZONED_DATE",
+        "NATURAL",
+        "USER_DATE",
+    ]
+    .contains(&sort.as_str())
+    {
+        return Err(bad_request("detailedFilter.sortColumn: invalid value"));
+    }
+    let with_totals = detailed.options.and_then(|o| o.totals).as_deref() != Some("EXCLUDE");
+    let body = with_ws(&s, &ws, |w| {
+        let users: HashMap<&str, &SimUser> = w.users.iter().map(|u| (u.id.as_str(), u)).collect();
+        let projects: HashMap<&str, &SimProject> =
+            w.projects.iter().map(|p| (p.id.as_str(), p)).collect();
+        let clients: HashMap<&str, &SimClient> =
+            w.clients.iter().map(|c| (c.id.as_str(), c)).collect();
+        // The report leaves out running timers.
+        let mut matching: Vec<&SimTimeEntry> = w
+            .time_entries
+            .iter()
+            .filter(|e| e.end.is_some() && e.start >= start && e.start <= end)
+            .collect();
+        match sort.as_str() {
+            "ID" => matching.sort_by(|a, b| a.id.cmp(&b.id)),
+            _ => matching.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id))),
+        }
+        let total_secs: i64 = matching
+            .iter()
+            .map(|e| (e.end.unwrap() - e.start).num_seconds())
+            .sum();
+        let count = matching.len();
+        let from = ((page - 1) as usize)
+            .saturating_mul(size as usize)
+            .min(count);
+        let to = (from + size as usize).min(count);
+        let entries: Vec<Value> = matching[from..to]
+            .iter()
+            .map(|e| {
+                let end = e.end.unwrap();
+                let user = users.get(e.user_id.as_str());
+                let project = e.project_id.as_deref().and_then(|p| projects.get(p));
+                let client = project.and_then(|p| p.client_id.as_deref()).and_then(|c| clients.get(c));
+                let zoned = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
+                json!({"_id": e.id, "description": e.description, "userId": e.user_id,
+                       "userName": user.map(|u| u.name.clone()), "userEmail": user.map(|u| u.email.clone()),
+                       "projectId": e.project_id, "projectName": project.map(|p| p.name.clone()),
+                       "projectColor": "#03A9F4", "clientId": project.and_then(|p| p.client_id.clone()),
+                       "clientName": client.map(|c| c.name.clone()), "taskId": null, "taskName": null,
+                       "billable": e.billable, "locked": false, "approvalRequestId": null, "tags": [],
+                       "amount": 0, "rate": 0, "type": "REGULAR",
+                       "timeInterval": {"start": zoned(e.start), "end": zoned(end),
+                                        "duration": (end - e.start).num_seconds()}})
+            })
+            .collect();
+        let mut body = json!({ "timeentries": entries });
+        if with_totals {
+            body["totals"] = json!([{ "_id": "", "totalTime": total_secs, "entriesCount": count }]);
+        } else {
+            body["totals"] = json!([]);
+        }
+        body
+    })?;
+    Ok(json_response(200, &body))
 }

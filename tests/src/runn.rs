@@ -490,90 +490,72 @@ fn new_client(d: &mut RunnData, input: &Value) -> Value {
     c
 }
 
-async fn list_clients(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 50, 200)?;
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .clients
-            .values()
-            .filter(|c| contains_ci(&c["name"], lq.get("name")))
-            .cloned()
-            .collect();
-        Ok(lq.page(&s, "inline:GET /clients/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+async fn list_clients(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .clients
+        .values()
+        .filter(|c| contains_ci(&c["name"], lq.get("name")))
+        .cloned()
+        .collect();
+    Ok(lq.page(&s, "inline:GET /clients/ 200", items))
 }
 
-async fn create_client(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "ClientInput", false)?;
-        if input.get("name").is_none() {
-            return Err(err(400, "body must have required property 'name'"));
-        }
-        let c = new_client(&mut s.data.lock().unwrap(), &input);
-        Ok(reply(&s, 201, "Client", c))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_client(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "ClientInput", false)?;
+    if input.get("name").is_none() {
+        return Err(err(400, "body must have required property 'name'"));
+    }
+    let c = new_client(&mut s.data.lock().unwrap(), &input);
+    Ok(reply(&s, 201, "Client", c))
 }
 
-async fn create_clients_bulk(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /clients/bulk/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        let created: Vec<Value> = input["clients"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| new_client(&mut d, c))
-            .collect();
-        drop(d);
-        Ok(reply(
-            &s,
-            200,
-            "inline:POST /clients/bulk/ 200",
-            Value::Array(created),
-        ))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_clients_bulk(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /clients/bulk/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    let created: Vec<Value> = input["clients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| new_client(&mut d, c))
+        .collect();
+    drop(d);
+    Ok(reply(
+        &s,
+        200,
+        "inline:POST /clients/bulk/ 200",
+        Value::Array(created),
+    ))
 }
 
-async fn get_client(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "clientId")?;
-        let c = s
-            .data
-            .lock()
-            .unwrap()
-            .clients
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| err(404, "Client not found"))?;
-        Ok(reply(&s, 200, "Client", c))
-    };
-    run().unwrap_or_else(|e| e)
+async fn get_client(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "clientId")?;
+    let c = s
+        .data
+        .lock()
+        .unwrap()
+        .clients
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| err(404, "Client not found"))?;
+    Ok(reply(&s, 200, "Client", c))
 }
 
-async fn patch_client(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "clientId")?;
-        let patch = body_of(&body, "inline:PATCH /clients/{clientId} requestBody", false)?;
-        let mut d = s.data.lock().unwrap();
-        let c = d
-            .clients
-            .get_mut(&id)
-            .ok_or_else(|| err(404, "Client not found"))?;
-        merge(c, &patch);
-        let c = c.clone();
-        drop(d);
-        Ok(reply(&s, 200, "Client", c))
-    };
-    run().unwrap_or_else(|e| e)
+async fn patch_client(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = path_id(&id, "clientId")?;
+    let patch = body_of(&body, "inline:PATCH /clients/{clientId} requestBody", false)?;
+    let mut d = s.data.lock().unwrap();
+    let c = d
+        .clients
+        .get_mut(&id)
+        .ok_or_else(|| err(404, "Client not found"))?;
+    merge(c, &patch);
+    let c = c.clone();
+    drop(d);
+    Ok(reply(&s, 200, "Client", c))
 }
 
 // ---- projects ------------------------------------------------------------------------
@@ -595,144 +577,126 @@ fn project_view(d: &RunnData, p: &Value) -> Value {
     v
 }
 
-async fn list_projects(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 50, 200)?;
-        let include_archived = lq.flag("includeArchived", true);
-        let d = s.data.lock().unwrap();
-        let items = d
-            .projects
-            .values()
-            .filter(|p| include_archived || p["isArchived"] == false)
-            .filter(|p| {
-                has_external_id(p, lq.get("externalId")) && contains_ci(&p["name"], lq.get("name"))
-            })
-            .map(|p| project_view(&d, p))
+async fn list_projects(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let include_archived = lq.flag("includeArchived", true);
+    let d = s.data.lock().unwrap();
+    let items = d
+        .projects
+        .values()
+        .filter(|p| include_archived || p["isArchived"] == false)
+        .filter(|p| {
+            has_external_id(p, lq.get("externalId")) && contains_ci(&p["name"], lq.get("name"))
+        })
+        .map(|p| project_view(&d, p))
+        .collect();
+    drop(d);
+    Ok(lq.page(&s, "inline:GET /projects/ 200", items))
+}
+
+async fn create_project(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /projects/ requestBody", false)?;
+    if input.get("fromTemplate").is_some() {
+        return Err(err(400, "Creating from a template is not simulated"));
+    }
+    if input.get("name").is_none() || input.get("clientId").is_none() {
+        return Err(err(
+            400,
+            "body must have required property 'name' and 'clientId'",
+        ));
+    }
+    let mut d = s.data.lock().unwrap();
+    let client_id = input["clientId"].as_f64().unwrap_or(-1.0) as i64;
+    if !d.clients.contains_key(&client_id) {
+        return Err(err(
+            400,
+            format!("Client with id {client_id} does not exist"),
+        ));
+    }
+    let id = d.id();
+    let now = now();
+    let p = json!({"id": id, "name": input["name"], "isTemplate": input.get("isTemplate").cloned().unwrap_or(json!(false)),
+        "isArchived": false, "isConfirmed": input.get("isConfirmed").cloned().unwrap_or(json!(true)),
+        "pricingModel": input.get("pricingModel").cloned().unwrap_or(json!("tm")),
+        "rateType": input.get("rateType").cloned().unwrap_or(json!("hours")),
+        "teamId": input.get("teamId").cloned().unwrap_or(Value::Null),
+        "budget": input.get("budget").cloned().unwrap_or(Value::Null),
+        "expensesBudget": input.get("expensesBudget").cloned().unwrap_or(Value::Null),
+        "references": input.get("references").cloned().unwrap_or(json!([])),
+        "clientId": client_id, "rateCardId": input.get("rateCardId").cloned().unwrap_or(json!(1)),
+        "customFields": {"select": [], "text": [], "checkbox": [], "date": []},
+        "managerIds": input.get("managerIds").cloned().unwrap_or(json!([])), "tags": [],
+        "createdAt": now, "updatedAt": now});
+    d.projects.insert(id, p.clone());
+    drop(d);
+    Ok(reply(&s, 201, "Project", p))
+}
+
+async fn get_project(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "projectId")?;
+    let d = s.data.lock().unwrap();
+    let p = d
+        .projects
+        .get(&id)
+        .map(|p| project_view(&d, p))
+        .ok_or_else(|| err(404, "Project not found"))?;
+    drop(d);
+    Ok(reply(&s, 200, "Project", p))
+}
+
+async fn patch_project(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = path_id(&id, "projectId")?;
+    let mut patch = body_of(
+        &body,
+        "inline:PATCH /projects/{projectId} requestBody",
+        false,
+    )?;
+    let mut d = s.data.lock().unwrap();
+    if !d.projects.contains_key(&id) {
+        return Err(err(404, "Project not found"));
+    }
+    // Tags are stored on the tag (`projectIds`); a PATCH with `tags` replaces the set.
+    if let Some(tags) = patch.as_object_mut().and_then(|m| m.remove("tags")) {
+        let wanted: Vec<i64> = tags
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|t| t["id"].as_i64())
             .collect();
-        drop(d);
-        Ok(lq.page(&s, "inline:GET /projects/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
-}
-
-async fn create_project(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /projects/ requestBody", false)?;
-        if input.get("fromTemplate").is_some() {
-            return Err(err(400, "Creating from a template is not simulated"));
-        }
-        if input.get("name").is_none() || input.get("clientId").is_none() {
-            return Err(err(
-                400,
-                "body must have required property 'name' and 'clientId'",
-            ));
-        }
-        let mut d = s.data.lock().unwrap();
-        let client_id = input["clientId"].as_f64().unwrap_or(-1.0) as i64;
-        if !d.clients.contains_key(&client_id) {
-            return Err(err(
-                400,
-                format!("Client with id {client_id} does not exist"),
-            ));
-        }
-        let id = d.id();
-        let now = now();
-        let p = json!({"id": id, "name": input["name"], "isTemplate": input.get("isTemplate").cloned().unwrap_or(json!(false)),
-            "isArchived": false, "isConfirmed": input.get("isConfirmed").cloned().unwrap_or(json!(true)),
-            "pricingModel": input.get("pricingModel").cloned().unwrap_or(json!("tm")),
-            "rateType": input.get("rateType").cloned().unwrap_or(json!("hours")),
-            "teamId": input.get("teamId").cloned().unwrap_or(Value::Null),
-            "budget": input.get("budget").cloned().unwrap_or(Value::Null),
-            "expensesBudget": input.get("expensesBudget").cloned().unwrap_or(Value::Null),
-            "references": input.get("references").cloned().unwrap_or(json!([])),
-            "clientId": client_id, "rateCardId": input.get("rateCardId").cloned().unwrap_or(json!(1)),
-            "customFields": {"select": [], "text": [], "checkbox": [], "date": []},
-            "managerIds": input.get("managerIds").cloned().unwrap_or(json!([])), "tags": [],
-            "createdAt": now, "updatedAt": now});
-        d.projects.insert(id, p.clone());
-        drop(d);
-        Ok(reply(&s, 201, "Project", p))
-    };
-    run().unwrap_or_else(|e| e)
-}
-
-async fn get_project(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "projectId")?;
-        let d = s.data.lock().unwrap();
-        let p = d
-            .projects
-            .get(&id)
-            .map(|p| project_view(&d, p))
-            .ok_or_else(|| err(404, "Project not found"))?;
-        drop(d);
-        Ok(reply(&s, 200, "Project", p))
-    };
-    run().unwrap_or_else(|e| e)
-}
-
-async fn patch_project(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "projectId")?;
-        let mut patch = body_of(
-            &body,
-            "inline:PATCH /projects/{projectId} requestBody",
-            false,
-        )?;
-        let mut d = s.data.lock().unwrap();
-        if !d.projects.contains_key(&id) {
-            return Err(err(404, "Project not found"));
-        }
-        // Tags are stored on the tag (`projectIds`); a PATCH with `tags` replaces the set.
-        if let Some(tags) = patch.as_object_mut().and_then(|m| m.remove("tags")) {
-            let wanted: Vec<i64> = tags
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|t| t["id"].as_i64())
-                .collect();
-            for (tid, tag) in d.project_tags.iter_mut() {
-                let ids = tag["projectIds"].as_array_mut().unwrap();
-                ids.retain(|x| x.as_i64() != Some(id));
-                if wanted.contains(tid) {
-                    ids.push(json!(id));
-                }
+        for (tid, tag) in d.project_tags.iter_mut() {
+            let ids = tag["projectIds"].as_array_mut().unwrap();
+            ids.retain(|x| x.as_i64() != Some(id));
+            if wanted.contains(tid) {
+                ids.push(json!(id));
             }
         }
-        let p = d.projects.get_mut(&id).unwrap();
-        merge(p, &patch);
-        let p = project_view(&d, &d.projects[&id].clone());
-        drop(d);
-        Ok(reply(&s, 200, "Project", p))
-    };
-    run().unwrap_or_else(|e| e)
+    }
+    let p = d.projects.get_mut(&id).unwrap();
+    merge(p, &patch);
+    let p = project_view(&d, &d.projects[&id].clone());
+    drop(d);
+    Ok(reply(&s, 200, "Project", p))
 }
 
-async fn delete_project(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "projectId")?;
-        let mut d = s.data.lock().unwrap();
-        if !d.projects.contains_key(&id) {
-            return Err(err(404, "Project not found"));
-        }
-        let used = d
-            .actuals
-            .values()
-            .chain(d.assignments.values())
-            .any(|a| a["projectId"].as_i64() == Some(id));
-        if used {
-            return Err(err(
-                409,
-                "You cannot delete a project that has any actuals or assignments",
-            ));
-        }
-        d.projects.remove(&id);
-        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
-    };
-    run().unwrap_or_else(|e| e)
+async fn delete_project(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "projectId")?;
+    let mut d = s.data.lock().unwrap();
+    if !d.projects.contains_key(&id) {
+        return Err(err(404, "Project not found"));
+    }
+    let used = d
+        .actuals
+        .values()
+        .chain(d.assignments.values())
+        .any(|a| a["projectId"].as_i64() == Some(id));
+    if used {
+        return Err(err(
+            409,
+            "You cannot delete a project that has any actuals or assignments",
+        ));
+    }
+    d.projects.remove(&id);
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 // ---- project tags ----------------------------------------------------------------------
@@ -740,63 +704,54 @@ async fn delete_project(State(s): State<AppState>, Path(id): Path<String>) -> Re
 async fn list_project_tags(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 50, 200)?;
-        let include_archived = lq.flag("includeArchived", false);
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .project_tags
-            .values()
-            .filter(|t| include_archived || t["archived"] == false)
-            .cloned()
-            .collect();
-        Ok(lq.page(&s, "inline:GET /project-tags/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let include_archived = lq.flag("includeArchived", false);
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .project_tags
+        .values()
+        .filter(|t| include_archived || t["archived"] == false)
+        .cloned()
+        .collect();
+    Ok(lq.page(&s, "inline:GET /project-tags/ 200", items))
 }
 
-async fn create_project_tag(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /project-tags/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        let id = d.id();
-        let now = now();
-        let t = json!({"id": id, "name": input["name"], "projectIds": [], "archived": false, "createdAt": now, "updatedAt": now});
-        d.project_tags.insert(id, t.clone());
-        drop(d);
-        Ok(reply(&s, 201, "ProjectTag", t))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_project_tag(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /project-tags/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    let id = d.id();
+    let now = now();
+    let t = json!({"id": id, "name": input["name"], "projectIds": [], "archived": false, "createdAt": now, "updatedAt": now});
+    d.project_tags.insert(id, t.clone());
+    drop(d);
+    Ok(reply(&s, 201, "ProjectTag", t))
 }
 
 async fn add_tag_to_project(
     State(s): State<AppState>,
     Path((tag, project)): Path<(String, String)>,
-) -> Response {
-    let run = || -> Res {
-        let tag = path_id(&tag, "projectTagId")?;
-        let project = path_id(&project, "projectId")?;
-        let mut d = s.data.lock().unwrap();
-        if !d.projects.contains_key(&project) {
-            return Err(err(404, "Project not found"));
-        }
-        let t = d
-            .project_tags
-            .get_mut(&tag)
-            .ok_or_else(|| err(404, "Project tag not found"))?;
-        let ids = t["projectIds"].as_array_mut().unwrap();
-        if !ids.iter().any(|x| x.as_i64() == Some(project)) {
-            ids.push(json!(project));
-        }
-        t["updatedAt"] = json!(now());
-        let t = t.clone();
-        drop(d);
-        Ok(reply(&s, 201, "ProjectTag", t))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let tag = path_id(&tag, "projectTagId")?;
+    let project = path_id(&project, "projectId")?;
+    let mut d = s.data.lock().unwrap();
+    if !d.projects.contains_key(&project) {
+        return Err(err(404, "Project not found"));
+    }
+    let t = d
+        .project_tags
+        .get_mut(&tag)
+        .ok_or_else(|| err(404, "Project tag not found"))?;
+    let ids = t["projectIds"].as_array_mut().unwrap();
+    if !ids.iter().any(|x| x.as_i64() == Some(project)) {
+        ids.push(json!(project));
+    }
+    t["updatedAt"] = json!(now());
+    let t = t.clone();
+    drop(d);
+    Ok(reply(&s, 201, "ProjectTag", t))
 }
 
 // ---- people, contracts, roles ----------------------------------------------------------
@@ -824,29 +779,23 @@ fn collection_person(p: &Value) -> Value {
     Value::Object(m)
 }
 
-async fn list_people(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 50, 200)?;
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .people
-            .values()
-            .filter(|p| has_external_id(p, lq.get("externalId")))
-            .filter(|p| contains_ci(&p["email"], lq.get("email")))
-            .filter(|p| {
-                contains_ci(&p["firstName"], lq.get("firstName"))
-                    && contains_ci(&p["lastName"], lq.get("lastName"))
-            })
-            .map(collection_person)
-            .collect();
-        Ok(lq.page(&s, "inline:GET /people/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+async fn list_people(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .people
+        .values()
+        .filter(|p| has_external_id(p, lq.get("externalId")))
+        .filter(|p| contains_ci(&p["email"], lq.get("email")))
+        .filter(|p| {
+            contains_ci(&p["firstName"], lq.get("firstName"))
+                && contains_ci(&p["lastName"], lq.get("lastName"))
+        })
+        .map(collection_person)
+        .collect();
+    Ok(lq.page(&s, "inline:GET /people/ 200", items))
 }
 
 fn new_contract(d: &mut RunnData, person: i64, role: i64, start: &Value, input: &Value) -> Value {
@@ -864,107 +813,95 @@ fn new_contract(d: &mut RunnData, person: i64, role: i64, start: &Value, input: 
     c
 }
 
-async fn create_person(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /people/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        let role = input["roleId"].as_i64().unwrap_or(-1);
-        if !d.roles.contains_key(&role) {
-            return Err(err(400, format!("Role with id {role} does not exist")));
-        }
-        let id = d.id();
-        let now = now();
-        let p = json!({"id": id, "firstName": input["firstName"], "lastName": input["lastName"],
-            "email": input.get("email").cloned().unwrap_or(Value::Null), "isArchived": false,
-            "references": input.get("references").cloned().unwrap_or(json!([])), "notes": [],
-            "teamId": Value::Null, "tags": [], "skills": [],
-            "holidaysGroupId": input.get("holidaysGroupId").cloned().unwrap_or(Value::Null),
-            "customFields": {"select": [], "text": [], "checkbox": [], "date": []}, "managers": [],
-            "createdAt": now, "updatedAt": now});
-        d.people.insert(id, p.clone());
-        let start = input
-            .get("startDate")
-            .cloned()
-            .unwrap_or_else(|| json!(Utc::now().date_naive().to_string()));
-        new_contract(&mut d, id, role, &start, &input);
-        if let Some(r) = d.roles.get_mut(&role) {
-            r["personIds"].as_array_mut().unwrap().push(json!(id));
-        }
-        drop(d);
-        Ok(reply(&s, 201, "Person", p))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_person(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /people/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    let role = input["roleId"].as_i64().unwrap_or(-1);
+    if !d.roles.contains_key(&role) {
+        return Err(err(400, format!("Role with id {role} does not exist")));
+    }
+    let id = d.id();
+    let now = now();
+    let p = json!({"id": id, "firstName": input["firstName"], "lastName": input["lastName"],
+        "email": input.get("email").cloned().unwrap_or(Value::Null), "isArchived": false,
+        "references": input.get("references").cloned().unwrap_or(json!([])), "notes": [],
+        "teamId": Value::Null, "tags": [], "skills": [],
+        "holidaysGroupId": input.get("holidaysGroupId").cloned().unwrap_or(Value::Null),
+        "customFields": {"select": [], "text": [], "checkbox": [], "date": []}, "managers": [],
+        "createdAt": now, "updatedAt": now});
+    d.people.insert(id, p.clone());
+    let start = input
+        .get("startDate")
+        .cloned()
+        .unwrap_or_else(|| json!(Utc::now().date_naive().to_string()));
+    new_contract(&mut d, id, role, &start, &input);
+    if let Some(r) = d.roles.get_mut(&role) {
+        r["personIds"].as_array_mut().unwrap().push(json!(id));
+    }
+    drop(d);
+    Ok(reply(&s, 201, "Person", p))
 }
 
-async fn get_person(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "personId")?;
-        let p = s
-            .data
-            .lock()
-            .unwrap()
-            .people
-            .get(&id)
-            .cloned()
-            .ok_or_else(|| err(404, "Person not found"))?;
-        Ok(reply(&s, 200, "Person", p))
-    };
-    run().unwrap_or_else(|e| e)
+async fn get_person(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "personId")?;
+    let p = s
+        .data
+        .lock()
+        .unwrap()
+        .people
+        .get(&id)
+        .cloned()
+        .ok_or_else(|| err(404, "Person not found"))?;
+    Ok(reply(&s, 200, "Person", p))
 }
 
-async fn patch_person(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "personId")?;
-        let patch = body_of(&body, "inline:PATCH /people/{personId} requestBody", false)?;
-        if patch.get("tags").is_some() {
-            return Err(err(400, "Setting tags is not simulated"));
-        }
-        let mut d = s.data.lock().unwrap();
-        let p = d
-            .people
-            .get_mut(&id)
-            .ok_or_else(|| err(404, "Person not found"))?;
-        merge(p, &patch);
-        let p = p.clone();
-        drop(d);
-        Ok(reply(&s, 200, "Person", p))
-    };
-    run().unwrap_or_else(|e| e)
+async fn patch_person(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = path_id(&id, "personId")?;
+    let patch = body_of(&body, "inline:PATCH /people/{personId} requestBody", false)?;
+    if patch.get("tags").is_some() {
+        return Err(err(400, "Setting tags is not simulated"));
+    }
+    let mut d = s.data.lock().unwrap();
+    let p = d
+        .people
+        .get_mut(&id)
+        .ok_or_else(|| err(404, "Person not found"))?;
+    merge(p, &patch);
+    let p = p.clone();
+    drop(d);
+    Ok(reply(&s, 200, "Person", p))
 }
 
 async fn delete_person(
     State(s): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "personId")?;
-        let force = match q.get("force").map(String::as_str) {
-            None | Some("false") => false,
-            Some("true") => true,
-            Some(_) => return Err(err(400, "querystring/force must be boolean")),
-        };
-        let mut d = s.data.lock().unwrap();
-        if !d.people.contains_key(&id) {
-            return Err(err(404, "Person not found"));
-        }
-        let used = d
-            .actuals
-            .values()
-            .chain(d.assignments.values())
-            .any(|a| a["personId"].as_i64() == Some(id));
-        if used && !force {
-            return Err(err(
-                400,
-                "Person has assignments or actuals; use force to delete",
-            ));
-        }
-        d.people.remove(&id);
-        d.contracts
-            .retain(|_, c| c["personId"].as_i64() != Some(id));
-        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
+) -> Res {
+    let id = path_id(&id, "personId")?;
+    let force = match q.get("force").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(err(400, "querystring/force must be boolean")),
     };
-    run().unwrap_or_else(|e| e)
+    let mut d = s.data.lock().unwrap();
+    if !d.people.contains_key(&id) {
+        return Err(err(404, "Person not found"));
+    }
+    let used = d
+        .actuals
+        .values()
+        .chain(d.assignments.values())
+        .any(|a| a["personId"].as_i64() == Some(id));
+    if used && !force {
+        return Err(err(
+            400,
+            "Person has assignments or actuals; use force to delete",
+        ));
+    }
+    d.people.remove(&id);
+    d.contracts
+        .retain(|_, c| c["personId"].as_i64() != Some(id));
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 /// The contract in force today (else the latest to start).
@@ -986,67 +923,52 @@ fn current_contract(d: &RunnData, person: i64) -> Option<Value> {
 async fn list_current_contracts(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 100, 500)?;
-        let d = s.data.lock().unwrap();
-        let items = d
-            .people
-            .keys()
-            .filter_map(|p| current_contract(&d, *p))
-            .collect();
-        drop(d);
-        Ok(lq.page(&s, "inline:GET /people/contracts/current 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+) -> Res {
+    let lq = list_query(q, 100, 500)?;
+    let d = s.data.lock().unwrap();
+    let items = d
+        .people
+        .keys()
+        .filter_map(|p| current_contract(&d, *p))
+        .collect();
+    drop(d);
+    Ok(lq.page(&s, "inline:GET /people/contracts/current 200", items))
 }
 
-async fn get_current_contract(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "personId")?;
-        let c = current_contract(&s.data.lock().unwrap(), id)
-            .ok_or_else(|| err(404, "Contract not found"))?;
-        Ok(reply(&s, 200, "Contract", c))
-    };
-    run().unwrap_or_else(|e| e)
+async fn get_current_contract(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "personId")?;
+    let c = current_contract(&s.data.lock().unwrap(), id)
+        .ok_or_else(|| err(404, "Contract not found"))?;
+    Ok(reply(&s, 200, "Contract", c))
 }
 
-async fn list_roles(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 50, 200)?;
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .roles
-            .values()
-            .filter(|r| contains_ci(&r["name"], lq.get("name")))
-            .cloned()
-            .collect();
-        Ok(lq.page(&s, "inline:GET /roles/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+async fn list_roles(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .roles
+        .values()
+        .filter(|r| contains_ci(&r["name"], lq.get("name")))
+        .cloned()
+        .collect();
+    Ok(lq.page(&s, "inline:GET /roles/ 200", items))
 }
 
-async fn create_role(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /roles/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        let id = d.id();
-        let now = now();
-        let r = json!({"id": id, "name": input["name"], "isArchived": false,
-            "defaultHourCost": input.get("defaultHourCost").cloned().unwrap_or(json!(0)),
-            "standardRate": input.get("standardRate").cloned().unwrap_or(json!(0)),
-            "references": input.get("references").cloned().unwrap_or(json!([])), "personIds": [],
-            "createdAt": now, "updatedAt": now});
-        d.roles.insert(id, r.clone());
-        drop(d);
-        Ok(reply(&s, 201, "Role", r))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_role(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /roles/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    let id = d.id();
+    let now = now();
+    let r = json!({"id": id, "name": input["name"], "isArchived": false,
+        "defaultHourCost": input.get("defaultHourCost").cloned().unwrap_or(json!(0)),
+        "standardRate": input.get("standardRate").cloned().unwrap_or(json!(0)),
+        "references": input.get("references").cloned().unwrap_or(json!([])), "personIds": [],
+        "createdAt": now, "updatedAt": now});
+    d.roles.insert(id, r.clone());
+    drop(d);
+    Ok(reply(&s, 201, "Role", r))
 }
 
 // ---- actuals and assignments -----------------------------------------------------------
@@ -1103,141 +1025,120 @@ fn upsert_actual(d: &mut RunnData, input: &Value) -> Result<Value, Response> {
     Ok(a)
 }
 
-async fn list_actuals(
-    State(s): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 100, 500)?;
-        let (min, max) = (lq.date("minDate"), lq.date("maxDate"));
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .actuals
-            .values()
-            .filter(|a| {
-                let date = a["date"]
-                    .as_str()
-                    .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
-                min.is_none_or(|m| date.is_some_and(|d| d >= m))
-                    && max.is_none_or(|m| date.is_some_and(|d| d <= m))
-            })
-            .filter(|a| {
-                ["personId", "projectId", "roleId", "workstreamId"]
-                    .iter()
-                    .all(|k| lq.int(k).is_none_or(|v| a[*k].as_i64() == Some(v)))
-            })
-            .cloned()
-            .collect();
-        Ok(lq.page(&s, "inline:GET /actuals/ 200", items))
-    };
-    run().unwrap_or_else(|e| e)
+async fn list_actuals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
+    let lq = list_query(q, 100, 500)?;
+    let (min, max) = (lq.date("minDate"), lq.date("maxDate"));
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .actuals
+        .values()
+        .filter(|a| {
+            let date = a["date"]
+                .as_str()
+                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+            min.is_none_or(|m| date.is_some_and(|d| d >= m))
+                && max.is_none_or(|m| date.is_some_and(|d| d <= m))
+        })
+        .filter(|a| {
+            ["personId", "projectId", "roleId", "workstreamId"]
+                .iter()
+                .all(|k| lq.int(k).is_none_or(|v| a[*k].as_i64() == Some(v)))
+        })
+        .cloned()
+        .collect();
+    Ok(lq.page(&s, "inline:GET /actuals/ 200", items))
 }
 
-async fn create_actual(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "ActualInput", true)?;
-        let a = upsert_actual(&mut s.data.lock().unwrap(), &input)?;
-        Ok(reply(&s, 201, "Actual", a))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_actual(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "ActualInput", true)?;
+    let a = upsert_actual(&mut s.data.lock().unwrap(), &input)?;
+    Ok(reply(&s, 201, "Actual", a))
 }
 
-async fn create_actuals_bulk(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /actuals/bulk/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        // All or nothing: check every item before writing any.
-        let mut trial = d.clone();
-        for a in input["actuals"].as_array().unwrap() {
-            upsert_actual(&mut trial, a)?;
-        }
-        let out: Vec<Value> = input["actuals"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| upsert_actual(&mut d, a))
-            .collect::<Result<_, _>>()?;
-        drop(d);
-        Ok(reply(
-            &s,
-            200,
-            "inline:POST /actuals/bulk/ 200",
-            Value::Array(out),
-        ))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_actuals_bulk(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /actuals/bulk/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    // All or nothing: check every item before writing any.
+    let mut trial = d.clone();
+    for a in input["actuals"].as_array().unwrap() {
+        upsert_actual(&mut trial, a)?;
+    }
+    let out: Vec<Value> = input["actuals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| upsert_actual(&mut d, a))
+        .collect::<Result<_, _>>()?;
+    drop(d);
+    Ok(reply(
+        &s,
+        200,
+        "inline:POST /actuals/bulk/ 200",
+        Value::Array(out),
+    ))
 }
 
-async fn delete_actual(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    let run = || -> Res {
-        let id = path_id(&id, "actualId")?;
-        s.data.lock().unwrap().actuals.remove(&id).ok_or_else(|| {
-            err(
-                404,
-                "The actual record with the specified ID was not found.",
-            )
-        })?;
-        Ok(axum::http::StatusCode::NO_CONTENT.into_response())
-    };
-    run().unwrap_or_else(|e| e)
+async fn delete_actual(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "actualId")?;
+    s.data.lock().unwrap().actuals.remove(&id).ok_or_else(|| {
+        err(
+            404,
+            "The actual record with the specified ID was not found.",
+        )
+    })?;
+    Ok(axum::http::StatusCode::NO_CONTENT.into_response())
 }
 
 async fn list_assignments(
     State(s): State<AppState>,
     Query(q): Query<HashMap<String, String>>,
-) -> Response {
-    let run = || -> Res {
-        let lq = list_query(q, 100, 500)?;
-        let (from, to) = (lq.date("startDate"), lq.date("endDate"));
-        let day = |v: &Value| {
-            v.as_str()
-                .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        };
-        let items = s
-            .data
-            .lock()
-            .unwrap()
-            .assignments
-            .values()
-            .filter(|a| {
-                // Overlap with [startDate, endDate].
-                let (st, en) = (day(&a["startDate"]), day(&a["endDate"]));
-                from.is_none_or(|f| en.is_some_and(|e| e >= f))
-                    && to.is_none_or(|t| st.is_some_and(|s| s <= t))
-            })
-            .filter(|a| {
-                ["personId", "projectId", "roleId"]
-                    .iter()
-                    .all(|k| lq.int(k).is_none_or(|v| a[*k].as_i64() == Some(v)))
-            })
-            .cloned()
-            .collect();
-        Ok(lq.page(&s, "inline:GET /assignments/ 200", items))
+) -> Res {
+    let lq = list_query(q, 100, 500)?;
+    let (from, to) = (lq.date("startDate"), lq.date("endDate"));
+    let day = |v: &Value| {
+        v.as_str()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
     };
-    run().unwrap_or_else(|e| e)
+    let items = s
+        .data
+        .lock()
+        .unwrap()
+        .assignments
+        .values()
+        .filter(|a| {
+            // Overlap with [startDate, endDate].
+            let (st, en) = (day(&a["startDate"]), day(&a["endDate"]));
+            from.is_none_or(|f| en.is_some_and(|e| e >= f))
+                && to.is_none_or(|t| st.is_some_and(|s| s <= t))
+        })
+        .filter(|a| {
+            ["personId", "projectId", "roleId"]
+                .iter()
+                .all(|k| lq.int(k).is_none_or(|v| a[*k].as_i64() == Some(v)))
+        })
+        .cloned()
+        .collect();
+    Ok(lq.page(&s, "inline:GET /assignments/ 200", items))
 }
 
-async fn create_assignment(State(s): State<AppState>, body: Bytes) -> Response {
-    let run = || -> Res {
-        let input = body_of(&body, "inline:POST /assignments/ requestBody", true)?;
-        let mut d = s.data.lock().unwrap();
-        let int = |k: &str| input[k].as_f64().map(|f| f as i64);
-        let id = d.id();
-        let now = now();
-        let a = json!({"id": id, "personId": int("personId"), "startDate": input["startDate"], "endDate": input["endDate"],
-            "projectId": int("projectId"), "minutesPerDay": input["minutesPerDay"].as_f64().unwrap_or(0.0) as i64,
-            "roleId": int("roleId"), "isActive": true, "note": input.get("note").cloned().unwrap_or(Value::Null),
-            "isBillable": input.get("isBillable").cloned().unwrap_or(json!(true)),
-            "phaseId": input.get("phaseId").cloned().unwrap_or(Value::Null),
-            "isNonWorkingDay": input.get("isNonWorkingDay").cloned().unwrap_or(json!(false)),
-            "isTemplate": false, "isPlaceholder": false,
-            "workstreamId": input.get("workstreamId").cloned().unwrap_or(Value::Null),
-            "createdAt": now, "updatedAt": now});
-        d.assignments.insert(id, a.clone());
-        drop(d);
-        Ok(reply(&s, 201, "inline:POST /assignments/ 201", json!([a])))
-    };
-    run().unwrap_or_else(|e| e)
+async fn create_assignment(State(s): State<AppState>, body: Bytes) -> Res {
+    let input = body_of(&body, "inline:POST /assignments/ requestBody", true)?;
+    let mut d = s.data.lock().unwrap();
+    let int = |k: &str| input[k].as_f64().map(|f| f as i64);
+    let id = d.id();
+    let now = now();
+    let a = json!({"id": id, "personId": int("personId"), "startDate": input["startDate"], "endDate": input["endDate"],
+        "projectId": int("projectId"), "minutesPerDay": input["minutesPerDay"].as_f64().unwrap_or(0.0) as i64,
+        "roleId": int("roleId"), "isActive": true, "note": input.get("note").cloned().unwrap_or(Value::Null),
+        "isBillable": input.get("isBillable").cloned().unwrap_or(json!(true)),
+        "phaseId": input.get("phaseId").cloned().unwrap_or(Value::Null),
+        "isNonWorkingDay": input.get("isNonWorkingDay").cloned().unwrap_or(json!(false)),
+        "isTemplate": false, "isPlaceholder": false,
+        "workstreamId": input.get("workstreamId").cloned().unwrap_or(Value::Null),
+        "createdAt": now, "updatedAt": now});
+    d.assignments.insert(id, a.clone());
+    drop(d);
+    Ok(reply(&s, 201, "inline:POST /assignments/ 201", json!([a])))
 }

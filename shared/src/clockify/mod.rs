@@ -15,7 +15,7 @@ use crate::http::{HttpCore, RateLimit, Reply, RetryPolicy};
 use crate::ids::{ClockifyUserId, WorkspaceId};
 use async_stream::try_stream;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
-use model::{DetailedReport, UserTimeEntry};
+use model::{DetailedReport, WireTimeEntry};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -391,14 +391,14 @@ impl ClockifyClient {
             ("in-progress", "false".into()),
             ("hydrated", "false".into()),
         ];
-        self.list::<UserTimeEntry>(
+        self.list::<WireTimeEntry>(
             "GET /v1/workspaces/{workspaceId}/user/{userId}/time-entries",
             url,
             query,
         )
         .map_ok(|page| {
             page.into_iter()
-                .filter_map(UserTimeEntry::finished)
+                .filter_map(WireTimeEntry::finished)
                 .collect::<Vec<_>>()
         })
         .try_filter(|page| futures::future::ready(!page.is_empty()))

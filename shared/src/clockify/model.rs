@@ -135,27 +135,13 @@ impl TimeEntry {
     }
 }
 
-/// An entry of `GET .../user/{userId}/time-entries` (`TimeEntryWithRatesDtoV1`).
+/// A time entry as both sources send it: `TimeEntryWithRatesDtoV1` from the per-user
+/// endpoint (`id`) and `TimeEntryDto` from the detailed report (real answers say `_id`, the
+/// schema `get_id`). Durations differ in format between the two and are not read.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct UserTimeEntry {
-    pub id: TimeEntryId,
-    pub user_id: ClockifyUserId,
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub project_id: Option<ClockifyProjectId>,
-    #[serde(default)]
-    pub billable: bool,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub time_interval: Interval,
-}
-
-/// An entry of the detailed report (`TimeEntryDto`). Real answers use `_id`; the schema's
-/// name is `get_id`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct ReportTimeEntry {
-    #[serde(rename = "_id", alias = "id", alias = "get_id")]
+pub(crate) struct WireTimeEntry {
+    #[serde(alias = "_id", alias = "get_id")]
     pub id: TimeEntryId,
     pub user_id: ClockifyUserId,
     #[serde(default, deserialize_with = "empty_as_none")]
@@ -178,30 +164,24 @@ pub(crate) struct Interval {
 #[derive(Debug, Deserialize)]
 pub(crate) struct DetailedReport {
     #[serde(rename = "timeentries", alias = "timeEntries", default)]
-    pub entries: Vec<ReportTimeEntry>,
+    pub entries: Vec<WireTimeEntry>,
 }
 
-macro_rules! finished_entry {
-    ($t:ty) => {
-        impl $t {
-            /// `None` for a running timer (no end yet).
-            pub(crate) fn finished(self) -> Option<TimeEntry> {
-                let end = self.time_interval.end?;
-                Some(TimeEntry {
-                    id: self.id,
-                    user_id: self.user_id,
-                    project_id: self.project_id,
-                    billable: self.billable,
-                    description: self.description.unwrap_or_default(),
-                    start: self.time_interval.start,
-                    end,
-                })
-            }
-        }
-    };
+impl WireTimeEntry {
+    /// `None` for a running timer (no end yet).
+    pub(crate) fn finished(self) -> Option<TimeEntry> {
+        let end = self.time_interval.end?;
+        Some(TimeEntry {
+            id: self.id,
+            user_id: self.user_id,
+            project_id: self.project_id,
+            billable: self.billable,
+            description: self.description.unwrap_or_default(),
+            start: self.time_interval.start,
+            end,
+        })
+    }
 }
-finished_entry!(UserTimeEntry);
-finished_entry!(ReportTimeEntry);
 
 /// An inclusive range of calendar days in a time zone: what "the time of these days" means
 /// to the account.
@@ -315,12 +295,12 @@ mod tests {
 
     #[test]
     fn report_and_user_entries_yield_the_same_entry() {
-        let r: ReportTimeEntry = serde_json::from_str(
+        let r: WireTimeEntry = serde_json::from_str(
             r#"{"_id":"t1","userId":"u1","projectId":"p1","billable":true,"description":"d",
                 "timeInterval":{"start":"2025-05-18T10:00:00+02:00","end":"2025-05-18T11:30:00+02:00","duration":5400}}"#,
         )
         .unwrap();
-        let u: UserTimeEntry = serde_json::from_str(
+        let u: WireTimeEntry = serde_json::from_str(
             r#"{"id":"t1","userId":"u1","projectId":"p1","billable":true,"description":"d",
                 "timeInterval":{"start":"2025-05-18T08:00:00Z","end":"2025-05-18T09:30:00Z","duration":"PT1H30M"}}"#,
         )
@@ -332,7 +312,7 @@ mod tests {
 
     #[test]
     fn running_timers_are_skipped() {
-        let u: UserTimeEntry = serde_json::from_str(
+        let u: WireTimeEntry = serde_json::from_str(
             r#"{"id":"t1","userId":"u1","timeInterval":{"start":"2025-05-18T08:00:00Z","end":null,"duration":null}}"#,
         )
         .unwrap();

@@ -1,0 +1,48 @@
+# The two commands: `make test` (everything a contributor keeps green) and, from the
+# import pipeline on, `make demo`. Both install what they need.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := test
+
+VENV         := .venv
+MOTO_VERSION := 5.1.22
+MOTO         := $(VENV)/bin/moto_server
+CARGO        ?= cargo
+
+# Tests and tools only ever talk to a local emulator with dummy credentials.
+export AWS_ACCESS_KEY_ID     ?= testing
+export AWS_SECRET_ACCESS_KEY ?= testing
+export AWS_REGION            ?= us-east-1
+export AWS_EC2_METADATA_DISABLED := true
+
+.PHONY: test lint unit integration bench moto tools clean
+
+## test: fmt check, clippy (warnings denied), unit and integration tests against moto and the simulators
+test: lint integration
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit:
+	$(CARGO) test --workspace --lib --bins
+
+## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
+integration: $(MOTO)
+	tests/with-moto.sh $(MOTO) $(CARGO) test --workspace
+
+## bench: the Clockify fetch benchmark (release build)
+bench:
+	$(CARGO) bench -p sims --bench clockify_fetch
+
+## moto: install moto (pinned) into a local virtual environment
+moto: $(MOTO)
+
+$(MOTO):
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server,dynamodb]==$(MOTO_VERSION)'
+	@test -x $(MOTO)
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV)
