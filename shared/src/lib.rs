@@ -7,6 +7,7 @@ pub mod error;
 pub mod http;
 pub mod ids;
 pub mod runn;
+pub mod sync;
 
 pub use error::{ApiError, FailureClass, Service};
 pub use secrecy::{ExposeSecret, SecretString};

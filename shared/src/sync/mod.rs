@@ -1,0 +1,8 @@
+//! The import rules, as plain data: given what Clockify holds and which Clockify ids Runn
+//! already carries as references, decide what to create and what to skip (and why). A thin
+//! layer applies the plan; the rules are tested here without a network.
+
+pub mod names;
+mod plan;
+
+pub use plan::*;
