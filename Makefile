@@ -29,7 +29,7 @@ unit:
 
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
 integration: $(MOTO)
-	tests/with-moto.sh $(MOTO) $(CARGO) test --workspace
+	tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --bins --tests
 
 ## bench: the Clockify fetch benchmark (release build)
 bench:
