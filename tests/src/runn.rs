@@ -987,6 +987,12 @@ fn actual_key(a: &Value) -> (String, i64, i64, i64, Option<i64>) {
 
 /// Upserts one actual: the minutes replace the day's total for the same key.
 fn upsert_actual(d: &mut RunnData, input: &Value) -> Result<Value, Response> {
+    check_actual_refs(d, input)?;
+    Ok(write_actual(d, input))
+}
+
+/// An actual's person, project and role must exist.
+fn check_actual_refs(d: &RunnData, input: &Value) -> Result<(), Response> {
     for (k, table) in [
         ("personId", &d.people),
         ("projectId", &d.projects),
@@ -997,6 +1003,10 @@ fn upsert_actual(d: &mut RunnData, input: &Value) -> Result<Value, Response> {
             return Err(err(400, format!("{k} {id} does not exist")));
         }
     }
+    Ok(())
+}
+
+fn write_actual(d: &mut RunnData, input: &Value) -> Value {
     let int = |k: &str| input[k].as_f64().map(|f| f as i64);
     let now = now();
     let key = actual_key(input);
@@ -1022,7 +1032,7 @@ fn upsert_actual(d: &mut RunnData, input: &Value) -> Result<Value, Response> {
         "workstreamId": input.get("workstreamId").cloned().unwrap_or(Value::Null),
         "createdAt": created, "updatedAt": now});
     d.actuals.insert(id, a.clone());
-    Ok(a)
+    a
 }
 
 async fn list_actuals(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Res {
@@ -1061,16 +1071,11 @@ async fn create_actuals_bulk(State(s): State<AppState>, body: Bytes) -> Res {
     let input = body_of(&body, "inline:POST /actuals/bulk/ requestBody", true)?;
     let mut d = s.data.lock().unwrap();
     // All or nothing: check every item before writing any.
-    let mut trial = d.clone();
-    for a in input["actuals"].as_array().unwrap() {
-        upsert_actual(&mut trial, a)?;
+    let items = input["actuals"].as_array().unwrap();
+    for a in items {
+        check_actual_refs(&d, a)?;
     }
-    let out: Vec<Value> = input["actuals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| upsert_actual(&mut d, a))
-        .collect::<Result<_, _>>()?;
+    let out: Vec<Value> = items.iter().map(|a| write_actual(&mut d, a)).collect();
     drop(d);
     Ok(reply(
         &s,

@@ -1,7 +1,8 @@
 //! Helpers the integration tests and benchmarks share: clients pointed at a simulator with
 //! quick retries, and a log capture to prove secrets never reach a log line.
 
-use crate::common::Running;
+use crate::common::{Record, Running};
+use futures::stream::{Stream, TryStreamExt};
 use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
 use shared::http::{RateLimit, RetryPolicy};
 use shared::runn::{RunnClient, RunnConfig, RunnHost};
@@ -91,4 +92,33 @@ pub fn capture_logs() -> (LogCapture, impl tracing::Subscriber + Send + Sync) {
         .with_writer(capture.clone())
         .finish();
     (capture, subscriber)
+}
+
+/// Drains a stream of pages: every item, and how many pages carried them.
+pub async fn collect_pages<T, E>(
+    pages: impl Stream<Item = Result<Vec<T>, E>>,
+) -> Result<(Vec<T>, usize), E> {
+    let pages: Vec<Vec<T>> = pages.try_collect().await?;
+    let n = pages.len();
+    Ok((pages.into_iter().flatten().collect(), n))
+}
+
+/// Asserts the log holds at least one 429, and that after each the next request came no
+/// sooner than `at_least` later (the wait the server asked for).
+pub fn assert_waited_after_429s(log: &[Record], at_least: Duration) {
+    let limited: Vec<usize> = log
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.status == 429)
+        .map(|(i, _)| i)
+        .collect();
+    assert!(!limited.is_empty(), "no 429 happened");
+    for i in limited {
+        let next = log.get(i + 1).expect("a request follows every 429");
+        let gap = next.at.duration_since(log[i].at);
+        assert!(
+            gap >= at_least,
+            "retried {gap:?} after a 429, sooner than the {at_least:?} asked for"
+        );
+    }
 }

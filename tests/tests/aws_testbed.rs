@@ -24,7 +24,17 @@ async fn aws() -> aws_config::SdkConfig {
         endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
         "tests only talk to a local emulator, not {endpoint}"
     );
+    // A local emulator takes any credentials; fixed ones keep the test independent of the
+    // caller's environment.
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing",
+            "testing",
+            None,
+            None,
+            "aws-testbed",
+        ))
+        .region(aws_config::Region::new("us-east-1"))
         .load()
         .await
 }

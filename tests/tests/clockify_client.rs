@@ -27,6 +27,12 @@ fn spec() -> GenSpec {
     }
 }
 
+async fn serve(spec: &GenSpec) -> (ClockifySim, sims::common::Running) {
+    let sim = sim_with(spec);
+    let running = sim.spawn().await.unwrap();
+    (sim, running)
+}
+
 fn sim_with(spec: &GenSpec) -> ClockifySim {
     ClockifySim::new(ClockifyData {
         api_keys: vec![CLOCKIFY_KEY.into()],
@@ -43,12 +49,6 @@ fn may_2025(tz: chrono_tz::Tz) -> DateRange {
     DateRange::new(d("2025-04-25"), d("2025-06-05"), tz).unwrap()
 }
 
-async fn all<T>(s: shared::clockify::PageStream<'_, T>) -> Result<(Vec<T>, usize), ApiError> {
-    let pages: Vec<Vec<T>> = s.try_collect().await?;
-    let n = pages.len();
-    Ok((pages.into_iter().flatten().collect(), n))
-}
-
 fn small_pages(sim: &sims::common::Running) -> ClockifyClient {
     let mut cfg = clockify_config(sim, CLOCKIFY_KEY);
     cfg.page_size = 4;
@@ -59,23 +59,22 @@ fn small_pages(sim: &sims::common::Running) -> ClockifyClient {
 #[tokio::test]
 async fn every_list_pages_through_more_than_one_page() {
     let spec = spec();
-    let sim = sim_with(&spec);
-    let running = sim.spawn().await.unwrap();
+    let (sim, running) = serve(&spec).await;
     let client = small_pages(&running);
     let ws = ws(&spec);
 
-    let (clients, pages) = all(client.clients(&ws)).await.unwrap();
+    let (clients, pages) = collect_pages(client.clients(&ws)).await.unwrap();
     assert_eq!(clients.len(), 9);
     assert_eq!(pages, 3);
     assert_eq!(clients.iter().filter(|c| c.archived).count(), 2);
 
-    let (projects, pages) = all(client.projects(&ws)).await.unwrap();
+    let (projects, pages) = collect_pages(client.projects(&ws)).await.unwrap();
     assert_eq!(projects.len(), 14);
     assert_eq!(pages, 4);
     assert_eq!(projects.iter().filter(|p| p.client_id.is_none()).count(), 3);
     assert_eq!(projects.iter().filter(|p| p.archived).count(), 2);
 
-    let (users, pages) = all(client.users(&ws)).await.unwrap();
+    let (users, pages) = collect_pages(client.users(&ws)).await.unwrap();
     assert_eq!(users.len(), 12);
     assert_eq!(pages, 3);
     let inactive = users
@@ -87,11 +86,13 @@ async fn every_list_pages_through_more_than_one_page() {
 
     // Report: 297 finished entries at 25 a page, in two windows (31 days + 11 days).
     let range = may_2025(chrono_tz::Europe::Berlin);
-    let (report, pages) = all(client.report_time_entries(&ws, range)).await.unwrap();
+    let (report, pages) = collect_pages(client.report_time_entries(&ws, range))
+        .await
+        .unwrap();
     assert_eq!(report.len(), 297, "running timers are skipped");
     assert!(pages > 2);
     let user = &users[0].id;
-    let (mine, pages) = all(client.user_time_entries(&ws, user, range))
+    let (mine, pages) = collect_pages(client.user_time_entries(&ws, user, range))
         .await
         .unwrap();
     assert!(
@@ -122,18 +123,19 @@ async fn default_page_sizes_are_the_largest_the_api_takes() {
         projects: 60,
         ..GenSpec::default()
     };
-    let sim = sim_with(&spec);
-    let running = sim.spawn().await.unwrap();
+    let (sim, running) = serve(&spec).await;
     let client = clockify_client(&running);
     let ws = ws(&spec);
-    let (users, pages) = all(client.users(&ws)).await.unwrap();
+    let (users, pages) = collect_pages(client.users(&ws)).await.unwrap();
     assert_eq!(
         (users.len(), pages),
         (120, 1),
         "more than the default 50, in one request"
     );
     let range = may_2025(chrono_tz::UTC);
-    let (entries, _) = all(client.time_entries(&ws, range)).await.unwrap();
+    let (entries, _) = collect_pages(client.time_entries(&ws, range))
+        .await
+        .unwrap();
     assert_eq!(entries.len(), 2600);
     let report_calls = sim
         .ctl
@@ -150,8 +152,7 @@ async fn default_page_sizes_are_the_largest_the_api_takes() {
 #[tokio::test]
 async fn report_and_per_user_reads_give_the_same_entries() {
     let spec = spec();
-    let sim = sim_with(&spec);
-    let running = sim.spawn().await.unwrap();
+    let (_sim, running) = serve(&spec).await;
     let ws = ws(&spec);
     let range = may_2025(chrono_tz::America::New_York);
     let mut cfg = clockify_config(&running, CLOCKIFY_KEY);
@@ -162,8 +163,12 @@ async fn report_and_per_user_reads_give_the_same_entries() {
         v.sort_by(|a, b| a.id.cmp(&b.id));
         v
     };
-    let (a, _) = all(by_report.time_entries(&ws, range)).await.unwrap();
-    let (b, _) = all(per_user.time_entries(&ws, range)).await.unwrap();
+    let (a, _) = collect_pages(by_report.time_entries(&ws, range))
+        .await
+        .unwrap();
+    let (b, _) = collect_pages(per_user.time_entries(&ws, range))
+        .await
+        .unwrap();
     assert_eq!(a.len(), 297);
     assert_eq!(sorted(a), sorted(b));
 }
@@ -171,11 +176,10 @@ async fn report_and_per_user_reads_give_the_same_entries() {
 #[tokio::test]
 async fn falls_back_to_per_user_reads_where_the_report_is_unavailable() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.data.write().unwrap().workspaces[0].reports_available = false;
-    let running = sim.spawn().await.unwrap();
     let client = clockify_client(&running);
-    let (entries, _) = all(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
+    let (entries, _) = collect_pages(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
         .await
         .unwrap();
     assert_eq!(entries.len(), 297);
@@ -194,11 +198,10 @@ async fn falls_back_to_per_user_reads_where_the_report_is_unavailable() {
 #[tokio::test]
 async fn free_plan_report_ranges_are_asked_for_in_31_day_windows() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.data.write().unwrap().workspaces[0].plan = Plan::Free;
-    let running = sim.spawn().await.unwrap();
     let client = clockify_client(&running);
-    let (entries, _) = all(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
+    let (entries, _) = collect_pages(client.time_entries(&ws(&spec), may_2025(chrono_tz::UTC)))
         .await
         .unwrap();
     assert_eq!(entries.len(), 297);
@@ -208,42 +211,31 @@ async fn free_plan_report_ranges_are_asked_for_in_31_day_windows() {
 #[tokio::test]
 async fn a_429_storm_is_survived_with_nothing_lost_and_retry_after_obeyed() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.ctl.set_rate_limit(Some(ServerRateLimit {
         requests: 3,
         per: Duration::from_secs(1),
     }));
     sim.ctl.set_retry_after(true);
-    let running = sim.spawn().await.unwrap();
     let client = small_pages(&running);
-    let (projects, _) = all(client.projects(&ws(&spec))).await.unwrap();
+    let (projects, _) = collect_pages(client.projects(&ws(&spec))).await.unwrap();
     let ids: HashSet<_> = projects.iter().map(|p| p.id.clone()).collect();
     assert_eq!(
         (projects.len(), ids.len()),
         (14, 14),
         "nothing lost, nothing twice"
     );
-    let log = sim.ctl.log();
-    let storms = log.iter().filter(|r| r.status == 429).count();
-    assert!(storms >= 1, "the storm happened");
-    for (i, r) in log.iter().enumerate() {
-        if r.status == 429 {
-            let next = &log[i + 1];
-            let gap = next.at.duration_since(r.at);
-            // Retry-After was 1 s: the next request waited for it.
-            assert!(gap >= Duration::from_millis(950), "retried after {gap:?}");
-        }
-    }
+    // Retry-After was 1 s: each retry waited for it.
+    assert_waited_after_429s(&sim.ctl.log(), Duration::from_millis(950));
 }
 
 #[tokio::test]
 async fn without_retry_after_the_client_backs_off_on_its_own() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.ctl.fail_next([Fault::Status(429); 5]);
-    let running = sim.spawn().await.unwrap();
     let client = small_pages(&running);
-    let (clients, _) = all(client.clients(&ws(&spec))).await.unwrap();
+    let (clients, _) = collect_pages(client.clients(&ws(&spec))).await.unwrap();
     assert_eq!(clients.len(), 9);
     assert_eq!(sim.ctl.log().iter().filter(|r| r.status == 429).count(), 5);
 }
@@ -251,7 +243,7 @@ async fn without_retry_after_the_client_backs_off_on_its_own() {
 #[tokio::test]
 async fn a_5xx_burst_dropped_connections_and_broken_bodies_are_survived() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.ctl.fail_next([
         Fault::Status(503),
         Fault::Status(500),
@@ -259,9 +251,8 @@ async fn a_5xx_burst_dropped_connections_and_broken_bodies_are_survived() {
         Fault::Malformed,
         Fault::Status(502),
     ]);
-    let running = sim.spawn().await.unwrap();
     let client = small_pages(&running);
-    let (users, _) = all(client.users(&ws(&spec))).await.unwrap();
+    let (users, _) = collect_pages(client.users(&ws(&spec))).await.unwrap();
     assert_eq!(users.len(), 12);
     let ids: HashSet<_> = users.iter().map(|u| u.id.clone()).collect();
     assert_eq!(ids.len(), 12);
@@ -270,9 +261,8 @@ async fn a_5xx_burst_dropped_connections_and_broken_bodies_are_survived() {
 #[tokio::test]
 async fn an_endless_outage_ends_as_a_transient_error() {
     let spec = spec();
-    let sim = sim_with(&spec);
+    let (sim, running) = serve(&spec).await;
     sim.ctl.fail_next([Fault::Status(503); 50]);
-    let running = sim.spawn().await.unwrap();
     let err = clockify_client(&running).workspaces().await.unwrap_err();
     assert_eq!(err.class(), FailureClass::Transient);
     assert_eq!(
@@ -286,8 +276,7 @@ async fn an_endless_outage_ends_as_a_transient_error() {
 #[tokio::test]
 async fn a_rejected_key_is_reported_as_such_without_retries() {
     let spec = spec();
-    let sim = sim_with(&spec);
-    let running = sim.spawn().await.unwrap();
+    let (sim, running) = serve(&spec).await;
     let client = ClockifyClient::new(clockify_config(&running, "wrong-key")).unwrap();
     let err = client
         .projects(&ws(&spec))
@@ -305,8 +294,7 @@ async fn a_rejected_key_is_reported_as_such_without_retries() {
 #[tokio::test]
 async fn other_4xx_are_permanent_and_name_the_request() {
     let spec = spec();
-    let sim = sim_with(&spec);
-    let running = sim.spawn().await.unwrap();
+    let (sim, running) = serve(&spec).await;
     let client = clockify_client(&running);
     let err = client
         .clients(&WorkspaceId::new("no-such-workspace"))

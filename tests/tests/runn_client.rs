@@ -23,12 +23,6 @@ fn small_pages(running: &sims::common::Running) -> RunnClient {
     RunnClient::new(cfg).unwrap()
 }
 
-async fn all<T>(s: PageStream<'_, T>) -> Result<(Vec<T>, usize), ApiError> {
-    let pages: Vec<Vec<T>> = s.try_collect().await?;
-    let n = pages.len();
-    Ok((pages.into_iter().flatten().collect(), n))
-}
-
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
 }
@@ -123,9 +117,9 @@ async fn every_list_pages_through_more_than_one_page() {
         );
     }
 
-    let (clients, pages) = all(c.clients(None)).await.unwrap();
+    let (clients, pages) = collect_pages(c.clients(None)).await.unwrap();
     assert_eq!((clients.len(), pages), (7, 3));
-    let (projects_listed, pages) = all(c.projects(&ProjectFilter {
+    let (projects_listed, pages) = collect_pages(c.projects(&ProjectFilter {
         include_archived: true,
         ..Default::default()
     }))
@@ -137,22 +131,28 @@ async fn every_list_pages_through_more_than_one_page() {
         .find(|p| p.id == projects[0].id)
         .unwrap();
     assert_eq!(tagged.tags.len(), 2);
-    let (people_listed, pages) = all(c.people(&PeopleFilter::default())).await.unwrap();
+    let (people_listed, pages) = collect_pages(c.people(&PeopleFilter::default()))
+        .await
+        .unwrap();
     assert_eq!((people_listed.len(), pages), (7, 3));
-    let (roles, pages) = all(c.roles(None)).await.unwrap();
+    let (roles, pages) = collect_pages(c.roles(None)).await.unwrap();
     assert_eq!((roles.len(), pages), (5, 2));
-    let (contracts, pages) = all(c.current_contracts()).await.unwrap();
+    let (contracts, pages) = collect_pages(c.current_contracts()).await.unwrap();
     assert_eq!((contracts.len(), pages), (7, 2));
-    let (actuals, pages) = all(c.actuals(&DatedFilter::default())).await.unwrap();
+    let (actuals, pages) = collect_pages(c.actuals(&DatedFilter::default()))
+        .await
+        .unwrap();
     assert_eq!((actuals.len(), pages), (9, 3));
-    let (assignments, pages) = all(c.assignments(&DatedFilter::default())).await.unwrap();
+    let (assignments, pages) = collect_pages(c.assignments(&DatedFilter::default()))
+        .await
+        .unwrap();
     assert_eq!((assignments.len(), pages), (5, 2));
 
     // Tags need more than one page too.
     for i in 0..3 {
         c.create_project_tag(&format!("tag{i}")).await.unwrap();
     }
-    let (tags, pages) = all(c.project_tags(false)).await.unwrap();
+    let (tags, pages) = collect_pages(c.project_tags(false)).await.unwrap();
     assert_eq!((tags.len(), pages), (5, 2));
 
     // No duplicates across pages.
@@ -165,9 +165,11 @@ async fn default_limits_are_the_largest_each_endpoint_takes() {
     let sim = sim();
     let running = sim.spawn().await.unwrap();
     let c = runn_client(&running);
-    all(c.clients(None)).await.unwrap();
-    all(c.actuals(&DatedFilter::default())).await.unwrap();
-    all(c.current_contracts()).await.unwrap();
+    collect_pages(c.clients(None)).await.unwrap();
+    collect_pages(c.actuals(&DatedFilter::default()))
+        .await
+        .unwrap();
+    collect_pages(c.current_contracts()).await.unwrap();
     let log = sim.ctl.log();
     let query = |ep: &str| log.iter().find(|r| r.endpoint == ep).unwrap().query.clone();
     assert!(query("GET /clients/").contains("limit=200"));
@@ -182,7 +184,7 @@ async fn filters_find_records_by_external_id_and_date() {
     let running = sim.spawn().await.unwrap();
     let c = runn_client(&running);
     let (_, _, role) = populate(&c).await;
-    let (found, _) = all(c.people(&PeopleFilter {
+    let (found, _) = collect_pages(c.people(&PeopleFilter {
         external_id: Some("u3".into()),
         ..Default::default()
     }))
@@ -190,7 +192,7 @@ async fn filters_find_records_by_external_id_and_date() {
     .unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].first_name, "First3");
-    let (found, _) = all(c.projects(&ProjectFilter {
+    let (found, _) = collect_pages(c.projects(&ProjectFilter {
         external_id: Some("p5".into()),
         include_archived: true,
         ..Default::default()
@@ -198,7 +200,7 @@ async fn filters_find_records_by_external_id_and_date() {
     .await
     .unwrap();
     assert_eq!(found[0].name, "Project 5");
-    let (week, _) = all(c.actuals(&DatedFilter {
+    let (week, _) = collect_pages(c.actuals(&DatedFilter {
         min_date: Some(day("2025-05-03")),
         max_date: Some(day("2025-05-05")),
         role_id: Some(role.id),
@@ -230,7 +232,7 @@ async fn actuals_upsert_replaces_the_days_minutes() {
     let second = c.upsert_actuals_bulk(&[one(30)]).await.unwrap();
     assert_eq!(first[0].id, second[0].id);
     assert_eq!(second[0].billable_minutes, 30.0);
-    let (all_actuals, _) = all(c.actuals(&DatedFilter {
+    let (all_actuals, _) = collect_pages(c.actuals(&DatedFilter {
         min_date: Some(day("2025-05-01")),
         max_date: Some(day("2025-05-01")),
         ..Default::default()
@@ -240,57 +242,41 @@ async fn actuals_upsert_replaces_the_days_minutes() {
     assert_eq!(all_actuals.len(), 1);
 }
 
-#[tokio::test]
-async fn a_429_storm_is_survived_with_nothing_lost_and_retry_after_obeyed() {
+/// A populated Runn whose limit then drops to `per_second` requests a second.
+async fn populated_then_rate_limited(
+    retry_after: bool,
+    per_second: u32,
+) -> (RunnSim, sims::common::Running, RunnClient) {
     let sim = sim();
+    sim.ctl.set_retry_after(retry_after);
     let running = sim.spawn().await.unwrap();
     let c = small_pages(&running);
     populate(&c).await;
     sim.ctl.reset_stats();
     sim.ctl.set_rate_limit(Some(ServerRateLimit {
-        requests: 3,
+        requests: per_second,
         per: Duration::from_secs(1),
     }));
-    let (people, _) = all(c.people(&PeopleFilter::default())).await.unwrap();
-    let (clients, _) = all(c.clients(None)).await.unwrap();
+    (sim, running, c)
+}
+
+#[tokio::test]
+async fn a_429_storm_is_survived_with_nothing_lost_and_retry_after_obeyed() {
+    let (sim, _running, c) = populated_then_rate_limited(true, 3).await;
+    let (people, _) = collect_pages(c.people(&PeopleFilter::default()))
+        .await
+        .unwrap();
+    let (clients, _) = collect_pages(c.clients(None)).await.unwrap();
     assert_eq!((people.len(), clients.len()), (7, 7), "nothing lost");
-    let log = sim.ctl.log();
-    assert!(
-        log.iter().filter(|r| r.status == 429).count() >= 1,
-        "the storm happened"
-    );
-    for (i, r) in log.iter().enumerate() {
-        if r.status == 429 {
-            let gap = log[i + 1].at.duration_since(r.at);
-            assert!(
-                gap >= Duration::from_millis(950),
-                "retried after {gap:?}, before Retry-After"
-            );
-        }
-    }
+    assert_waited_after_429s(&sim.ctl.log(), Duration::from_millis(950));
 }
 
 #[tokio::test]
 async fn x_ratelimit_reset_is_obeyed_when_retry_after_is_absent() {
-    let sim = sim();
-    sim.ctl.set_retry_after(false);
-    let running = sim.spawn().await.unwrap();
-    let c = small_pages(&running);
-    populate(&c).await;
-    sim.ctl.reset_stats();
-    sim.ctl.set_rate_limit(Some(ServerRateLimit {
-        requests: 2,
-        per: Duration::from_secs(1),
-    }));
-    let (clients, _) = all(c.clients(None)).await.unwrap();
+    let (sim, _running, c) = populated_then_rate_limited(false, 2).await;
+    let (clients, _) = collect_pages(c.clients(None)).await.unwrap();
     assert_eq!(clients.len(), 7);
-    let log = sim.ctl.log();
-    assert!(log.iter().any(|r| r.status == 429));
-    for (i, r) in log.iter().enumerate() {
-        if r.status == 429 {
-            assert!(log[i + 1].at.duration_since(r.at) >= Duration::from_millis(450));
-        }
-    }
+    assert_waited_after_429s(&sim.ctl.log(), Duration::from_millis(450));
 }
 
 #[tokio::test]

@@ -15,6 +15,18 @@ async fn runn() -> (RunnSim, sims::common::Running) {
     (sim, running)
 }
 
+/// A well-formed authenticated POST to the Runn simulator.
+async fn runn_post(r: &sims::common::Running, path: &str, body: Value) -> (StatusCode, Value) {
+    call(
+        Method::POST,
+        format!("{}{path}", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        Some(body),
+    )
+    .await
+}
+
 async fn call(
     method: Method,
     url: String,
@@ -135,24 +147,15 @@ async fn runn_rejects_limits_outside_each_endpoints_bounds() {
 #[tokio::test]
 async fn runn_rejects_bulk_calls_outside_1_to_100_items() {
     let (sim, r) = runn().await;
-    let post = |path: &str, body: Value| {
-        call(
-            Method::POST,
-            format!("{}{path}", r.url()),
-            Some(RUNN_TOKEN),
-            Some("1.0.0"),
-            Some(body),
-        )
-    };
     let many: Vec<Value> = (0..101).map(|i| json!({"name": format!("c{i}")})).collect();
     assert_runn_error(
-        &post("clients/bulk/", json!({ "clients": many })).await,
+        &runn_post(&r, "clients/bulk/", json!({ "clients": many })).await,
         400,
         "BadRequest",
         "body/clients",
     );
     assert_runn_error(
-        &post("clients/bulk/", json!({ "clients": [] })).await,
+        &runn_post(&r, "clients/bulk/", json!({ "clients": [] })).await,
         400,
         "BadRequest",
         "body/clients",
@@ -161,7 +164,7 @@ async fn runn_rejects_bulk_calls_outside_1_to_100_items() {
         .map(|_| json!({"date": "2025-05-01", "billableMinutes": 1, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1}))
         .collect();
     assert_runn_error(
-        &post("actuals/bulk/", json!({ "actuals": actuals })).await,
+        &runn_post(&r, "actuals/bulk/", json!({ "actuals": actuals })).await,
         400,
         "BadRequest",
         "body/actuals",
@@ -175,37 +178,29 @@ async fn runn_rejects_bulk_calls_outside_1_to_100_items() {
 #[tokio::test]
 async fn runn_rejects_bodies_that_break_the_schema() {
     let (sim, r) = runn().await;
-    let post = |path: &str, body: Value| {
-        call(
-            Method::POST,
-            format!("{}{path}", r.url()),
-            Some(RUNN_TOKEN),
-            Some("1.0.0"),
-            Some(body),
-        )
-    };
     // required
     assert_runn_error(
-        &post("people/", json!({"firstName": "Ana", "lastName": "B"})).await,
+        &runn_post(&r, "people/", json!({"firstName": "Ana", "lastName": "B"})).await,
         400,
         "BadRequest",
         "roleId",
     );
     assert_runn_error(
-        &post("projects/", json!({"name": "P"})).await,
+        &runn_post(&r, "projects/", json!({"name": "P"})).await,
         400,
         "BadRequest",
         "anyOf",
     );
     // minLength
     assert_runn_error(
-        &post("clients/", json!({"name": ""})).await,
+        &runn_post(&r, "clients/", json!({"name": ""})).await,
         400,
         "BadRequest",
         "body/name",
     );
     assert_runn_error(
-        &post(
+        &runn_post(
+            &r,
             "people/",
             json!({"firstName": "Ana", "lastName": "", "roleId": 1}),
         )
@@ -215,7 +210,8 @@ async fn runn_rejects_bodies_that_break_the_schema() {
         "body/lastName",
     );
     assert_runn_error(
-        &post(
+        &runn_post(
+            &r,
             "clients/",
             json!({"name": "A", "references": [{"referenceName": "Clockify", "externalId": ""}]}),
         )
@@ -226,20 +222,21 @@ async fn runn_rejects_bodies_that_break_the_schema() {
     );
     // minimum
     assert_runn_error(
-        &post("actuals/", json!({"date": "2025-05-01", "billableMinutes": -5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
+        &runn_post(&r, "actuals/", json!({"date": "2025-05-01", "billableMinutes": -5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
         400,
         "BadRequest",
         "body/billableMinutes",
     );
     assert_runn_error(
-        &post("roles/", json!({"name": "Dev", "standardRate": -1})).await,
+        &runn_post(&r, "roles/", json!({"name": "Dev", "standardRate": -1})).await,
         400,
         "BadRequest",
         "body/standardRate",
     );
     // enum
     assert_runn_error(
-        &post(
+        &runn_post(
+            &r,
             "people/",
             json!({"firstName": "A", "lastName": "B", "roleId": 1, "employmentType": "intern"}),
         )
@@ -250,7 +247,7 @@ async fn runn_rejects_bodies_that_break_the_schema() {
     );
     // format
     assert_runn_error(
-        &post("actuals/", json!({"date": "01/05/2025", "billableMinutes": 5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
+        &runn_post(&r, "actuals/", json!({"date": "01/05/2025", "billableMinutes": 5, "nonbillableMinutes": 0, "personId": 1, "projectId": 1, "roleId": 1})).await,
         400,
         "BadRequest",
         "body/date",
