@@ -211,26 +211,47 @@ impl HttpCore {
     }
 
     /// Sends the request `make` builds (again on each attempt) and parses a JSON answer.
-    /// `label` names the request in errors and logs: method and path template, never a
-    /// header or a secret.
+    /// For reads and idempotent writes: every transient failure is retried. `label` names
+    /// the request in errors and logs: method and path template, never a header or a secret.
     pub async fn send<T: DeserializeOwned>(
         &self,
         label: &str,
         make: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Reply<T>, ApiError> {
+        self.send_with(label, make, true).await
+    }
+
+    /// As [`HttpCore::send`], for a write that must not happen twice (a create): it is
+    /// retried only where it surely did not reach the service (no connection, 429). A
+    /// failure after which it may have taken effect (5xx, timeout, lost answer) comes back
+    /// as transient at once, so the caller re-reads the truth before trying again.
+    pub async fn send_write<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+    ) -> Result<Reply<T>, ApiError> {
+        self.send_with(label, make, false).await
+    }
+
+    async fn send_with<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        make: impl Fn(&reqwest::Client) -> RequestBuilder,
+        idempotent: bool,
     ) -> Result<Reply<T>, ApiError> {
         let service = self.service;
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         loop {
             self.limiter.acquire().await;
-            let reason = match make(&self.http).send().await {
-                Err(e) => describe_transport_error(&e),
+            let (reason, maybe_applied) = match make(&self.http).send().await {
+                Err(e) => (describe_transport_error(&e), !e.is_connect()),
                 Ok(resp) => {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     if status.is_success() {
                         match resp.bytes().await {
-                            Err(e) => describe_transport_error(&e),
+                            Err(e) => (describe_transport_error(&e), true),
                             Ok(bytes) => {
                                 let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
                                 match serde_json::from_slice::<T>(text) {
@@ -238,7 +259,7 @@ impl HttpCore {
                                     // Cut-off or garbled JSON is a transport fault; valid
                                     // JSON of the wrong shape is a contract mismatch.
                                     Err(e) if !is_json(text) => {
-                                        format!("malformed JSON body ({e})")
+                                        (format!("malformed JSON body ({e})"), true)
                                     }
                                     Err(e) => {
                                         return Err(ApiError::Contract {
@@ -277,7 +298,7 @@ impl HttpCore {
                         self.limiter.pause_for(wait);
                         continue;
                     } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
-                        format!("HTTP {}", status.as_u16())
+                        (format!("HTTP {}", status.as_u16()), true)
                     } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
                     {
                         return Err(ApiError::CredentialsRejected {
@@ -292,6 +313,14 @@ impl HttpCore {
                 }
             };
             failures += 1;
+            if maybe_applied && !idempotent {
+                return Err(ApiError::Transient {
+                    service,
+                    request: label.to_owned(),
+                    attempts: failures + rate_limited,
+                    reason: format!("{reason}; not retried, as the write may have taken effect"),
+                });
+            }
             if failures >= self.retry.max_attempts {
                 return Err(ApiError::Transient {
                     service,

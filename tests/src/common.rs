@@ -24,6 +24,9 @@ pub enum Fault {
     Drop,
     /// Answer 200 with a body that is not valid JSON.
     Malformed,
+    /// Carry out the request, then drop the connection before the answer arrives: the
+    /// write happened, but the client cannot know.
+    LoseAnswer,
 }
 
 /// Faults to inject: a queue taken first, then random shares.
@@ -248,15 +251,10 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
             "{\"values\": [{\"id\": 1,",
         )
             .into_response(),
-        Some(Fault::Drop) => {
-            let broken = futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
-            });
-            Response::builder()
-                .status(200)
-                .header("content-type", "application/json")
-                .body(Body::from_stream(broken))
-                .expect("valid response")
+        Some(Fault::Drop) => broken_answer(),
+        Some(Fault::LoseAnswer) => {
+            let _ = next.run(req).await;
+            broken_answer()
         }
         None => next.run(req).await,
     };
@@ -270,6 +268,18 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
     });
     *ctl.counts.lock().unwrap().entry(endpoint).or_default() += 1;
     resp
+}
+
+/// Headers of a 200, then a connection that breaks mid-body.
+fn broken_answer() -> Response {
+    let broken = futures::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::other("simulated dropped connection"))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(Body::from_stream(broken))
+        .expect("valid response")
 }
 
 /// Reads a header as text.

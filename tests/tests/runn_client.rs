@@ -280,27 +280,85 @@ async fn x_ratelimit_reset_is_obeyed_when_retry_after_is_absent() {
 }
 
 #[tokio::test]
-async fn writes_survive_a_5xx_burst_without_duplicates() {
+async fn upserts_survive_a_5xx_burst_and_creates_stop_without_duplicates() {
     let sim = sim();
     let running = sim.spawn().await.unwrap();
     let c = runn_client(&running);
+    let (projects, people, role) = populate(&c).await;
+    let actual = ActualInput {
+        date: day("2025-06-02"),
+        billable_minutes: 90,
+        nonbillable_minutes: 0,
+        person_id: people[1].id,
+        project_id: projects[1].id,
+        role_id: role.id,
+        billable_note: None,
+        nonbillable_note: None,
+        workstream_id: None,
+    };
+    let before = sim.data.lock().unwrap().actuals.len();
+    // An upsert is safe to repeat: retried through the burst, written once.
     sim.ctl.fail_next([
         Fault::Status(503),
         Fault::Status(502),
         Fault::Drop,
+        Fault::LoseAnswer,
         Fault::Status(500),
     ]);
-    let created = c
+    let written = c
+        .upsert_actuals_bulk(std::slice::from_ref(&actual))
+        .await
+        .unwrap();
+    assert_eq!(written.len(), 1);
+    assert_eq!(sim.data.lock().unwrap().actuals.len(), before + 1);
+
+    // A create is not: a 5xx ends it as transient, and nothing was created twice.
+    sim.ctl.fail_next([Fault::Status(503)]);
+    let new = NewClient {
+        name: "Acme".into(),
+        website: None,
+        references: vec![Reference::clockify("c-new")],
+    };
+    let err = c
+        .create_clients_bulk(std::slice::from_ref(&new))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class(), FailureClass::Transient);
+    let clients = sim.data.lock().unwrap().clients.len();
+    assert_eq!(clients, 7, "the failed create wrote nothing");
+    // ... and a 429 before it, which surely was not carried out, is retried.
+    sim.ctl.fail_next([Fault::Status(429)]);
+    assert_eq!(c.create_clients_bulk(&[new]).await.unwrap().len(), 1);
+    assert_eq!(sim.data.lock().unwrap().clients.len(), 8);
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_not_sent_again() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let c = runn_client(&running);
+    sim.ctl.fail_next([Fault::LoseAnswer]);
+    let err = c
         .create_clients_bulk(&[NewClient {
             name: "Acme".into(),
             website: None,
             references: vec![Reference::clockify("c1")],
         }])
         .await
-        .unwrap();
-    assert_eq!(created.len(), 1);
-    // A fault injected before the handler ran never reached the store: exactly one client.
-    assert_eq!(sim.data.lock().unwrap().clients.len(), 1);
+        .unwrap_err();
+    assert_eq!(err.class(), FailureClass::Transient);
+    assert!(err.to_string().contains("may have taken effect"), "{err}");
+    assert_eq!(sim.ctl.count("POST /clients/bulk/"), 1, "not retried");
+    assert_eq!(
+        sim.data.lock().unwrap().clients.len(),
+        1,
+        "the write happened once"
+    );
+
+    // Reads and upserts, which are safe to repeat, are retried through the same fault.
+    sim.ctl.fail_next([Fault::LoseAnswer]);
+    let (clients, _) = collect_pages(c.clients(None)).await.unwrap();
+    assert_eq!(clients.len(), 1);
 }
 
 #[tokio::test]

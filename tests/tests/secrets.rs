@@ -38,7 +38,8 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
         Fault::Malformed,
         Fault::Status(429),
     ]);
-    runn.ctl.fail_next([Fault::Status(502), Fault::Status(429)]);
+    // A create is retried only where it surely was not carried out (429).
+    runn.ctl.fail_next([Fault::Status(429), Fault::Status(429)]);
     let cc = clockify_client(&c_run);
     let rc = runn_client(&r_run);
     let ws = WorkspaceId::new(spec.workspace_id.clone());
@@ -68,6 +69,17 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
     let e = rc
         .create_clients_bulk(&[NewClient {
             name: "".into(),
+            website: None,
+            references: vec![],
+        }])
+        .await
+        .unwrap_err();
+    texts.push(format!("{e} {e:?}"));
+
+    runn.ctl.fail_next([Fault::Status(502)]);
+    let e = rc
+        .create_clients_bulk(&[NewClient {
+            name: "B".into(),
             website: None,
             references: vec![],
         }])

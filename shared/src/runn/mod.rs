@@ -115,6 +115,13 @@ pub struct RunnClient {
 
 type Query = Vec<(&'static str, String)>;
 
+/// Whether a write may safely be sent twice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Idempotent {
+    Yes,
+    No,
+}
+
 impl RunnClient {
     pub fn new(cfg: RunnConfig) -> Result<Self, ApiError> {
         let invalid = |reason: String| ApiError::Invalid {
@@ -164,22 +171,26 @@ impl RunnClient {
             .await
     }
 
+    /// A POST; `idempotent` says whether sending it twice is harmless (upserts, tagging)
+    /// or would create a second record (creates).
     async fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
         &self,
         label: &str,
         path: &str,
         body: Option<&B>,
+        idempotent: Idempotent,
     ) -> Result<T, ApiError> {
-        let reply = self
-            .core
-            .send(label, |http| {
-                let req = self.request(http, reqwest::Method::POST, path);
-                match body {
-                    Some(b) => req.json(b),
-                    None => req,
-                }
-            })
-            .await?;
+        let make = |http: &reqwest::Client| {
+            let req = self.request(http, reqwest::Method::POST, path);
+            match body {
+                Some(b) => req.json(b),
+                None => req,
+            }
+        };
+        let reply = match idempotent {
+            Idempotent::Yes => self.core.send(label, make).await?,
+            Idempotent::No => self.core.send_write(label, make).await?,
+        };
         Ok(reply.body)
     }
 
@@ -224,7 +235,8 @@ impl RunnClient {
     }
 
     pub async fn create_client(&self, client: &NewClient) -> Result<Client, ApiError> {
-        self.post("POST /clients/", "/clients/", Some(client)).await
+        self.post("POST /clients/", "/clients/", Some(client), Idempotent::No)
+            .await
     }
 
     /// Creates 1 to 100 clients in one call.
@@ -241,6 +253,7 @@ impl RunnClient {
             "POST /clients/bulk/",
             "/clients/bulk/",
             Some(&Body { clients }),
+            Idempotent::No,
         )
         .await
     }
@@ -260,8 +273,13 @@ impl RunnClient {
     }
 
     pub async fn create_project(&self, project: &NewProject) -> Result<Project, ApiError> {
-        self.post("POST /projects/", "/projects/", Some(project))
-            .await
+        self.post(
+            "POST /projects/",
+            "/projects/",
+            Some(project),
+            Idempotent::No,
+        )
+        .await
     }
 
     pub fn project_tags(&self, include_archived: bool) -> PageStream<'_, ProjectTag> {
@@ -277,6 +295,7 @@ impl RunnClient {
             "POST /project-tags/",
             "/project-tags/",
             Some(&serde_json::json!({ "name": name })),
+            Idempotent::No,
         )
         .await
     }
@@ -291,6 +310,7 @@ impl RunnClient {
             "POST /project-tags/{projectTagId}/project/{projectId}",
             &path,
             None,
+            Idempotent::Yes,
         )
         .await
     }
@@ -307,7 +327,8 @@ impl RunnClient {
     }
 
     pub async fn create_person(&self, person: &NewPerson) -> Result<Person, ApiError> {
-        self.post("POST /people/", "/people/", Some(person)).await
+        self.post("POST /people/", "/people/", Some(person), Idempotent::No)
+            .await
     }
 
     /// Every person's current contract (which carries their role).
@@ -329,7 +350,8 @@ impl RunnClient {
     }
 
     pub async fn create_role(&self, role: &NewRole) -> Result<Role, ApiError> {
-        self.post("POST /roles/", "/roles/", Some(role)).await
+        self.post("POST /roles/", "/roles/", Some(role), Idempotent::No)
+            .await
     }
 
     pub fn actuals(&self, filter: &DatedFilter) -> PageStream<'_, Actual> {
@@ -352,6 +374,7 @@ impl RunnClient {
             "POST /actuals/bulk/",
             "/actuals/bulk/",
             Some(&Body { actuals }),
+            Idempotent::Yes,
         )
         .await
     }
