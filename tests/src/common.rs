@@ -35,6 +35,9 @@ pub struct Faults {
     /// Taken one per request, in order, before anything random.
     #[serde(default)]
     pub next: VecDeque<Fault>,
+    /// Taken by the next request whose endpoint starts with the prefix (e.g. `POST `).
+    #[serde(default)]
+    pub next_matching: Vec<(String, Fault)>,
     /// Share of requests answered 503.
     #[serde(default)]
     pub error_rate: f64,
@@ -113,6 +116,14 @@ impl Control {
     pub fn fail_next(&self, faults: impl IntoIterator<Item = Fault>) {
         self.faults.lock().unwrap().next.extend(faults);
     }
+    /// Queues a fault for the next request whose endpoint starts with `prefix`.
+    pub fn fail_next_matching(&self, prefix: &str, fault: Fault) {
+        self.faults
+            .lock()
+            .unwrap()
+            .next_matching
+            .push((prefix.to_owned(), fault));
+    }
     pub fn set_rate_limit(&self, limit: Option<ServerRateLimit>) {
         *self.rate_limit.lock().unwrap() = limit;
         self.buckets.lock().unwrap().clear();
@@ -144,8 +155,15 @@ impl Control {
         self.counts.lock().unwrap().clear();
     }
 
-    fn next_fault(&self) -> Option<Fault> {
+    fn next_fault(&self, endpoint: &str) -> Option<Fault> {
         let mut f = self.faults.lock().unwrap();
+        if let Some(i) = f
+            .next_matching
+            .iter()
+            .position(|(p, _)| endpoint.starts_with(p.as_str()))
+        {
+            return Some(f.next_matching.remove(i).1);
+        }
         if let Some(x) = f.next.pop_front() {
             return Some(x);
         }
@@ -243,7 +261,7 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let resp = match ctl.next_fault() {
+    let resp = match ctl.next_fault(&endpoint) {
         Some(Fault::Status(s)) => ctl.error_response(s),
         Some(Fault::Malformed) => (
             StatusCode::OK,

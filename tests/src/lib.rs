@@ -7,6 +7,7 @@
 
 pub mod clockify;
 pub mod common;
+pub mod demo;
 pub mod generate;
 pub mod runn;
 pub mod schema;

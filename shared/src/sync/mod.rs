@@ -2,7 +2,9 @@
 //! already carries as references, decide what to create and what to skip (and why). A thin
 //! layer applies the plan; the rules are tested here without a network.
 
+mod import;
 pub mod names;
 mod plan;
 
+pub use import::*;
 pub use plan::*;

@@ -1,0 +1,486 @@
+//! The import of clients, projects and people, end to end over HTTP against both
+//! simulators: every rule of the integration, crash safety and continuation.
+
+use serde_json::{json, Value};
+use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
+use shared::ids::WorkspaceId;
+use shared::runn::RunnClient;
+use shared::sync::{run_import, ImportReport, RecordKind, RunLimits, SkipReason, Switches};
+use shared::FailureClass;
+use sims::clockify::ClockifySim;
+use sims::common::{Fault, Running};
+use sims::demo;
+use sims::runn::{Kind, RunnData, RunnSim};
+use sims::testkit::*;
+use std::collections::HashMap;
+
+const ALL: Switches = Switches {
+    clients_and_projects: true,
+    people: true,
+};
+
+struct Bed {
+    clockify: ClockifySim,
+    runn: RunnSim,
+    _c: Running,
+    _r: Running,
+    cc: ClockifyClient,
+    rc: RunnClient,
+}
+
+async fn bed() -> Bed {
+    let clockify = ClockifySim::new(demo::data());
+    let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let c = clockify.spawn().await.unwrap();
+    let r = runn.spawn().await.unwrap();
+    let mut cfg: ClockifyConfig = clockify_config(&c, demo::API_KEY);
+    cfg.host = ClockifyHost::Server { url: c.url() };
+    let cc = ClockifyClient::new(cfg).unwrap();
+    let rc = runn_client(&r);
+    Bed {
+        clockify,
+        runn,
+        _c: c,
+        _r: r,
+        cc,
+        rc,
+    }
+}
+
+impl Bed {
+    async fn import(&self, limits: RunLimits) -> Result<ImportReport, shared::ApiError> {
+        run_import(
+            &WorkspaceId::new(demo::WORKSPACE_ID),
+            &self.cc,
+            &self.rc,
+            ALL,
+            limits,
+        )
+        .await
+    }
+
+    /// Clockify id → how many Runn records of `kind` carry it.
+    fn refs(&self, kind: Kind) -> HashMap<String, usize> {
+        let mut d = self.runn.data.lock().unwrap();
+        let mut out = HashMap::new();
+        for v in kind.table(&mut d).values() {
+            for r in v["references"].as_array().into_iter().flatten() {
+                if r["referenceName"] == "Clockify" {
+                    *out.entry(r["externalId"].as_str().unwrap().to_owned())
+                        .or_default() += 1;
+                }
+            }
+        }
+        out
+    }
+
+    fn record(&self, kind: Kind, clockify_id: &str) -> Value {
+        let mut d = self.runn.data.lock().unwrap();
+        kind.table(&mut d)
+            .values()
+            .find(|v| {
+                v["references"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|r| r["externalId"] == clockify_id))
+            })
+            .cloned()
+            .unwrap_or_else(|| panic!("no Runn record for {clockify_id}"))
+    }
+
+    /// Exactly one Runn record per imported Clockify record, and nothing else.
+    fn assert_exactly_once(&self) {
+        let ones = |kind| {
+            let refs = self.refs(kind);
+            assert!(
+                refs.values().all(|n| *n == 1),
+                "{kind:?} duplicated: {refs:?}"
+            );
+            let mut ids: Vec<String> = refs.into_keys().collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ones(Kind::Client),
+            [
+                "c0000000000000000000c001",
+                "c0000000000000000000c002",
+                "c0000000000000000000c003"
+            ]
+        );
+        assert_eq!(
+            ones(Kind::Project),
+            [
+                "p0000000000000000000p001",
+                "p0000000000000000000p002",
+                "p0000000000000000000p003",
+                "p0000000000000000000p004"
+            ]
+        );
+        assert_eq!(ones(Kind::Person).len(), 5);
+        let d = self.runn.data.lock().unwrap();
+        assert_eq!(
+            d.roles.values().filter(|r| r["name"] == "Unknown").count(),
+            1,
+            "one Unknown role"
+        );
+    }
+}
+
+fn skipped(report: &ImportReport, reason: SkipReason) -> Vec<&str> {
+    report
+        .skipped
+        .iter()
+        .filter(|s| s.reason == reason)
+        .map(|s| s.clockify_id.as_str())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_first_import_follows_every_rule_and_a_second_changes_nothing() {
+    let bed = bed().await;
+    let first = bed.import(RunLimits::default()).await.unwrap();
+    assert!(first.finished);
+    assert_eq!(
+        (
+            first.created.clients,
+            first.created.projects,
+            first.created.people
+        ),
+        (3, 4, 5)
+    );
+    assert_eq!(
+        first.writes, 11,
+        "1 bulk client call + 4 projects + the Unknown role + 5 people"
+    );
+    assert_eq!(
+        skipped(&first, SkipReason::Archived),
+        ["c0000000000000000000c004", "p0000000000000000000p005"]
+    );
+    assert_eq!(
+        skipped(&first, SkipReason::MissingClient),
+        ["p0000000000000000000p006", "p0000000000000000000p007"]
+    );
+    assert_eq!(
+        skipped(&first, SkipReason::ClientNotImported),
+        ["p0000000000000000000p008"]
+    );
+    assert_eq!(
+        skipped(&first, SkipReason::NotActiveMember),
+        ["u0000000000000000000u006"]
+    );
+    assert_eq!(first.people_on_unknown_role, 5);
+    assert!(first.failed.is_empty());
+    bed.assert_exactly_once();
+
+    // Projects hang under the right client; people carry split names, email, Unknown role.
+    let acme = bed.record(Kind::Client, "c0000000000000000000c001");
+    let app = bed.record(Kind::Project, "p0000000000000000000p002");
+    assert_eq!(app["clientId"], acme["id"]);
+    assert_eq!(app["name"], "Acme Mobile App");
+    let names = |id: &str| {
+        let p = bed.record(Kind::Person, id);
+        (
+            p["firstName"].as_str().unwrap().to_owned(),
+            p["lastName"].as_str().unwrap().to_owned(),
+            p["email"].clone(),
+        )
+    };
+    assert_eq!(
+        names("u0000000000000000000u002"),
+        (
+            "Émilie".into(),
+            "Nguyễn".into(),
+            json!("emilie@agency.example")
+        )
+    );
+    assert_eq!(
+        names("u0000000000000000000u003"),
+        ("Mei".into(), "-".into(), json!("mei@agency.example"))
+    );
+    assert_eq!(names("u0000000000000000000u004").0, "James");
+    assert_eq!(names("u0000000000000000000u004").1, "O'Neil");
+    assert_eq!(names("u0000000000000000000u005").1, "van der Berg");
+
+    // Nothing is ever written to Clockify.
+    assert!(bed
+        .clockify
+        .ctl
+        .counts()
+        .keys()
+        .all(|k| k.starts_with("GET ") || k.contains("reports/detailed")));
+
+    let before = bed.runn.ctl.counts();
+    let second = bed.import(RunLimits::default()).await.unwrap();
+    assert!(second.finished);
+    assert_eq!(second.writes, 0);
+    assert_eq!(
+        (
+            second.created.clients,
+            second.created.projects,
+            second.created.people
+        ),
+        (0, 0, 0)
+    );
+    assert_eq!(skipped(&second, SkipReason::AlreadyLinked).len(), 3 + 4 + 5);
+    let after = bed.runn.ctl.counts();
+    for (endpoint, n) in &after {
+        if endpoint.starts_with("POST") {
+            assert_eq!(
+                before.get(endpoint),
+                Some(n),
+                "{endpoint} written on the second run"
+            );
+        }
+    }
+    bed.assert_exactly_once();
+}
+
+#[tokio::test]
+async fn runns_references_are_the_truth() {
+    let bed = bed().await;
+    // A Runn user linked an existing client by hand, and archived a person after import.
+    let hand = bed.runn.seed(
+        Kind::Client,
+        json!({"name": "ACME Corp (entered in Runn)", "website": null, "isArchived": false,
+               "references": [{"referenceName": "Clockify", "externalId": "c0000000000000000000c001"}]}),
+    );
+    bed.import(RunLimits::default()).await.unwrap();
+    assert_eq!(
+        bed.refs(Kind::Client)["c0000000000000000000c001"],
+        1,
+        "the hand-linked client is not duplicated"
+    );
+    assert_eq!(
+        bed.record(Kind::Project, "p0000000000000000000p001")["clientId"],
+        json!(hand),
+        "projects go under it"
+    );
+
+    let person = bed.record(Kind::Person, "u0000000000000000000u001")["id"]
+        .as_i64()
+        .unwrap();
+    bed.runn
+        .data
+        .lock()
+        .unwrap()
+        .people
+        .get_mut(&person)
+        .unwrap()["isArchived"] = json!(true);
+    // A project deleted in Runn after import is created again.
+    let project = bed.record(Kind::Project, "p0000000000000000000p004")["id"]
+        .as_i64()
+        .unwrap();
+    bed.runn.data.lock().unwrap().projects.remove(&project);
+
+    let again = bed.import(RunLimits::default()).await.unwrap();
+    assert_eq!(
+        (
+            again.created.clients,
+            again.created.projects,
+            again.created.people
+        ),
+        (0, 1, 0)
+    );
+    assert_eq!(
+        bed.record(Kind::Person, "u0000000000000000000u001")["isArchived"],
+        true,
+        "stays archived"
+    );
+    assert_eq!(
+        bed.refs(Kind::Person)["u0000000000000000000u001"],
+        1,
+        "not recreated"
+    );
+    assert_eq!(bed.refs(Kind::Project)["p0000000000000000000p004"], 1);
+}
+
+#[tokio::test]
+async fn switches_choose_what_is_imported() {
+    let bed = bed().await;
+    let only_people = Switches {
+        clients_and_projects: false,
+        people: true,
+    };
+    let r = run_import(
+        &WorkspaceId::new(demo::WORKSPACE_ID),
+        &bed.cc,
+        &bed.rc,
+        only_people,
+        RunLimits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (r.created.clients, r.created.projects, r.created.people),
+        (0, 0, 5)
+    );
+    assert_eq!(
+        bed.clockify
+            .ctl
+            .count("GET /api/v1/workspaces/{workspaceId}/projects"),
+        0
+    );
+}
+
+#[tokio::test]
+async fn stopped_after_any_write_a_rerun_ends_with_exactly_one_record_each() {
+    for stop_after in 0..11 {
+        let bed = bed().await;
+        let partial = bed
+            .import(RunLimits {
+                max_writes: Some(stop_after),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(!partial.finished, "stopped after {stop_after} writes");
+        assert_eq!(partial.writes, stop_after);
+        let rest = bed.import(RunLimits::default()).await.unwrap();
+        assert!(rest.finished);
+        assert_eq!(
+            partial.writes + rest.writes,
+            11,
+            "no write repeated (stop after {stop_after})"
+        );
+        bed.assert_exactly_once();
+    }
+}
+
+#[tokio::test]
+async fn a_write_whose_answer_is_lost_is_never_duplicated_by_the_rerun() {
+    // Lose the answer of each write in turn: the write lands, the run fails transient, and
+    // the rerun (as SQS would redeliver) finds it by its reference.
+    for nth_write in 0..11 {
+        let bed = bed().await;
+        let posts_before = |bed: &Bed| {
+            bed.runn
+                .ctl
+                .counts()
+                .iter()
+                .filter(|(k, _)| k.starts_with("POST"))
+                .map(|(_, n)| *n)
+                .sum::<u64>()
+        };
+        // The first `nth_write` writes go through; the answer to the next one is lost.
+        let stopped = bed
+            .import(RunLimits {
+                max_writes: Some(nth_write),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(posts_before(&bed), nth_write as u64);
+        lose_next_post(&bed.runn);
+        let run = bed.import(RunLimits::default()).await;
+        let err = run.expect_err("the lost answer ends the run");
+        assert_eq!(err.class(), FailureClass::Transient, "{err}");
+        assert!(!stopped.finished);
+        let rerun = bed.import(RunLimits::default()).await.unwrap();
+        assert!(rerun.finished);
+        bed.assert_exactly_once();
+    }
+}
+
+/// Arms the simulator to carry out the next POST and lose its answer.
+fn lose_next_post(runn: &RunnSim) {
+    runn.ctl.fail_next_matching("POST ", Fault::LoseAnswer);
+}
+
+#[tokio::test]
+async fn a_long_import_continues_where_it_stopped() {
+    let bed = bed().await;
+    let mut runs = 0;
+    let mut total = (0, 0, 0);
+    loop {
+        runs += 1;
+        let r = bed
+            .import(RunLimits {
+                max_writes: Some(3),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        total = (
+            total.0 + r.created.clients,
+            total.1 + r.created.projects,
+            total.2 + r.created.people,
+        );
+        assert!(r.writes <= 3);
+        if r.finished {
+            break;
+        }
+        assert!(runs < 10, "no progress");
+    }
+    assert_eq!(runs, 4, "11 writes, 3 per run");
+    assert_eq!(total, (3, 4, 5));
+    bed.assert_exactly_once();
+}
+
+#[tokio::test]
+async fn a_deadline_already_passed_stops_before_any_write() {
+    let bed = bed().await;
+    let r = bed
+        .import(RunLimits {
+            deadline: Some(tokio::time::Instant::now()),
+            max_writes: None,
+        })
+        .await
+        .unwrap();
+    assert!(!r.finished);
+    assert_eq!(r.writes, 0);
+}
+
+#[tokio::test]
+async fn rejected_credentials_end_the_run_as_such() {
+    let bed = bed().await;
+    let bad = RunnClient::new(runn_config(&bed._r, "LIVE_revoked")).unwrap();
+    let err = run_import(
+        &WorkspaceId::new(demo::WORKSPACE_ID),
+        &bed.cc,
+        &bad,
+        ALL,
+        RunLimits::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), FailureClass::CredentialsRejected);
+    let bad_c = ClockifyClient::new(clockify_config(&bed._c, "wrong")).unwrap();
+    let err = run_import(
+        &WorkspaceId::new(demo::WORKSPACE_ID),
+        &bad_c,
+        &bed.rc,
+        ALL,
+        RunLimits::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.class(), FailureClass::CredentialsRejected);
+    assert_eq!(bed.runn.data.lock().unwrap().clients.len(), 0);
+}
+
+#[tokio::test]
+async fn a_record_runn_refuses_is_reported_and_the_rest_goes_on() {
+    let bed = bed().await;
+    // Clockify lets a client name be blank; Runn's minLength refuses it.
+    bed.clockify.data.write().unwrap().workspaces[0].clients[1].name = "   ".into();
+    let r = bed.import(RunLimits::default()).await.unwrap();
+    assert!(r.finished);
+    assert_eq!(r.created.clients, 2);
+    let failed: Vec<(RecordKind, &str)> = r
+        .failed
+        .iter()
+        .map(|f| (f.kind, f.clockify_id.as_str()))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            (RecordKind::Client, "c0000000000000000000c002"),
+            (RecordKind::Project, "p0000000000000000000p003")
+        ]
+    );
+    assert!(
+        r.failed[0].reason.contains("name"),
+        "{}",
+        r.failed[0].reason
+    );
+}
