@@ -2,11 +2,15 @@
 //! one retry/rate-limit mechanism they share. The Lambda functions and the command line
 //! are thin layers over this crate.
 
+pub mod account;
 pub mod clockify;
 pub mod error;
 pub mod http;
 pub mod ids;
+pub mod jobs;
+pub mod queue;
 pub mod runn;
+pub mod store;
 pub mod sync;
 
 pub use error::{ApiError, FailureClass, Service};

@@ -44,6 +44,14 @@ pub struct Failure {
     pub reason: String,
 }
 
+/// A Clockify record and the Runn record that carries its id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mapping {
+    pub kind: RecordKind,
+    pub clockify_id: String,
+    pub runn_id: i64,
+}
+
 /// What a run did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportReport {
@@ -55,6 +63,10 @@ pub struct ImportReport {
     /// False when the run stopped at a limit and must be continued.
     pub finished: bool,
     pub writes: usize,
+    /// Every Clockify → Runn id pair known at the end of the run (kept apart from the
+    /// status, which stays small).
+    #[serde(skip)]
+    pub mappings: Vec<Mapping>,
 }
 
 async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
@@ -97,11 +109,17 @@ pub async fn run_import(
     // What Runn already carries, by Clockify id.
     let mut runn_clients: HashMap<ClockifyClientId, RunnClientId> = HashMap::new();
     let mut linked = LinkedInRunn::default();
+    let mut mappings: Vec<Mapping> = vec![];
     if switches.clients_and_projects {
         for c in all(runn.clients(None)).await? {
             if let Some(x) = clockify_ref(&c.references) {
                 runn_clients.insert(x.into(), c.id);
                 linked.clients.insert(x.into());
+                mappings.push(Mapping {
+                    kind: RecordKind::Client,
+                    clockify_id: x.to_owned(),
+                    runn_id: c.id.0,
+                });
             }
         }
         let filter = ProjectFilter {
@@ -111,6 +129,11 @@ pub async fn run_import(
         for p in all(runn.projects(&filter)).await? {
             if let Some(x) = clockify_ref(&p.references) {
                 linked.projects.insert(x.into());
+                mappings.push(Mapping {
+                    kind: RecordKind::Project,
+                    clockify_id: x.to_owned(),
+                    runn_id: p.id.0,
+                });
             }
         }
     }
@@ -118,6 +141,11 @@ pub async fn run_import(
         for p in all(runn.people(&PeopleFilter::default())).await? {
             if let Some(x) = clockify_ref(&p.references) {
                 linked.people.insert(x.into());
+                mappings.push(Mapping {
+                    kind: RecordKind::Person,
+                    clockify_id: x.to_owned(),
+                    runn_id: p.id.0,
+                });
             }
         }
     }
@@ -172,6 +200,11 @@ pub async fn run_import(
                 for c in created {
                     if let Some(x) = clockify_ref(&c.references) {
                         runn_clients.insert(x.into(), c.id);
+                        report.mappings.push(Mapping {
+                            kind: RecordKind::Client,
+                            clockify_id: x.to_owned(),
+                            runn_id: c.id.0,
+                        });
                     }
                 }
                 report.created.clients += chunk.len();
@@ -187,6 +220,11 @@ pub async fn run_import(
                     match runn.create_client(input).await {
                         Ok(c) => {
                             runn_clients.insert(plan_item.clockify_id.clone(), c.id);
+                            report.mappings.push(Mapping {
+                                kind: RecordKind::Client,
+                                clockify_id: plan_item.clockify_id.to_string(),
+                                runn_id: c.id.0,
+                            });
                             report.created.clients += 1;
                         }
                         Err(e) => record_failure(
@@ -227,7 +265,14 @@ pub async fn run_import(
             references: vec![Reference::clockify(p.clockify_id.as_str())],
         };
         match runn.create_project(&input).await {
-            Ok(_) => report.created.projects += 1,
+            Ok(created) => {
+                report.mappings.push(Mapping {
+                    kind: RecordKind::Project,
+                    clockify_id: p.clockify_id.to_string(),
+                    runn_id: created.id.0,
+                });
+                report.created.projects += 1;
+            }
             Err(e) => record_failure(
                 &mut report,
                 RecordKind::Project,
@@ -275,7 +320,14 @@ pub async fn run_import(
             };
             let name = format!("{} {}", person.first_name, person.last_name);
             match runn.create_person(&input).await {
-                Ok(_) => report.created.people += 1,
+                Ok(created) => {
+                    report.mappings.push(Mapping {
+                        kind: RecordKind::Person,
+                        clockify_id: person.clockify_id.to_string(),
+                        runn_id: created.id.0,
+                    });
+                    report.created.people += 1;
+                }
                 Err(e) => record_failure(
                     &mut report,
                     RecordKind::Person,

@@ -1,0 +1,237 @@
+//! What the functions do, independent of Lambda: the scheduler's fan-out and the worker's
+//! run of one import job (lease, import, status, continuation).
+
+use crate::account::{Account, Outcome, RunRecord, Trigger};
+use crate::clockify::{ClockifyClient, ClockifyConfig};
+use crate::error::{ApiError, FailureClass};
+use crate::queue::{ImportJob, Queue, QueueError};
+use crate::runn::{RunnClient, RunnConfig};
+use crate::store::{Store, StoreError};
+use crate::sync::{run_import, ImportReport, RunLimits, Switches};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Page size of the scheduler's walk through the enabled accounts.
+pub const SCHEDULER_PAGE: u32 = 100;
+
+/// Sends one job per enabled account; returns how many.
+pub async fn fan_out(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    run_id: &str,
+) -> Result<usize, JobError> {
+    let mut start = None;
+    let mut sent = 0;
+    loop {
+        let page = store.enabled_accounts(start, SCHEDULER_PAGE).await?;
+        let jobs: Vec<ImportJob> = page
+            .accounts
+            .into_iter()
+            .map(|account| ImportJob {
+                account,
+                run_id: run_id.to_owned(),
+                trigger: Trigger::Schedule,
+                only: None,
+            })
+            .collect();
+        queue.send(&jobs).await?;
+        sent += jobs.len();
+        match page.next {
+            Some(n) => start = Some(n),
+            None => break,
+        }
+    }
+    tracing::info!(run_id, accounts = sent, "daily imports queued");
+    Ok(sent)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+}
+
+impl JobError {
+    pub fn class(&self) -> FailureClass {
+        match self {
+            JobError::Store(e) => e.class(),
+            JobError::Queue(e) => e.class(),
+            JobError::Api(e) => e.class(),
+        }
+    }
+}
+
+/// What became of a job: the worker acknowledges `Done` and `Dropped`, and hands `Retry`
+/// back to the queue (which dead-letters it after its set number of receives).
+#[derive(Debug, PartialEq, Eq)]
+pub enum JobOutcome {
+    /// Finished, or stopped at its deadline with its continuation queued.
+    Done { finished: bool },
+    /// Nothing to retry: unknown or disabled account, or credentials rejected.
+    Dropped(String),
+    /// Try again later: another run holds the account, or a transient failure.
+    Retry(String),
+}
+
+/// How the worker runs jobs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Time kept free before the function's deadline: enough for the last write, the
+    /// status and the continuation message.
+    pub safety_margin: Duration,
+    /// Overrides for tests and the demo (rate limits, retry timing); `None` = defaults.
+    pub tune_clockify: Option<fn(&mut ClockifyConfig)>,
+    pub tune_runn: Option<fn(&mut RunnConfig)>,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            safety_margin: Duration::from_secs(60),
+            tune_clockify: None,
+            tune_runn: None,
+        }
+    }
+}
+
+fn clients(
+    account: &Account,
+    cfg: &WorkerConfig,
+) -> Result<(ClockifyClient, RunnClient), ApiError> {
+    let s = &account.settings;
+    let mut c = ClockifyConfig::new(s.clockify_host.clone(), account.clockify_api_key.clone());
+    c.reports_base = s.clockify_reports_url.clone();
+    if let Some(tune) = cfg.tune_clockify {
+        tune(&mut c);
+    }
+    let mut r = RunnConfig::new(s.runn_host.clone(), account.runn_token.clone());
+    if let Some(tune) = cfg.tune_runn {
+        tune(&mut r);
+    }
+    Ok((ClockifyClient::new(c)?, RunnClient::new(r)?))
+}
+
+/// Runs one job until done or until `deadline` (less the safety margin).
+pub async fn run_job(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    job: &ImportJob,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) -> Result<JobOutcome, JobError> {
+    let id = &job.account;
+    let Some(account) = store.account(id).await? else {
+        return Ok(JobOutcome::Dropped(format!("no account {id}")));
+    };
+    if !account.settings.enabled {
+        return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
+    }
+    let holder = format!("{}:{}", job.run_id, uuid::Uuid::new_v4());
+    let ttl = deadline.saturating_duration_since(Instant::now()) + cfg.safety_margin;
+    if !store.try_lease(id, &holder, ttl).await? {
+        return Ok(JobOutcome::Retry(format!(
+            "another run of {id} is in progress"
+        )));
+    }
+    let started_at = chrono::Utc::now();
+    let result = import_with(
+        &account,
+        job,
+        deadline.checked_sub(cfg.safety_margin).unwrap_or(deadline),
+        cfg,
+    )
+    .await;
+    let record = |outcome, report| RunRecord {
+        run_id: job.run_id.clone(),
+        trigger: job.trigger,
+        started_at,
+        finished_at: chrono::Utc::now(),
+        outcome,
+        report,
+    };
+    let outcome = match result {
+        Ok(report) => {
+            store.put_mappings(id, &report.mappings).await?;
+            let finished = report.finished;
+            if !finished {
+                let next = ImportJob {
+                    trigger: Trigger::Continuation,
+                    ..job.clone()
+                };
+                queue.send(&[next]).await?;
+            }
+            let o = if finished {
+                Outcome::Succeeded
+            } else {
+                Outcome::Continued
+            };
+            store.record_run(id, &record(o, Some(report))).await?;
+            JobOutcome::Done { finished }
+        }
+        Err(e) => {
+            let class = e.class();
+            store
+                .record_run(
+                    id,
+                    &record(
+                        Outcome::Failed {
+                            class,
+                            message: e.to_string(),
+                        },
+                        None,
+                    ),
+                )
+                .await?;
+            match class {
+                FailureClass::CredentialsRejected => {
+                    // No retry storm: stop until someone enters working credentials.
+                    store.disable(id).await?;
+                    tracing::warn!(account = %id, error = %e, "credentials rejected; account disabled");
+                    JobOutcome::Dropped(e.to_string())
+                }
+                FailureClass::Permanent => JobOutcome::Dropped(e.to_string()),
+                FailureClass::Transient => JobOutcome::Retry(e.to_string()),
+            }
+        }
+    };
+    store.release_lease(id, &holder).await?;
+    Ok(outcome)
+}
+
+async fn import_with(
+    account: &Account,
+    job: &ImportJob,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) -> Result<ImportReport, ApiError> {
+    let (clockify, runn) = clients(account, cfg)?;
+    let switches = account.settings.switches.import();
+    let switches = match job.only {
+        None => switches,
+        Some(only) => Switches {
+            clients_and_projects: switches.clients_and_projects && only.clients_and_projects,
+            people: switches.people && only.people,
+        },
+    };
+    let limits = RunLimits {
+        deadline: Some(deadline),
+        max_writes: None,
+    };
+    run_import(
+        &account.settings.clockify_workspace,
+        &clockify,
+        &runn,
+        switches,
+        limits,
+    )
+    .await
+}
+
+/// A fresh run id.
+pub fn new_run_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}

@@ -1,0 +1,443 @@
+//! The DynamoDB store: one table, keyed `pk` = `ACCOUNT#<id>` and `sk` by item kind.
+//!
+//! | item | sk | attributes |
+//! |---|---|---|
+//! | settings and sealed secrets | `ACCOUNT` | `settings` (JSON), `runn_token`, `clockify_api_key` (KMS ciphertext), `gsi1pk` = `ENABLED` while enabled, `gsi1sk` = id |
+//! | lease | `LEASE` | `holder`, `expires` (epoch seconds) |
+//! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON) |
+//! | a mapping | `MAP#<kind>#<Clockify id>` | `runn_id` |
+//!
+//! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
+//! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
+//! account's `RUN#` range, newest first); an account's mappings (Query on `MAP#`).
+
+use super::{AccountPage, Mapping, Sealer, Store, StoreError};
+use crate::account::{Account, AccountId, AccountSettings, RunRecord};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ENABLED_INDEX: &str = "gsi1";
+
+pub struct DynamoStore {
+    db: Client,
+    table: String,
+    sealer: Arc<dyn Sealer>,
+}
+
+fn unavailable<E: std::error::Error + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(E) -> StoreError {
+    move |e| StoreError::Unavailable {
+        operation,
+        reason: DisplayErrorContext(e).to_string(),
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn pk(id: &AccountId) -> AttributeValue {
+    s(format!("ACCOUNT#{id}"))
+}
+
+fn text<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Result<&'a str, StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+        .ok_or_else(|| StoreError::Corrupt(format!("missing {name}")))
+}
+
+fn bytes<'a>(
+    item: &'a HashMap<String, AttributeValue>,
+    name: &str,
+) -> Result<&'a [u8], StoreError> {
+    item.get(name)
+        .and_then(|v| v.as_b().ok())
+        .map(|b| b.as_ref())
+        .ok_or_else(|| StoreError::Corrupt(format!("missing {name}")))
+}
+
+fn json<T: serde::de::DeserializeOwned>(raw: &str, what: &str) -> Result<T, StoreError> {
+    serde_json::from_str(raw).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+fn now_epoch() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+impl DynamoStore {
+    pub fn new(db: Client, table: impl Into<String>, sealer: Arc<dyn Sealer>) -> Self {
+        Self {
+            db,
+            table: table.into(),
+            sealer,
+        }
+    }
+
+    async fn account_item(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACCOUNT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable("get account"))?;
+        Ok(out.item)
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for DynamoStore {
+    async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
+        let id = &account.settings.id;
+        let settings = serde_json::to_string(&account.settings)
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let runn = self.sealer.seal(id, &account.runn_token).await?;
+        let clockify = self.sealer.seal(id, &account.clockify_api_key).await?;
+        let mut put = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s("ACCOUNT"))
+            .item("settings", s(settings))
+            .item("runn_token", AttributeValue::B(Blob::new(runn)))
+            .item("clockify_api_key", AttributeValue::B(Blob::new(clockify)));
+        if account.settings.enabled {
+            put = put
+                .item("gsi1pk", s("ENABLED"))
+                .item("gsi1sk", s(id.as_str()));
+        }
+        put.send().await.map_err(unavailable("put account"))?;
+        Ok(())
+    }
+
+    async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
+        match self.account_item(id).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(json(text(&item, "settings")?, "settings")?)),
+        }
+    }
+
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        let Some(item) = self.account_item(id).await? else {
+            return Ok(None);
+        };
+        let settings: AccountSettings = json(text(&item, "settings")?, "settings")?;
+        let runn_token = self.sealer.open(id, bytes(&item, "runn_token")?).await?;
+        let clockify_api_key = self
+            .sealer
+            .open(id, bytes(&item, "clockify_api_key")?)
+            .await?;
+        Ok(Some(Account {
+            settings,
+            runn_token,
+            clockify_api_key,
+        }))
+    }
+
+    async fn enabled_accounts(
+        &self,
+        start: Option<String>,
+        limit: u32,
+    ) -> Result<AccountPage, StoreError> {
+        let mut q = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .index_name(ENABLED_INDEX)
+            .key_condition_expression("gsi1pk = :e")
+            .expression_attribute_values(":e", s("ENABLED"))
+            .limit(limit as i32);
+        if let Some(after) = start {
+            q = q
+                .exclusive_start_key("gsi1pk", s("ENABLED"))
+                .exclusive_start_key("gsi1sk", s(after.clone()))
+                .exclusive_start_key("pk", s(format!("ACCOUNT#{after}")))
+                .exclusive_start_key("sk", s("ACCOUNT"));
+        }
+        let out = q
+            .send()
+            .await
+            .map_err(unavailable("list enabled accounts"))?;
+        let accounts = out
+            .items()
+            .iter()
+            .map(|item| {
+                text(item, "gsi1sk").and_then(|id| {
+                    AccountId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out
+            .last_evaluated_key()
+            .and_then(|k| k.get("gsi1sk"))
+            .and_then(|v| v.as_s().ok())
+            .cloned();
+        Ok(AccountPage { accounts, next })
+    }
+
+    async fn disable(&self, id: &AccountId) -> Result<(), StoreError> {
+        let Some(mut settings) = self.settings(id).await? else {
+            return Ok(());
+        };
+        settings.enabled = false;
+        let json =
+            serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACCOUNT"))
+            .update_expression("SET settings = :s REMOVE gsi1pk, gsi1sk")
+            .expression_attribute_values(":s", s(json))
+            .send()
+            .await
+            .map_err(unavailable("disable account"))?;
+        Ok(())
+    }
+
+    async fn try_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let now = now_epoch();
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s("LEASE"))
+            .item("holder", s(holder))
+            .item(
+                "expires",
+                AttributeValue::N((now + ttl.as_secs() as i64).to_string()),
+            )
+            .condition_expression("attribute_not_exists(pk) OR expires < :now OR holder = :me")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable("take lease")(e)),
+        }
+    }
+
+    async fn release_lease(&self, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("LEASE"))
+            .condition_expression("holder = :me")
+            .expression_attribute_values(":me", s(holder))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            // Someone else holds it now (ours ran out): theirs to release.
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable("release lease")(e)),
+        }
+    }
+
+    async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
+        let sk = format!(
+            "RUN#{}#{}",
+            run.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            run.run_id
+        );
+        let json = serde_json::to_string(run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s(sk))
+            .item("run", s(json))
+            .send()
+            .await
+            .map_err(unavailable("record run"))?;
+        Ok(())
+    }
+
+    async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let out = self
+            .db
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :run)")
+            .expression_attribute_values(":pk", pk(id))
+            .expression_attribute_values(":run", s("RUN#"))
+            .scan_index_forward(false)
+            .limit(n.max(1) as i32)
+            .send()
+            .await
+            .map_err(unavailable("list runs"))?;
+        out.items()
+            .iter()
+            .map(|item| json(text(item, "run")?, "run"))
+            .collect()
+    }
+
+    async fn put_mappings(&self, id: &AccountId, mappings: &[Mapping]) -> Result<(), StoreError> {
+        for chunk in mappings.chunks(25) {
+            let mut pending: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|m| {
+                    let kind = serde_json::to_value(m.kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    let put = PutRequest::builder()
+                        .item("pk", pk(id))
+                        .item("sk", s(format!("MAP#{kind}#{}", m.clockify_id)))
+                        .item("kind", s(kind))
+                        .item("clockify_id", s(m.clockify_id.clone()))
+                        .item("runn_id", AttributeValue::N(m.runn_id.to_string()))
+                        .build()
+                        .expect("key attributes set");
+                    WriteRequest::builder().put_request(put).build()
+                })
+                .collect();
+            // BatchWriteItem may hand some items back; send those again with backoff.
+            for attempt in 0..8u32 {
+                if pending.is_empty() {
+                    break;
+                }
+                let out = self
+                    .db
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(unavailable("put mappings"))?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|m| m.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                if !pending.is_empty() {
+                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
+                }
+            }
+            if !pending.is_empty() {
+                return Err(StoreError::Unavailable {
+                    operation: "put mappings",
+                    reason: "items left unprocessed".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    async fn mappings(&self, id: &AccountId) -> Result<Vec<Mapping>, StoreError> {
+        let mut out = vec![];
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :map)")
+                .expression_attribute_values(":pk", pk(id))
+                .expression_attribute_values(":map", s("MAP#"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable("list mappings"))?;
+            for item in page.items() {
+                let kind = json(&format!("\"{}\"", text(item, "kind")?), "kind")?;
+                let runn_id = item
+                    .get("runn_id")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt("runn_id".into()))?;
+                out.push(Mapping {
+                    kind,
+                    clockify_id: text(item, "clockify_id")?.to_owned(),
+                    runn_id,
+                });
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Creates the table (for tests, the demo and the command line; production's comes from
+/// the SAM template with the same keys).
+pub async fn create_table(db: &Client, table: &str) -> Result<(), StoreError> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("valid")
+    };
+    let key = |name: &str, t: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(t)
+            .build()
+            .expect("valid")
+    };
+    db.create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .attribute_definitions(attr("gsi1pk"))
+        .attribute_definitions(attr("gsi1sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(ENABLED_INDEX)
+                .key_schema(key("gsi1pk", KeyType::Hash))
+                .key_schema(key("gsi1sk", KeyType::Range))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::KeysOnly)
+                        .build(),
+                )
+                .build()
+                .expect("valid"),
+        )
+        .send()
+        .await
+        .map_err(unavailable("create table"))?;
+    Ok(())
+}
