@@ -11,8 +11,9 @@ use crate::sync::{run_import, ImportReport, RunLimits, Switches};
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Page size of the scheduler's walk through the enabled accounts.
-pub const SCHEDULER_PAGE: u32 = 100;
+/// Page size of the scheduler's walk through the enabled accounts (keys only: a page of
+/// 1,000 stays far below DynamoDB's 1 MB per query).
+pub const SCHEDULER_PAGE: u32 = 1000;
 
 /// Sends one job per enabled account; returns how many.
 pub async fn fan_out(
@@ -86,6 +87,8 @@ pub struct WorkerConfig {
     /// Overrides for tests and the demo (rate limits, retry timing); `None` = defaults.
     pub tune_clockify: Option<fn(&mut ClockifyConfig)>,
     pub tune_runn: Option<fn(&mut RunnConfig)>,
+    /// Writes per run before it hands over to a continuation (`None`: only the deadline).
+    pub max_writes: Option<usize>,
 }
 
 impl Default for WorkerConfig {
@@ -94,6 +97,7 @@ impl Default for WorkerConfig {
             safety_margin: Duration::from_secs(60),
             tune_clockify: None,
             tune_runn: None,
+            max_writes: None,
         }
     }
 }
@@ -219,7 +223,7 @@ async fn import_with(
     };
     let limits = RunLimits {
         deadline: Some(deadline),
-        max_writes: None,
+        max_writes: cfg.max_writes,
     };
     run_import(
         &account.settings.clockify_workspace,

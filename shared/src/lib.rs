@@ -3,6 +3,7 @@
 //! are thin layers over this crate.
 
 pub mod account;
+pub mod aws;
 pub mod clockify;
 pub mod error;
 pub mod http;
@@ -12,6 +13,7 @@ pub mod queue;
 pub mod runn;
 pub mod store;
 pub mod sync;
+pub mod telemetry;
 
 pub use error::{ApiError, FailureClass, Service};
 pub use secrecy::{ExposeSecret, SecretString};

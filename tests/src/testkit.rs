@@ -122,3 +122,36 @@ pub fn assert_waited_after_429s(log: &[Record], at_least: Duration) {
         );
     }
 }
+
+/// AWS configuration for tests: the local emulator at AWS_ENDPOINT_URL (as `make test`
+/// starts it), with dummy credentials.
+pub async fn local_aws() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL must point at a local emulator (run through `make test`, which starts moto)");
+    assert!(
+        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
+        "tests only talk to a local emulator, not {endpoint}"
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "tests",
+        ))
+        .region(aws_config::Region::new("us-east-1"))
+        .load()
+        .await
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "{prefix}-{}-{nanos}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}

@@ -7,41 +7,11 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType,
 };
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
-use std::time::{SystemTime, UNIX_EPOCH};
-
-fn unique(prefix: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}-{}-{nanos}", std::process::id())
-}
-
-async fn aws() -> aws_config::SdkConfig {
-    let endpoint = std::env::var("AWS_ENDPOINT_URL")
-        .expect("AWS_ENDPOINT_URL must point at a local DynamoDB/SQS (run through `make test`, which starts moto)");
-    assert!(
-        endpoint.starts_with("http://127.0.0.1") || endpoint.starts_with("http://localhost"),
-        "tests only talk to a local emulator, not {endpoint}"
-    );
-    // A local emulator takes any credentials; fixed ones keep the test independent of the
-    // caller's environment.
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing",
-            "testing",
-            None,
-            None,
-            "aws-testbed",
-        ))
-        .region(aws_config::Region::new("us-east-1"))
-        .load()
-        .await
-}
+use sims::testkit::{local_aws, unique};
 
 #[tokio::test]
 async fn dynamodb_conditional_writes_work_against_the_emulator() {
-    let db = aws_sdk_dynamodb::Client::new(&aws().await);
+    let db = aws_sdk_dynamodb::Client::new(&local_aws().await);
     let table = unique("testbed");
     db.create_table()
         .table_name(&table)
@@ -89,7 +59,7 @@ async fn dynamodb_conditional_writes_work_against_the_emulator() {
 
 #[tokio::test]
 async fn sqs_batches_of_ten_round_trip_through_the_emulator() {
-    let sqs = aws_sdk_sqs::Client::new(&aws().await);
+    let sqs = aws_sdk_sqs::Client::new(&local_aws().await);
     let queue = sqs
         .create_queue()
         .queue_name(unique("testbed"))

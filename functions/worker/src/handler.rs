@@ -1,0 +1,196 @@
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent};
+use shared::jobs::{run_job, JobOutcome, WorkerConfig};
+use shared::queue::{ImportJob, Queue};
+use shared::store::Store;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// The invocation's deadline as an `Instant` (Lambda gives epoch milliseconds).
+fn deadline(deadline_ms: u64) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+}
+
+/// A message Lambda should hand back to the queue.
+fn retry(message_id: String) -> BatchItemFailure {
+    let mut failure = BatchItemFailure::default();
+    failure.item_identifier = message_id;
+    failure
+}
+
+/// Runs each message's job in turn; messages to retry come back as batch item failures.
+pub async fn handle(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    cfg: &WorkerConfig,
+    event: LambdaEvent<SqsEvent>,
+) -> Result<SqsBatchResponse, Error> {
+    let until = deadline(event.context.deadline);
+    let mut response = SqsBatchResponse::default();
+    for record in event.payload.records {
+        let message_id = record.message_id.clone().unwrap_or_default();
+        let job: ImportJob = match record.body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            other => {
+                // Unreadable: let it go round to the dead-letter queue for a person to see.
+                tracing::error!(message_id, error = ?other.map(|r| r.err()), "message is not an import job");
+                response.batch_item_failures.push(retry(message_id));
+                continue;
+            }
+        };
+        let span = tracing::info_span!("job", account = %job.account, run_id = %job.run_id, trigger = ?job.trigger);
+        let outcome = run_job(store, queue, &job, until, cfg)
+            .instrument(span.clone())
+            .await;
+        let _enter = span.enter();
+        match outcome {
+            Ok(JobOutcome::Done { finished }) => tracing::info!(finished, "import run done"),
+            Ok(JobOutcome::Dropped(why)) => tracing::warn!(%why, "job dropped, not retried"),
+            Ok(JobOutcome::Retry(why)) => {
+                tracing::warn!(%why, "job to be retried");
+                response.batch_item_failures.push(retry(message_id));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "job failed");
+                response.batch_item_failures.push(retry(message_id));
+            }
+        }
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lambda_events::event::sqs::SqsMessage;
+    use lambda_runtime::Context;
+    use secrecy::SecretString;
+    use shared::account::{Account, AccountId, AccountSettings, AccountSwitches, Trigger};
+    use shared::clockify::ClockifyHost;
+    use shared::http::RateLimit;
+    use shared::ids::WorkspaceId;
+    use shared::queue::MemoryQueue;
+    use shared::runn::RunnHost;
+    use shared::store::MemoryStore;
+    use sims::common::Faults;
+    use sims::{
+        clockify::ClockifySim,
+        demo,
+        runn::{RunnData, RunnSim},
+        testkit,
+    };
+
+    fn message(id: &str, body: &str) -> SqsMessage {
+        let mut m = SqsMessage::default();
+        m.message_id = Some(id.into());
+        m.body = Some(body.into());
+        m
+    }
+
+    fn job(account: &str) -> String {
+        serde_json::to_string(&ImportJob {
+            account: AccountId::parse(account).unwrap(),
+            run_id: "run-1".into(),
+            trigger: Trigger::Schedule,
+            only: None,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_bad_message_or_account_never_fails_the_others() {
+        let clockify = ClockifySim::new(demo::data());
+        let c = clockify.spawn().await.unwrap();
+        let healthy = RunnSim::new(RunnData::new([testkit::RUNN_TOKEN]));
+        let h = healthy.spawn().await.unwrap();
+        let down = RunnSim::new(RunnData::new([testkit::RUNN_TOKEN]));
+        down.ctl.set_faults(Faults {
+            error_rate: 1.0,
+            ..Default::default()
+        });
+        let d = down.spawn().await.unwrap();
+
+        let store = MemoryStore::default();
+        for (id, runn, token) in [
+            ("good", &h, testkit::RUNN_TOKEN),
+            ("down", &d, testkit::RUNN_TOKEN),
+            ("revoked", &h, "LIVE_revoked"),
+        ] {
+            store
+                .put_account(&Account {
+                    settings: AccountSettings {
+                        id: AccountId::parse(id).unwrap(),
+                        runn_account: id.into(),
+                        runn_host: RunnHost::Custom { url: runn.url() },
+                        clockify_host: ClockifyHost::Server { url: c.url() },
+                        clockify_reports_url: None,
+                        clockify_workspace: WorkspaceId::new(demo::WORKSPACE_ID),
+                        switches: AccountSwitches {
+                            clients_and_projects: true,
+                            people: true,
+                            actuals: false,
+                        },
+                        autofill: true,
+                        time_zone: chrono_tz::UTC,
+                        enabled: true,
+                    },
+                    runn_token: SecretString::from(token.to_owned()),
+                    clockify_api_key: SecretString::from(demo::API_KEY.to_owned()),
+                })
+                .await
+                .unwrap();
+        }
+        let cfg = WorkerConfig {
+            safety_margin: Duration::from_secs(1),
+            tune_clockify: Some(|c| {
+                c.retry = testkit::quick_retry();
+                c.rate_limit = RateLimit::per_second(1000);
+            }),
+            tune_runn: Some(|c| {
+                c.retry = testkit::quick_retry();
+                c.rate_limit = RateLimit::per_second(1000);
+            }),
+            max_writes: None,
+        };
+        let mut event = SqsEvent::default();
+        event.records = vec![
+            message("m-good", &job("good")),
+            message("m-garbage", "{not a job"),
+            message("m-down", &job("down")),
+            message("m-revoked", &job("revoked")),
+            message("m-unknown", &job("nobody")),
+        ];
+        let mut ctx = Context::default();
+        ctx.deadline = (SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            + 600_000) as u64;
+        let queue = MemoryQueue::default();
+        let out = handle(&store, &queue, &cfg, LambdaEvent::new(event, ctx))
+            .await
+            .unwrap();
+        let failed: Vec<&str> = out
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        // Retried: the unreadable message (to reach the dead-letter queue) and the outage.
+        // Not retried: the imported account, the revoked one (disabled), the unknown one.
+        assert_eq!(failed, ["m-garbage", "m-down"]);
+        assert_eq!(healthy.data.lock().unwrap().people.len(), 5);
+        assert!(
+            !store
+                .settings(&AccountId::parse("revoked").unwrap())
+                .await
+                .unwrap()
+                .unwrap()
+                .enabled
+        );
+    }
+}

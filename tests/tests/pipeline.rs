@@ -1,0 +1,527 @@
+//! Accounts, the store, the queue and the jobs against DynamoDB, KMS and SQS (moto over
+//! their real protocols) and the two simulators over HTTP.
+
+use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
+use secrecy::{ExposeSecret, SecretString};
+use shared::account::{
+    Account, AccountId, AccountSettings, AccountSwitches, Outcome, RunRecord, Trigger,
+};
+use shared::clockify::{ClockifyConfig, ClockifyHost};
+use shared::http::RateLimit;
+use shared::ids::WorkspaceId;
+use shared::jobs::{fan_out, run_job, JobOutcome, WorkerConfig};
+use shared::queue::{ImportJob, MemoryQueue, Queue, SqsQueue};
+use shared::runn::{RunnConfig, RunnHost};
+use shared::store::{create_table, DynamoStore, KmsSealer, Sealer, Store};
+use shared::FailureClass;
+use sims::clockify::ClockifySim;
+use sims::common::Running;
+use sims::demo;
+use sims::runn::{RunnData, RunnSim};
+use sims::testkit::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Records what the real queue accepted.
+struct Recording {
+    inner: SqsQueue,
+    sent: std::sync::Mutex<Vec<ImportJob>>,
+}
+
+#[async_trait::async_trait]
+impl Queue for Recording {
+    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+        self.inner.send(jobs).await?;
+        self.sent.lock().unwrap().extend_from_slice(jobs);
+        Ok(())
+    }
+}
+
+struct Aws {
+    db: aws_sdk_dynamodb::Client,
+    sqs: aws_sdk_sqs::Client,
+    table: String,
+    sealer: Arc<KmsSealer>,
+    store: DynamoStore,
+}
+
+async fn aws() -> Aws {
+    let cfg = local_aws().await;
+    let db = aws_sdk_dynamodb::Client::new(&cfg);
+    let kms = aws_sdk_kms::Client::new(&cfg);
+    let sqs = aws_sdk_sqs::Client::new(&cfg);
+    let table = unique("accounts");
+    create_table(&db, &table).await.unwrap();
+    let key = kms.create_key().description("test").send().await.unwrap();
+    let key_id = key.key_metadata().unwrap().key_id().to_owned();
+    let sealer = Arc::new(KmsSealer::new(kms, key_id));
+    let store = DynamoStore::new(db.clone(), table.clone(), sealer.clone());
+    Aws {
+        db,
+        sqs,
+        table,
+        sealer,
+        store,
+    }
+}
+
+async fn queue(sqs: &aws_sdk_sqs::Client) -> String {
+    sqs.create_queue()
+        .queue_name(unique("jobs"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned()
+}
+
+fn account(id: &str, clockify: &Running, runn: &Running, token: &str) -> Account {
+    Account {
+        settings: AccountSettings {
+            id: AccountId::parse(id).unwrap(),
+            runn_account: "Northwind Agency".into(),
+            runn_host: RunnHost::Custom { url: runn.url() },
+            clockify_host: ClockifyHost::Server {
+                url: clockify.url(),
+            },
+            clockify_reports_url: None,
+            clockify_workspace: WorkspaceId::new(demo::WORKSPACE_ID),
+            switches: AccountSwitches {
+                clients_and_projects: true,
+                people: true,
+                actuals: false,
+            },
+            autofill: true,
+            time_zone: chrono_tz::Europe::London,
+            enabled: true,
+        },
+        runn_token: SecretString::from(token.to_owned()),
+        clockify_api_key: SecretString::from(demo::API_KEY.to_owned()),
+    }
+}
+
+fn quick(c: &mut ClockifyConfig) {
+    c.retry = quick_retry();
+    c.rate_limit = RateLimit::per_second(1000);
+}
+
+fn quick_runn(c: &mut RunnConfig) {
+    c.retry = quick_retry();
+    c.rate_limit = RateLimit::per_second(1000);
+}
+
+fn worker() -> WorkerConfig {
+    WorkerConfig {
+        safety_margin: Duration::from_secs(1),
+        tune_clockify: Some(quick),
+        tune_runn: Some(quick_runn),
+        max_writes: None,
+    }
+}
+
+fn far_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(600)
+}
+
+async fn sims() -> (ClockifySim, Running, RunnSim, Running) {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    (c, cr, r, rr)
+}
+
+#[tokio::test]
+async fn secrets_are_sealed_with_kms_bound_to_their_account() {
+    let aws = aws().await;
+    let (_c, cr, _r, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+
+    let raw = aws
+        .db
+        .get_item()
+        .table_name(&aws.table)
+        .key("pk", AttributeValue::S("ACCOUNT#acme".into()))
+        .key("sk", AttributeValue::S("ACCOUNT".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let everything = format!("{raw:?}");
+    assert!(
+        !everything.contains(RUNN_TOKEN) && !everything.contains(demo::API_KEY),
+        "plaintext stored: {everything}"
+    );
+    let sealed = raw["runn_token"].as_b().unwrap().as_ref().to_vec();
+    assert!(!sealed
+        .windows(RUNN_TOKEN.len())
+        .any(|w| w == RUNN_TOKEN.as_bytes()));
+
+    let back = aws.store.account(&a.settings.id).await.unwrap().unwrap();
+    assert_eq!(back.runn_token.expose_secret(), RUNN_TOKEN);
+    assert_eq!(back.clockify_api_key.expose_secret(), demo::API_KEY);
+    assert_eq!(back.settings, a.settings);
+
+    // Sealed for one account, it does not open for another.
+    let other = AccountId::parse("globex").unwrap();
+    assert!(aws.sealer.open(&other, &sealed).await.is_err());
+}
+
+#[tokio::test]
+async fn a_lease_keeps_a_second_run_out_until_released_or_expired() {
+    let aws = aws().await;
+    let id = AccountId::parse("acme").unwrap();
+    let s = &aws.store;
+    assert!(s
+        .try_lease(&id, "daily", Duration::from_secs(300))
+        .await
+        .unwrap());
+    assert!(
+        !s.try_lease(&id, "manual", Duration::from_secs(300))
+            .await
+            .unwrap(),
+        "held"
+    );
+    assert!(
+        s.try_lease(&id, "daily", Duration::from_secs(300))
+            .await
+            .unwrap(),
+        "the holder may renew"
+    );
+    s.release_lease(&id, "manual").await.unwrap();
+    assert!(
+        !s.try_lease(&id, "manual", Duration::from_secs(300))
+            .await
+            .unwrap(),
+        "only the holder releases"
+    );
+    s.release_lease(&id, "daily").await.unwrap();
+    assert!(s
+        .try_lease(&id, "manual", Duration::from_secs(0))
+        .await
+        .unwrap());
+    // A crashed holder's lease runs out.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(
+        s.try_lease(&id, "daily", Duration::from_secs(300))
+            .await
+            .unwrap(),
+        "expired lease taken over"
+    );
+}
+
+#[tokio::test]
+async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
+    let aws = aws().await;
+    // Accounts written directly (the scheduler reads only the index, never the secrets).
+    let ids: Vec<String> = (0..1_000).map(|i| format!("acct-{i:05}")).collect();
+    for chunk in ids.chunks(25) {
+        let writes: Vec<WriteRequest> = chunk
+            .iter()
+            .map(|id| {
+                let put = PutRequest::builder()
+                    .item("pk", AttributeValue::S(format!("ACCOUNT#{id}")))
+                    .item("sk", AttributeValue::S("ACCOUNT".into()))
+                    .item("gsi1pk", AttributeValue::S("ENABLED".into()))
+                    .item("gsi1sk", AttributeValue::S(id.clone()))
+                    .build()
+                    .unwrap();
+                WriteRequest::builder().put_request(put).build()
+            })
+            .collect();
+        let out = aws
+            .db
+            .batch_write_item()
+            .request_items(&aws.table, writes)
+            .send()
+            .await
+            .unwrap();
+        assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
+    }
+    let url = queue(&aws.sqs).await;
+    let q = Recording {
+        inner: SqsQueue::new(aws.sqs.clone(), url.clone()),
+        sent: Default::default(),
+    };
+    let sent = fan_out(&aws.store, &q, "run-1").await.unwrap();
+    assert_eq!(sent, 1_000);
+    // SQS holds exactly as many messages as accounts, and each account was sent once.
+    let attrs = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap();
+    let in_queue = attrs.attributes().unwrap()
+        [&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+        .clone();
+    assert_eq!(in_queue, "1000");
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for job in q.sent.lock().unwrap().iter() {
+        assert_eq!(
+            (job.run_id.as_str(), job.trigger),
+            ("run-1", Trigger::Schedule)
+        );
+        *seen.entry(job.account.to_string()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 1_000);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "an account was queued twice"
+    );
+}
+
+#[tokio::test]
+async fn the_worker_imports_records_the_run_and_the_mappings() {
+    let aws = aws().await;
+    let (_c, cr, _r, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let q = MemoryQueue::default();
+    let job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Manual,
+        only: None,
+    };
+
+    let out = run_job(&aws.store, &q, &job, far_deadline(), &worker())
+        .await
+        .unwrap();
+    assert_eq!(out, JobOutcome::Done { finished: true });
+    let runs = aws.store.runs(&a.settings.id, 5).await.unwrap();
+    let RunRecord {
+        outcome,
+        report,
+        trigger,
+        ..
+    } = &runs[0];
+    assert_eq!((outcome, *trigger), (&Outcome::Succeeded, Trigger::Manual));
+    let report = report.as_ref().unwrap();
+    assert_eq!(
+        (
+            report.created.clients,
+            report.created.projects,
+            report.created.people
+        ),
+        (3, 4, 5)
+    );
+    assert_eq!(report.people_on_unknown_role, 5);
+    assert_eq!(aws.store.mappings(&a.settings.id).await.unwrap().len(), 12);
+
+    // Again: nothing created, newest run first.
+    let job2 = ImportJob {
+        run_id: "r2".into(),
+        trigger: Trigger::Schedule,
+        ..job.clone()
+    };
+    run_job(&aws.store, &q, &job2, far_deadline(), &worker())
+        .await
+        .unwrap();
+    let runs = aws.store.runs(&a.settings.id, 5).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0].run_id, "r2");
+    assert_eq!(runs[0].report.as_ref().unwrap().created.people, 0);
+    assert_eq!(aws.store.mappings(&a.settings.id).await.unwrap().len(), 12);
+    assert!(q.sent.lock().unwrap().is_empty(), "no continuation needed");
+}
+
+#[tokio::test]
+async fn a_run_that_cannot_finish_queues_its_continuation_which_resumes() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let url = queue(&aws.sqs).await;
+    let q = SqsQueue::new(aws.sqs.clone(), url.clone());
+    let cfg = WorkerConfig {
+        max_writes: Some(4),
+        ..worker()
+    };
+    let mut job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Schedule,
+        only: None,
+    };
+    let mut runs = 0;
+    loop {
+        runs += 1;
+        let out = run_job(&aws.store, &q, &job, far_deadline(), &cfg)
+            .await
+            .unwrap();
+        if out == (JobOutcome::Done { finished: true }) {
+            break;
+        }
+        assert_eq!(out, JobOutcome::Done { finished: false });
+        let got = aws
+            .sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(got.messages().len(), 1, "exactly one continuation");
+        let m = &got.messages()[0];
+        job = serde_json::from_str(m.body().unwrap()).unwrap();
+        assert_eq!(
+            (job.trigger, job.run_id.as_str()),
+            (Trigger::Continuation, "r1")
+        );
+        aws.sqs
+            .delete_message()
+            .queue_url(&url)
+            .receipt_handle(m.receipt_handle().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(runs < 10);
+    }
+    assert_eq!(runs, 3, "11 writes at 4 a run");
+    let counts = {
+        let d = runn.data.lock().unwrap();
+        (d.clients.len(), d.projects.len(), d.people.len())
+    };
+    assert_eq!(counts, (3, 4, 5));
+    let statuses: Vec<_> = aws
+        .store
+        .runs(&a.settings.id, 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.outcome)
+        .collect();
+    assert_eq!(
+        statuses,
+        [Outcome::Succeeded, Outcome::Continued, Outcome::Continued]
+    );
+}
+
+#[tokio::test]
+async fn rejected_credentials_disable_the_account_without_retries() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, "LIVE_revoked");
+    aws.store.put_account(&a).await.unwrap();
+    let q = MemoryQueue::default();
+    let job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Schedule,
+        only: None,
+    };
+    let out = run_job(&aws.store, &q, &job, far_deadline(), &worker())
+        .await
+        .unwrap();
+    assert!(matches!(out, JobOutcome::Dropped(_)), "{out:?}");
+    assert_eq!(runn.ctl.total(), 1, "one request, no retry");
+    assert!(
+        !aws.store
+            .settings(&a.settings.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    assert!(
+        aws.store
+            .enabled_accounts(None, 100)
+            .await
+            .unwrap()
+            .accounts
+            .is_empty(),
+        "the scheduler skips it"
+    );
+    let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert!(matches!(
+        run.outcome,
+        Outcome::Failed {
+            class: FailureClass::CredentialsRejected,
+            ..
+        }
+    ));
+    // A later message for it is dropped without calling anyone.
+    let again = run_job(&aws.store, &q, &job, far_deadline(), &worker())
+        .await
+        .unwrap();
+    assert!(matches!(again, JobOutcome::Dropped(_)));
+    assert_eq!(runn.ctl.total(), 1);
+}
+
+#[tokio::test]
+async fn a_daily_run_and_a_manual_import_never_run_at_once() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    assert!(aws
+        .store
+        .try_lease(&a.settings.id, "someone-else", Duration::from_secs(300))
+        .await
+        .unwrap());
+    let job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Manual,
+        only: None,
+    };
+    let out = run_job(
+        &aws.store,
+        &MemoryQueue::default(),
+        &job,
+        far_deadline(),
+        &worker(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, JobOutcome::Retry(_)), "{out:?}");
+    assert_eq!(runn.ctl.total(), 0);
+}
+
+#[tokio::test]
+async fn a_transient_outage_asks_for_a_retry_and_records_the_failure() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    runn.ctl.set_faults(sims::common::Faults {
+        error_rate: 1.0,
+        ..Default::default()
+    });
+    let job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Schedule,
+        only: None,
+    };
+    let out = run_job(
+        &aws.store,
+        &MemoryQueue::default(),
+        &job,
+        far_deadline(),
+        &worker(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, JobOutcome::Retry(_)), "{out:?}");
+    let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert!(matches!(
+        run.outcome,
+        Outcome::Failed {
+            class: FailureClass::Transient,
+            ..
+        }
+    ));
+    // The lease was given back: the retry can run.
+    assert!(aws
+        .store
+        .try_lease(&a.settings.id, "next", Duration::from_secs(5))
+        .await
+        .unwrap());
+}
