@@ -10,6 +10,7 @@ use crate::store::{Store, StoreError};
 use crate::sync::{run_import, ImportReport, RunLimits, Switches};
 use std::time::Duration;
 use tokio::time::Instant;
+use tracing::Instrument;
 
 /// Page size of the scheduler's walk through the enabled accounts (keys only: a page of
 /// 1,000 stays far below DynamoDB's 1 MB per query).
@@ -233,6 +234,54 @@ async fn import_with(
         limits,
     )
     .await
+}
+
+/// A queued message as the worker sees it.
+#[derive(Clone, Debug)]
+pub struct Message {
+    pub id: String,
+    pub body: Option<String>,
+}
+
+/// Runs each message's job in turn until `until`; returns the ids of the messages to hand
+/// back to the queue (which dead-letters them after its set number of receives).
+pub async fn work(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    cfg: &WorkerConfig,
+    until: Instant,
+    messages: impl IntoIterator<Item = Message>,
+) -> Vec<String> {
+    let mut retry = vec![];
+    for Message { id, body } in messages {
+        let job: ImportJob = match body.as_deref().map(serde_json::from_str) {
+            Some(Ok(job)) => job,
+            other => {
+                // Unreadable: let it go round to the dead-letter queue for a person to see.
+                tracing::error!(message_id = id, error = ?other.map(|r| r.err()), "message is not an import job");
+                retry.push(id);
+                continue;
+            }
+        };
+        let span = tracing::info_span!("job", account = %job.account, run_id = %job.run_id, trigger = ?job.trigger);
+        let outcome = run_job(store, queue, &job, until, cfg)
+            .instrument(span.clone())
+            .await;
+        let _enter = span.enter();
+        match outcome {
+            Ok(JobOutcome::Done { finished }) => tracing::info!(finished, "import run done"),
+            Ok(JobOutcome::Dropped(why)) => tracing::warn!(%why, "job dropped, not retried"),
+            Ok(JobOutcome::Retry(why)) => {
+                tracing::warn!(%why, "job to be retried");
+                retry.push(id);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "job failed");
+                retry.push(id);
+            }
+        }
+    }
+    retry
 }
 
 /// A fresh run id.

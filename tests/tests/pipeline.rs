@@ -213,11 +213,10 @@ async fn a_lease_keeps_a_second_run_out_until_released_or_expired() {
     );
 }
 
-#[tokio::test]
-async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
-    let aws = aws().await;
-    // Accounts written directly (the scheduler reads only the index, never the secrets).
-    let ids: Vec<String> = (0..1_000).map(|i| format!("acct-{i:05}")).collect();
+/// Writes `n` enabled accounts directly (the scheduler reads only the index, never the
+/// secrets) and returns their ids.
+async fn seed_enabled_accounts(aws: &Aws, n: usize) -> Vec<String> {
+    let ids: Vec<String> = (0..n).map(|i| format!("acct-{i:05}")).collect();
     for chunk in ids.chunks(25) {
         let writes: Vec<WriteRequest> = chunk
             .iter()
@@ -241,6 +240,13 @@ async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
             .unwrap();
         assert!(out.unprocessed_items().is_none_or(|u| u.is_empty()));
     }
+    ids
+}
+
+#[tokio::test]
+async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
+    let aws = aws().await;
+    seed_enabled_accounts(&aws, 1_000).await;
     let url = queue(&aws.sqs).await;
     let q = Recording {
         inner: SqsQueue::new(aws.sqs.clone(), url.clone()),
@@ -273,6 +279,57 @@ async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
     assert!(
         seen.values().all(|n| *n == 1),
         "an account was queued twice"
+    );
+}
+
+/// Counts what the scheduler hands to the queue, call by call.
+#[derive(Default)]
+struct Counting {
+    calls: std::sync::Mutex<Vec<Vec<ImportJob>>>,
+}
+
+#[async_trait::async_trait]
+impl Queue for Counting {
+    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+        self.calls.lock().unwrap().push(jobs.to_vec());
+        Ok(())
+    }
+}
+
+/// 10,000 accounts through DynamoDB's protocol: ten pages of the index, every account
+/// queued once. (The SQS side is the 1,000-account test above: moto's SQS recomputes every
+/// queue attribute on each send, so 10,000 messages through it take most of an hour.)
+#[tokio::test]
+async fn the_scheduler_pages_through_10000_accounts_and_queues_each_once() {
+    let aws = aws().await;
+    let ids = seed_enabled_accounts(&aws, 10_000).await;
+    // A disabled account is left out.
+    let (_c, cr, _r, rr) = sims().await;
+    let mut off = account("acct-off", &cr, &rr, RUNN_TOKEN);
+    off.settings.enabled = false;
+    aws.store.put_account(&off).await.unwrap();
+    let q = Counting::default();
+    let sent = fan_out(&aws.store, &q, "run-10k").await.unwrap();
+    assert_eq!(sent, 10_000);
+    let calls = q.calls.lock().unwrap();
+    assert_eq!(
+        calls.len(),
+        10,
+        "one send per page of {}",
+        shared::jobs::SCHEDULER_PAGE
+    );
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for job in calls.iter().flatten() {
+        *seen.entry(job.account.to_string()).or_default() += 1;
+    }
+    assert_eq!(seen.len(), 10_000);
+    assert!(
+        seen.values().all(|n| *n == 1),
+        "an account was queued twice"
+    );
+    assert!(
+        ids.iter().all(|id| seen.contains_key(id)),
+        "an account was missed"
     );
 }
 
@@ -524,4 +581,128 @@ async fn a_transient_outage_asks_for_a_retry_and_records_the_failure() {
         .try_lease(&a.settings.id, "next", Duration::from_secs(5))
         .await
         .unwrap());
+}
+
+/// Receives like Lambda's SQS event source: a batch, `work` on it, then deletes what
+/// succeeded and leaves the rest to come back. Returns how many messages it received.
+async fn poll_once(aws: &Aws, url: &str, q: &dyn Queue, cfg: &WorkerConfig) -> usize {
+    let got = aws
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    let messages = got.messages();
+    let retry = shared::jobs::work(
+        &aws.store,
+        q,
+        cfg,
+        far_deadline(),
+        messages.iter().map(|m| shared::jobs::Message {
+            id: m.message_id().unwrap_or_default().to_owned(),
+            body: m.body().map(str::to_owned),
+        }),
+    )
+    .await;
+    for m in messages {
+        if !retry.iter().any(|r| Some(r.as_str()) == m.message_id()) {
+            aws.sqs
+                .delete_message()
+                .queue_url(url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    messages.len()
+}
+
+async fn queue_attr(aws: &Aws, url: &str, name: aws_sdk_sqs::types::QueueAttributeName) -> String {
+    let got = aws
+        .sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(name.clone())
+        .send()
+        .await
+        .unwrap();
+    got.attributes().unwrap()[&name].clone()
+}
+
+#[tokio::test]
+async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_others_go_through() {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    let aws = aws().await;
+    let (_c, cr, _r, rr) = sims().await;
+    // "acme" imports; "down" has a Runn host that refuses connections; a third message is
+    // not a job at all.
+    let good = account("acme", &cr, &rr, RUNN_TOKEN);
+    let mut down = account("down", &cr, &rr, RUNN_TOKEN);
+    down.settings.runn_host = RunnHost::Custom {
+        url: "http://127.0.0.1:9".parse().unwrap(),
+    };
+    aws.store.put_account(&good).await.unwrap();
+    aws.store.put_account(&down).await.unwrap();
+
+    let dlq = queue(&aws.sqs).await;
+    let dlq_arn = queue_attr(&aws, &dlq, A::QueueArn).await;
+    let url = aws
+        .sqs
+        .create_queue()
+        .queue_name(unique("jobs"))
+        .attributes(A::VisibilityTimeout, "0")
+        .attributes(
+            A::RedrivePolicy,
+            serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 3}).to_string(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let q = SqsQueue::new(aws.sqs.clone(), url.clone());
+    let job = |id: &Account| ImportJob {
+        account: id.settings.id.clone(),
+        run_id: "daily".into(),
+        trigger: Trigger::Schedule,
+        only: None,
+    };
+    q.send(&[job(&good), job(&down)]).await.unwrap();
+    aws.sqs
+        .send_message()
+        .queue_url(&url)
+        .message_body("not a job")
+        .send()
+        .await
+        .unwrap();
+
+    let mut received = 0;
+    for _ in 0..10 {
+        received += poll_once(&aws, &url, &q, &worker()).await;
+    }
+    // The good job ran once; each bad message was received 3 times, then dead-lettered.
+    assert_eq!(received, 1 + 3 + 3);
+    assert_eq!(
+        queue_attr(&aws, &url, A::ApproximateNumberOfMessages).await,
+        "0"
+    );
+    assert_eq!(
+        queue_attr(&aws, &dlq, A::ApproximateNumberOfMessages).await,
+        "2"
+    );
+    let runs = aws.store.runs(&good.settings.id, 5).await.unwrap();
+    assert_eq!((runs.len(), &runs[0].outcome), (1, &Outcome::Succeeded));
+    let runs = aws.store.runs(&down.settings.id, 5).await.unwrap();
+    assert_eq!(runs.len(), 3, "each attempt is in the status");
+    assert!(runs.iter().all(|r| matches!(
+        r.outcome,
+        Outcome::Failed {
+            class: FailureClass::Transient,
+            ..
+        }
+    )));
 }

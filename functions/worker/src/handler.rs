@@ -1,11 +1,10 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Error, LambdaEvent};
-use shared::jobs::{run_job, JobOutcome, WorkerConfig};
-use shared::queue::{ImportJob, Queue};
+use shared::jobs::{work, Message, WorkerConfig};
+use shared::queue::Queue;
 use shared::store::Store;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
-use tracing::Instrument;
 
 /// The invocation's deadline as an `Instant` (Lambda gives epoch milliseconds).
 fn deadline(deadline_ms: u64) -> Instant {
@@ -31,36 +30,16 @@ pub async fn handle(
     event: LambdaEvent<SqsEvent>,
 ) -> Result<SqsBatchResponse, Error> {
     let until = deadline(event.context.deadline);
+    let messages = event.payload.records.into_iter().map(|r| Message {
+        id: r.message_id.unwrap_or_default(),
+        body: r.body,
+    });
     let mut response = SqsBatchResponse::default();
-    for record in event.payload.records {
-        let message_id = record.message_id.clone().unwrap_or_default();
-        let job: ImportJob = match record.body.as_deref().map(serde_json::from_str) {
-            Some(Ok(job)) => job,
-            other => {
-                // Unreadable: let it go round to the dead-letter queue for a person to see.
-                tracing::error!(message_id, error = ?other.map(|r| r.err()), "message is not an import job");
-                response.batch_item_failures.push(retry(message_id));
-                continue;
-            }
-        };
-        let span = tracing::info_span!("job", account = %job.account, run_id = %job.run_id, trigger = ?job.trigger);
-        let outcome = run_job(store, queue, &job, until, cfg)
-            .instrument(span.clone())
-            .await;
-        let _enter = span.enter();
-        match outcome {
-            Ok(JobOutcome::Done { finished }) => tracing::info!(finished, "import run done"),
-            Ok(JobOutcome::Dropped(why)) => tracing::warn!(%why, "job dropped, not retried"),
-            Ok(JobOutcome::Retry(why)) => {
-                tracing::warn!(%why, "job to be retried");
-                response.batch_item_failures.push(retry(message_id));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "job failed");
-                response.batch_item_failures.push(retry(message_id));
-            }
-        }
-    }
+    response.batch_item_failures = work(store, queue, cfg, until, messages)
+        .await
+        .into_iter()
+        .map(retry)
+        .collect();
     Ok(response)
 }
 
@@ -74,7 +53,7 @@ mod tests {
     use shared::clockify::ClockifyHost;
     use shared::http::RateLimit;
     use shared::ids::WorkspaceId;
-    use shared::queue::MemoryQueue;
+    use shared::queue::{ImportJob, MemoryQueue};
     use shared::runn::RunnHost;
     use shared::store::MemoryStore;
     use sims::common::Faults;
