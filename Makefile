@@ -15,7 +15,7 @@ export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_REGION            ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: test lint unit integration bench moto tools clean
+.PHONY: test lint unit integration demo bench moto tools clean
 
 ## test: fmt check, clippy (warnings denied), unit and integration tests against moto and the simulators
 test: lint integration
@@ -30,6 +30,11 @@ unit:
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
 integration: $(MOTO)
 	tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --bins --tests
+
+## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators
+demo: $(MOTO)
+	$(CARGO) build -p runn-clockify -p sims --bins
+	tests/with-moto.sh $(MOTO) tests/demo.sh
 
 ## bench: the Clockify fetch benchmark (release build)
 bench:

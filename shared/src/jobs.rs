@@ -103,7 +103,8 @@ impl Default for WorkerConfig {
     }
 }
 
-fn clients(
+/// The two API clients for an account, with the worker's tuning.
+pub fn clients(
     account: &Account,
     cfg: &WorkerConfig,
 ) -> Result<(ClockifyClient, RunnClient), ApiError> {

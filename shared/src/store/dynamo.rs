@@ -192,6 +192,36 @@ impl Store for DynamoStore {
         Ok(AccountPage { accounts, next })
     }
 
+    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError> {
+        let mut found = vec![];
+        let mut start = None;
+        loop {
+            let out = self
+                .db
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("sk = :a")
+                .expression_attribute_values(":a", s("ACCOUNT"))
+                .projection_expression("settings")
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable("list accounts"))?;
+            for item in out.items() {
+                found.push(json::<AccountSettings>(
+                    text(item, "settings")?,
+                    "settings",
+                )?);
+            }
+            start = out.last_evaluated_key().cloned();
+            if start.is_none() {
+                break;
+            }
+        }
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
+
     async fn disable(&self, id: &AccountId) -> Result<(), StoreError> {
         let Some(mut settings) = self.settings(id).await? else {
             return Ok(());

@@ -60,6 +60,17 @@ impl Store for MemoryStore {
             next,
         })
     }
+    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError> {
+        let mut found: Vec<AccountSettings> = self
+            .accounts
+            .lock()
+            .unwrap()
+            .values()
+            .map(|a| a.settings.clone())
+            .collect();
+        found.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(found)
+    }
     async fn disable(&self, id: &AccountId) -> Result<(), StoreError> {
         if let Some(a) = self.accounts.lock().unwrap().get_mut(id) {
             a.settings.enabled = false;

@@ -60,6 +60,8 @@ pub trait Store: Send + Sync {
         start: Option<String>,
         limit: u32,
     ) -> Result<AccountPage, StoreError>;
+    /// Every account's settings, enabled or not, by id (for operators: a full scan).
+    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError>;
     /// Marks an account disabled (its credentials were rejected), keeping everything else.
     async fn disable(&self, id: &AccountId) -> Result<(), StoreError>;
 

@@ -83,6 +83,23 @@ fn clockify_ref(refs: &[Reference]) -> Option<&str> {
         .map(|r| r.external_id.as_str())
 }
 
+/// The target of the events that report each record created (the command line shows
+/// them as a progress display).
+pub const PROGRESS: &str = "runn_clockify::progress";
+
+/// Counts records created against the plan, for the progress display.
+struct Progress {
+    done: usize,
+    total: usize,
+}
+
+impl Progress {
+    fn created(&mut self, kind: RecordKind, name: &str) {
+        self.done += 1;
+        tracing::info!(target: PROGRESS, done = self.done, total = self.total, kind = kind.label(), name, "created");
+    }
+}
+
 /// Counts writes against the run's limits.
 struct Budget {
     limits: RunLimits,
@@ -172,6 +189,10 @@ pub async fn run_import(
         ..Default::default()
     };
     let mut budget = Budget { limits, writes: 0 };
+    let mut progress = Progress {
+        done: 0,
+        total: plan.clients.len() + plan.projects.len() + plan.people.len(),
+    };
     let stop = |report: &mut ImportReport, budget: &Budget| {
         report.writes = budget.writes;
         report.finished = false;
@@ -208,6 +229,9 @@ pub async fn run_import(
                     }
                 }
                 report.created.clients += chunk.len();
+                for c in chunk {
+                    progress.created(RecordKind::Client, &c.name);
+                }
             }
             // One bad record refuses the whole batch: find it by creating one at a time.
             Err(e) if e.class() == FailureClass::Permanent => {
@@ -226,6 +250,7 @@ pub async fn run_import(
                                 runn_id: c.id.0,
                             });
                             report.created.clients += 1;
+                            progress.created(RecordKind::Client, &plan_item.name);
                         }
                         Err(e) => record_failure(
                             &mut report,
@@ -272,6 +297,7 @@ pub async fn run_import(
                     runn_id: created.id.0,
                 });
                 report.created.projects += 1;
+                progress.created(RecordKind::Project, &p.name);
             }
             Err(e) => record_failure(
                 &mut report,
@@ -327,6 +353,7 @@ pub async fn run_import(
                         runn_id: created.id.0,
                     });
                     report.created.people += 1;
+                    progress.created(RecordKind::Person, &name);
                 }
                 Err(e) => record_failure(
                     &mut report,

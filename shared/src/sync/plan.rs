@@ -37,6 +37,16 @@ pub enum RecordKind {
     Person,
 }
 
+impl RecordKind {
+    pub fn label(self) -> &'static str {
+        match self {
+            RecordKind::Client => "client",
+            RecordKind::Project => "project",
+            RecordKind::Person => "person",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
@@ -50,6 +60,19 @@ pub enum SkipReason {
     ClientNotImported,
     /// Not an active member of the workspace.
     NotActiveMember,
+}
+
+impl SkipReason {
+    /// Why, in a Runn customer's words.
+    pub fn explain(self) -> &'static str {
+        match self {
+            SkipReason::AlreadyLinked => "already in Runn",
+            SkipReason::Archived => "archived in Clockify",
+            SkipReason::MissingClient => "has no client in Clockify",
+            SkipReason::ClientNotImported => "its client is not imported",
+            SkipReason::NotActiveMember => "not an active member of the workspace",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

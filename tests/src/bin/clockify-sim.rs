@@ -13,6 +13,9 @@ struct Args {
     /// Port on 127.0.0.1 (0 picks one; the chosen address is printed).
     #[arg(long, default_value_t = 0)]
     port: u16,
+    /// Serve the demo company (Northwind Agency) with its API key.
+    #[arg(long, conflicts_with_all = ["data", "generate"])]
+    demo: bool,
     /// Seed data (JSON: apiKeys, workspaces).
     #[arg(long, conflicts_with = "generate")]
     data: Option<PathBuf>,
@@ -34,6 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     let data = match (&args.data, &args.generate) {
+        _ if args.demo => sims::demo::data(),
         (Some(path), _) => serde_json::from_slice::<ClockifyData>(&std::fs::read(path)?)?,
         (None, spec) => {
             let spec: GenSpec = match spec {

@@ -1,0 +1,224 @@
+//! What the command line prints: plain text for people, not logs.
+
+use futures::TryStreamExt;
+use shared::account::{Account, AccountSettings, Outcome, RunRecord, Trigger};
+use shared::runn::{PeopleFilter, ProjectFilter, Reference, RunnClient};
+use shared::sync::{RecordKind, SkipReason, UNKNOWN_ROLE};
+use shared::{ApiError, FailureClass};
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+fn on_off(b: bool) -> &'static str {
+    if b {
+        "on"
+    } else {
+        "off"
+    }
+}
+
+fn trigger(t: Trigger) -> &'static str {
+    match t {
+        Trigger::Schedule => "daily schedule",
+        Trigger::Manual => "import button in Runn",
+        Trigger::Continuation => "continuation",
+        Trigger::CommandLine => "command line",
+    }
+}
+
+fn outcome(o: &Outcome) -> String {
+    match o {
+        Outcome::Succeeded => "succeeded".into(),
+        Outcome::Continued => "stopped at its time limit; continuing in a new run".into(),
+        Outcome::Failed { class, message } => {
+            let what = match class {
+                FailureClass::Transient => "failed, will be retried",
+                FailureClass::Permanent => "failed",
+                FailureClass::CredentialsRejected => {
+                    "failed: credentials rejected, imports paused until they are updated"
+                }
+            };
+            format!("{what} ({message})")
+        }
+    }
+}
+
+/// A name as one line, its runs of spaces closed up.
+fn tidy(name: &str) -> String {
+    name.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// One line per account for `account list`.
+pub fn account_line(s: &AccountSettings, last: Option<&RunRecord>) -> String {
+    let state = if s.enabled { "enabled" } else { "DISABLED" };
+    let last = match last {
+        None => "never run".to_owned(),
+        Some(r) => format!(
+            "last run {} ({}): {}",
+            r.started_at.format("%Y-%m-%d %H:%M UTC"),
+            trigger(r.trigger),
+            outcome(&r.outcome)
+        ),
+    };
+    format!(
+        "{:<24} {:<8} {:<28} {last}",
+        s.id.as_str(),
+        state,
+        s.runn_account
+    )
+}
+
+/// An account's settings and runs, for `status` and after `sync`.
+pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nAccount {} — {} ({})",
+        s.id,
+        s.runn_account,
+        if s.enabled { "enabled" } else { "disabled" }
+    );
+    let _ = writeln!(
+        out,
+        "  Runn {}  ·  Clockify {} workspace {}",
+        s.runn_host.base(),
+        s.clockify_host.api_base(),
+        s.clockify_workspace
+    );
+    let _ = writeln!(
+        out,
+        "  Import: clients & projects {}, people {}, actuals {}; autofill {}; time zone {}",
+        on_off(s.switches.clients_and_projects),
+        on_off(s.switches.people),
+        on_off(s.switches.actuals),
+        on_off(s.autofill),
+        s.time_zone
+    );
+    if runs.is_empty() {
+        let _ = writeln!(out, "  No runs yet.");
+    }
+    for r in runs {
+        let secs = (r.finished_at - r.started_at).num_milliseconds() as f64 / 1000.0;
+        let _ = writeln!(
+            out,
+            "\n  Run {} — {} — started by the {}, took {secs:.1} s: {}",
+            r.run_id,
+            r.started_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            trigger(r.trigger),
+            outcome(&r.outcome)
+        );
+        let Some(rep) = &r.report else { continue };
+        let _ = writeln!(
+            out,
+            "    Created {}, {}, {}.",
+            plural(rep.created.clients, "client", "clients"),
+            plural(rep.created.projects, "project", "projects"),
+            plural(rep.created.people, "person", "people")
+        );
+        let (linked, other): (Vec<_>, Vec<_>) = rep
+            .skipped
+            .iter()
+            .partition(|k| k.reason == SkipReason::AlreadyLinked);
+        if !linked.is_empty() {
+            let n = |kind| linked.iter().filter(|k| k.kind == kind).count();
+            let _ = writeln!(
+                out,
+                "    Already in Runn: {}, {}, {}.",
+                plural(n(RecordKind::Client), "client", "clients"),
+                plural(n(RecordKind::Project), "project", "projects"),
+                plural(n(RecordKind::Person), "person", "people")
+            );
+        }
+        if !other.is_empty() {
+            let _ = writeln!(out, "    Not imported ({}):", other.len());
+            for k in other {
+                let _ = writeln!(
+                    out,
+                    "      {:<8} {:<32} {}",
+                    k.kind.label(),
+                    tidy(&k.name),
+                    k.reason.explain()
+                );
+            }
+        }
+        if !rep.failed.is_empty() {
+            let _ = writeln!(out, "    Failed {}:", rep.failed.len());
+            for f in &rep.failed {
+                let _ = writeln!(
+                    out,
+                    "      {:<8} {:<32} {}",
+                    f.kind.label(),
+                    tidy(&f.name),
+                    f.reason
+                );
+            }
+        }
+        if rep.people_on_unknown_role > 0 {
+            let _ = writeln!(
+                out,
+                "    {} on the \"{UNKNOWN_ROLE}\" role: give them their real role in Runn so their timesheets can become actuals.",
+                plural(rep.people_on_unknown_role, "person is", "people are")
+            );
+        }
+    }
+    out
+}
+
+fn linked(refs: &[Reference]) -> &'static str {
+    if refs.iter().any(|r| r.reference_name == Reference::CLOCKIFY) {
+        "from Clockify"
+    } else {
+        "entered in Runn"
+    }
+}
+
+/// Clients with their projects, and people with their current role, as Runn has them.
+pub async fn runn_contents(account: &Account, runn: &RunnClient) -> Result<String, ApiError> {
+    let clients: Vec<_> = runn.clients(None).try_concat().await?;
+    let projects: Vec<_> = runn
+        .projects(&ProjectFilter::default())
+        .try_concat()
+        .await?;
+    let people: Vec<_> = runn.people(&PeopleFilter::default()).try_concat().await?;
+    let contracts: Vec<_> = runn.current_contracts().try_concat().await?;
+    let roles: Vec<_> = runn.roles(None).try_concat().await?;
+    let role_name: HashMap<_, _> = roles
+        .iter()
+        .map(|r| (r.id, r.name.clone().unwrap_or_default()))
+        .collect();
+    let role_of: HashMap<_, _> = contracts.iter().map(|c| (c.person_id, c.role_id)).collect();
+
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nRunn now holds, for {}:",
+        account.settings.runn_account
+    );
+    let _ = writeln!(out, "  {}", plural(clients.len(), "client", "clients"));
+    for c in &clients {
+        let _ = writeln!(out, "    {:<36} {}", c.name, linked(&c.references));
+        for p in projects.iter().filter(|p| p.client_id == c.id) {
+            let _ = writeln!(out, "      · {:<32} {}", p.name, linked(&p.references));
+        }
+    }
+    let _ = writeln!(out, "  {}", plural(people.len(), "person", "people"));
+    for p in &people {
+        let role = role_of
+            .get(&p.id)
+            .and_then(|r| role_name.get(r))
+            .map(String::as_str)
+            .unwrap_or("-");
+        let _ = writeln!(
+            out,
+            "    {:<28} {:<30} role {:<10} {}",
+            format!("{} {}", p.first_name, p.last_name),
+            p.email.as_deref().unwrap_or(""),
+            role,
+            linked(&p.references)
+        );
+    }
+    Ok(out)
+}
