@@ -7,6 +7,8 @@ SHELL := /bin/bash
 VENV         := .venv
 MOTO_VERSION := 5.1.22
 MOTO         := $(VENV)/bin/moto_server
+CFN_LINT_VERSION := 1.41.0
+CFN_LINT     := $(VENV)/bin/cfn-lint
 CARGO        ?= cargo
 
 # Tests and tools only ever talk to a local emulator with dummy credentials.
@@ -20,9 +22,10 @@ export AWS_EC2_METADATA_DISABLED := true
 ## test: fmt check, clippy (warnings denied), unit and integration tests against moto and the simulators
 test: lint integration
 
-lint:
+lint: $(CFN_LINT)
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CFN_LINT) infra/template.yaml
 
 unit:
 	$(CARGO) test --workspace --lib --bins
@@ -47,6 +50,10 @@ $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server,dynamodb]==$(MOTO_VERSION)'
 	@test -x $(MOTO)
+
+$(CFN_LINT):
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cfn-lint==$(CFN_LINT_VERSION)'
 
 clean:
 	$(CARGO) clean
