@@ -144,13 +144,11 @@ pub async fn run_job(
         )));
     }
     let started_at = chrono::Utc::now();
-    let result = import_with(
-        &account,
-        job,
-        deadline.checked_sub(cfg.safety_margin).unwrap_or(deadline),
-        cfg,
-    )
-    .await;
+    // Keep the margin, but never more than a quarter of the time there is: a function
+    // with a short timeout still gets most of it.
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let stop_at = deadline - cfg.safety_margin.min(remaining / 4);
+    let result = import_with(&account, job, stop_at, cfg).await;
     let record = |outcome, report| RunRecord {
         run_id: job.run_id.clone(),
         trigger: job.trigger,
@@ -160,6 +158,23 @@ pub async fn run_job(
         report,
     };
     let outcome = match result {
+        // Stopped before a single write: continuing would loop without progress.
+        Ok(report) if !report.finished && report.writes == 0 => {
+            let message = "the run ended before it could write anything (is the function's time limit too short?)".to_owned();
+            store
+                .record_run(
+                    id,
+                    &record(
+                        Outcome::Failed {
+                            class: FailureClass::Transient,
+                            message: message.clone(),
+                        },
+                        Some(report),
+                    ),
+                )
+                .await?;
+            JobOutcome::Retry(message)
+        }
         Ok(report) => {
             store.put_mappings(id, &report.mappings).await?;
             let finished = report.finished;

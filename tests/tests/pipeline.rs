@@ -706,3 +706,39 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_others_go_th
         }
     )));
 }
+
+#[tokio::test]
+async fn a_short_time_limit_still_imports_and_no_time_at_all_never_loops() {
+    let aws = aws().await;
+    let (_c, cr, _r, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let q = MemoryQueue::default();
+    let job = ImportJob {
+        account: a.settings.id.clone(),
+        run_id: "r1".into(),
+        trigger: Trigger::Schedule,
+        only: None,
+    };
+    // A run with no time left: no write, no continuation, a retry (which the queue
+    // dead-letters if it keeps happening), and the reason in the status.
+    let cfg = WorkerConfig {
+        safety_margin: Duration::from_secs(60),
+        ..worker()
+    };
+    let out = run_job(&aws.store, &q, &job, tokio::time::Instant::now(), &cfg)
+        .await
+        .unwrap();
+    assert!(matches!(out, JobOutcome::Retry(_)), "{out:?}");
+    assert!(q.sent.lock().unwrap().is_empty(), "no continuation");
+    let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert!(
+        matches!(&run.outcome, Outcome::Failed { class: FailureClass::Transient, message } if message.contains("time limit")),
+        "{:?}",
+        run.outcome
+    );
+    // Ten seconds left and a 60-second margin: the margin shrinks and the import finishes.
+    let soon = tokio::time::Instant::now() + Duration::from_secs(10);
+    let out = run_job(&aws.store, &q, &job, soon, &cfg).await.unwrap();
+    assert_eq!(out, JobOutcome::Done { finished: true });
+}

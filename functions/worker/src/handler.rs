@@ -6,13 +6,25 @@ use shared::store::Store;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 
-/// The invocation's deadline as an `Instant` (Lambda gives epoch milliseconds).
+/// Lambda's deadline is Unix epoch milliseconds (always above 10^12 today); local
+/// runtime emulators (cargo lambda) send the time limit itself instead. Either way, how
+/// long the invocation has left.
+fn time_left(deadline_ms: u64, now_ms: u64) -> Duration {
+    const EPOCH_2001_MS: u64 = 1_000_000_000_000;
+    if deadline_ms < EPOCH_2001_MS {
+        Duration::from_millis(deadline_ms)
+    } else {
+        Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    }
+}
+
+/// The invocation's deadline as an `Instant`.
 fn deadline(deadline_ms: u64) -> Instant {
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0);
-    Instant::now() + Duration::from_millis(deadline_ms.saturating_sub(now_ms))
+    Instant::now() + time_left(deadline_ms, now_ms)
 }
 
 /// A message Lambda should hand back to the queue.
@@ -46,6 +58,14 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_deadline_is_read_as_epoch_milliseconds_or_an_emulators_time_limit() {
+        let now = 1_795_845_227_369;
+        assert_eq!(time_left(now + 900_000, now), Duration::from_secs(900));
+        assert_eq!(time_left(now - 5, now), Duration::ZERO);
+        assert_eq!(time_left(600_000, now), Duration::from_secs(600));
+    }
     use aws_lambda_events::event::sqs::SqsMessage;
     use lambda_runtime::Context;
     use secrecy::SecretString;
