@@ -9,6 +9,8 @@ MOTO_VERSION := 5.1.22
 MOTO         := $(VENV)/bin/moto_server
 CFN_LINT_VERSION := 1.41.0
 CFN_LINT     := $(VENV)/bin/cfn-lint
+CARGO_LAMBDA_VERSION := 1.9.2
+CARGO_LAMBDA := $(VENV)/bin/cargo-lambda
 CARGO        ?= cargo
 
 # Tests and tools only ever talk to a local emulator with dummy credentials.
@@ -31,17 +33,18 @@ unit:
 	$(CARGO) test --workspace --lib --bins
 
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
-integration: $(MOTO)
-	tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --bins --tests
+integration: $(MOTO) $(CARGO_LAMBDA)
+	$(CARGO) build -p scheduler -p worker
+	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --bins --tests
 
 ## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators
 demo: $(MOTO)
 	$(CARGO) build -p runn-clockify -p sims --bins
 	tests/with-moto.sh $(MOTO) tests/demo.sh
 
-## bench: the Clockify fetch benchmark (release build)
+## bench: the Clockify fetch and Runn import benchmarks (optimised build)
 bench:
-	$(CARGO) bench -p sims --bench clockify_fetch
+	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import
 
 ## moto: install moto (pinned) into a local virtual environment
 moto: $(MOTO)
@@ -50,6 +53,11 @@ $(MOTO):
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'moto[server,dynamodb]==$(MOTO_VERSION)'
 	@test -x $(MOTO)
+
+# The Lambda runtime API emulator the function binaries are tested under.
+$(CARGO_LAMBDA):
+	test -d $(VENV) || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check 'cargo-lambda==$(CARGO_LAMBDA_VERSION)'
 
 $(CFN_LINT):
 	test -d $(VENV) || python3 -m venv $(VENV)

@@ -14,47 +14,12 @@ use shared::clockify::{
 use shared::http::{RateLimit, RetryPolicy};
 use shared::ids::WorkspaceId;
 use shared::SecretString;
+use sims::bench::{mib, peak_since, start_measuring, PeakAlloc, SimProcess};
 use sims::generate::GenSpec;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            let now = CURRENT.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        CURRENT.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size > layout.size() {
-                let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::Relaxed) + new_size
-                    - layout.size();
-                PEAK.fetch_max(now, Ordering::Relaxed);
-            } else {
-                CURRENT.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
-            }
-        }
-        p
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: PeakAlloc = PeakAlloc;
 
 const USERS: usize = 200;
 const ENTRIES: usize = 50_000;
@@ -70,27 +35,24 @@ struct Outcome {
 }
 
 async fn fetch(
-    base: &url::Url,
+    sim: &SimProcess,
     source: EntrySource,
     range: DateRange,
     ws: &WorkspaceId,
 ) -> Outcome {
     let mut cfg = ClockifyConfig::new(
-        ClockifyHost::Server { url: base.clone() },
+        ClockifyHost::Server {
+            url: sim.url.clone(),
+        },
         SecretString::from(KEY),
     );
     cfg.entry_source = source;
     cfg.rate_limit = RateLimit::per_second(RATE);
     cfg.retry = RetryPolicy::default();
     let client = ClockifyClient::new(cfg).unwrap();
-    let http = reqwest::Client::new();
-    http.delete(format!("{base}__sim/stats"))
-        .send()
-        .await
-        .unwrap();
+    sim.take_stats().await;
 
-    let baseline = CURRENT.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = start_measuring();
     let start = Instant::now();
     let (mut entries, mut minutes) = (0usize, 0i64);
     let mut pages = client.time_entries(ws, range);
@@ -100,16 +62,9 @@ async fn fetch(
     }
     drop(pages);
     let wall = start.elapsed();
-    let peak_bytes = PEAK.load(Ordering::Relaxed).saturating_sub(baseline);
+    let peak_bytes = peak_since(baseline);
 
-    let stats: serde_json::Value = http
-        .get(format!("{base}__sim/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = sim.take_stats().await;
     let requests = stats["total"].as_u64().unwrap();
     Outcome {
         entries,
@@ -118,10 +73,6 @@ async fn fetch(
         wall,
         peak_bytes,
     }
-}
-
-fn mib(b: usize) -> f64 {
-    b as f64 / (1024.0 * 1024.0)
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -135,24 +86,17 @@ async fn main() {
         days: 29,
         ..GenSpec::default()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_clockify-sim"))
-        .args([
+    let sim = SimProcess::start(
+        env!("CARGO_BIN_EXE_clockify-sim"),
+        &[
             "--generate",
             &serde_json::to_string(&spec).unwrap(),
             "--api-key",
             KEY,
             "--rate-per-second",
             &RATE.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start clockify-sim");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let base = url::Url::parse(line.trim().rsplit(' ').next().unwrap()).unwrap();
+        ],
+    );
 
     let ws = WorkspaceId::new(spec.workspace_id.clone());
     // Entries start at local office hours in zones from UTC-4 to UTC+12, so in UTC the
@@ -163,10 +107,9 @@ async fn main() {
         chrono_tz::UTC,
     )
     .unwrap();
-    let report = fetch(&base, EntrySource::Report, range, &ws).await;
-    let per_user = fetch(&base, EntrySource::PerUser, range, &ws).await;
-    child.kill().ok();
-    child.wait().ok();
+    let report = fetch(&sim, EntrySource::Report, range, &ws).await;
+    let per_user = fetch(&sim, EntrySource::PerUser, range, &ws).await;
+    drop(sim);
 
     assert_eq!(report.entries, ENTRIES, "the report read every entry");
     assert_eq!(per_user.entries, ENTRIES, "per-user reads read every entry");

@@ -358,7 +358,11 @@ pub fn admin_routes(ctl: Arc<Control>) -> axum::Router {
         .route(
             "/__sim/stats",
             get(|State(c): State<Arc<Control>>| async move {
-                Json(serde_json::json!({ "total": c.total(), "counts": c.counts() }))
+                let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
+                for r in c.log() {
+                    *statuses.entry(r.status).or_default() += 1;
+                }
+                Json(serde_json::json!({ "total": c.total(), "counts": c.counts(), "statuses": statuses }))
             })
             .delete(|State(c): State<Arc<Control>>| async move {
                 c.reset_stats();
