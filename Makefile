@@ -18,6 +18,9 @@ export AWS_ACCESS_KEY_ID     ?= testing
 export AWS_SECRET_ACCESS_KEY ?= testing
 export AWS_REGION            ?= us-east-1
 export AWS_EC2_METADATA_DISABLED := true
+# The simulators and emulators listen on 127.0.0.1 over plain http: let credentials go
+# there in tests and the demo (never the default; see shared/src/hosts.rs).
+export ALLOW_LOCAL_HOSTS := 1
 
 .PHONY: test lint unit integration demo bench moto tools clean
 
@@ -34,7 +37,7 @@ unit:
 
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
 integration: $(MOTO) $(CARGO_LAMBDA)
-	$(CARGO) build -p scheduler -p worker
+	$(CARGO) build -p scheduler -p worker -p runn-clockify
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --bins --tests
 
 ## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators

@@ -85,7 +85,9 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
         out,
         "  Runn {}  ·  Clockify {} workspace {}",
         s.runn_host.base(),
-        s.clockify_host.api_base(),
+        s.clockify_host
+            .api_base()
+            .map_or_else(|e| format!("(invalid: {e})"), |u| u.to_string()),
         s.clockify_workspace
     );
     let _ = writeln!(
@@ -118,43 +120,92 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
             plural(rep.created.projects, "project", "projects"),
             plural(rep.created.people, "person", "people")
         );
-        let (linked, other): (Vec<_>, Vec<_>) = rep
+        let linked = |kind| rep.skipped(kind, SkipReason::AlreadyLinked);
+        if rep
             .skipped
             .iter()
-            .partition(|k| k.reason == SkipReason::AlreadyLinked);
-        if !linked.is_empty() {
-            let n = |kind| linked.iter().filter(|k| k.kind == kind).count();
+            .any(|g| g.reason == SkipReason::AlreadyLinked)
+        {
             let _ = writeln!(
                 out,
                 "    Already in Runn: {}, {}, {}.",
-                plural(n(RecordKind::Client), "client", "clients"),
-                plural(n(RecordKind::Project), "project", "projects"),
-                plural(n(RecordKind::Person), "person", "people")
+                plural(linked(RecordKind::Client), "client", "clients"),
+                plural(linked(RecordKind::Project), "project", "projects"),
+                plural(linked(RecordKind::Person), "person", "people")
             );
         }
+        let other: Vec<_> = rep
+            .skipped
+            .iter()
+            .filter(|g| g.reason != SkipReason::AlreadyLinked)
+            .collect();
         if !other.is_empty() {
-            let _ = writeln!(out, "    Not imported ({}):", other.len());
-            for k in other {
-                let _ = writeln!(
-                    out,
-                    "      {:<8} {:<32} {}",
-                    k.kind.label(),
-                    tidy(&k.name),
-                    k.reason.explain()
-                );
+            let n: usize = other.iter().map(|g| g.records.count).sum();
+            let _ = writeln!(out, "    Not imported ({n}):");
+            for g in other {
+                for k in &g.records.named {
+                    let _ = writeln!(
+                        out,
+                        "      {:<8} {:<32} {}",
+                        g.kind.label(),
+                        tidy(&k.name),
+                        g.reason.explain()
+                    );
+                }
+                if g.records.more() > 0 {
+                    let _ = writeln!(
+                        out,
+                        "      … and {} more {} ({})",
+                        g.records.more(),
+                        if g.records.more() == 1 {
+                            g.kind.label().to_owned()
+                        } else {
+                            format!("{}s", g.kind.label())
+                        },
+                        g.reason.explain()
+                    );
+                }
             }
         }
         if !rep.failed.is_empty() {
-            let _ = writeln!(out, "    Failed {}:", rep.failed.len());
-            for f in &rep.failed {
+            let _ = writeln!(out, "    Failed {}:", rep.failed.count);
+            for f in &rep.failed.named {
                 let _ = writeln!(
                     out,
                     "      {:<8} {:<32} {}",
                     f.kind.label(),
-                    tidy(&f.name),
+                    tidy(&f.record.name),
                     f.reason
                 );
             }
+            if rep.failed.more() > 0 {
+                let _ = writeln!(out, "      … and {} more", rep.failed.more());
+            }
+        }
+        if !rep.lookups.is_empty() {
+            let found = rep.lookups.named.iter().filter(|l| l.found).count();
+            let _ = writeln!(
+                out,
+                "    Looked up {} whose answer was lost (none sent twice blindly):",
+                plural(rep.lookups.count, "write", "writes")
+            );
+            for l in &rep.lookups.named {
+                let _ = writeln!(
+                    out,
+                    "      {:<8} {:<32} {}",
+                    l.kind.label(),
+                    tidy(&l.record.name),
+                    if l.found {
+                        "had been created"
+                    } else {
+                        "was not there; created again"
+                    }
+                );
+            }
+            if rep.lookups.more() > 0 {
+                let _ = writeln!(out, "      … and {} more", rep.lookups.more());
+            }
+            let _ = found;
         }
         if rep.people_on_unknown_role > 0 {
             let _ = writeln!(
@@ -168,7 +219,7 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
 }
 
 fn linked(refs: &[Reference]) -> &'static str {
-    if refs.iter().any(|r| r.reference_name == Reference::CLOCKIFY) {
+    if refs.iter().any(Reference::is_clockify) {
         "from Clockify"
     } else {
         "entered in Runn"

@@ -9,7 +9,8 @@ mod setup;
 
 use clap::{Parser, Subcommand};
 use shared::account::{Account, AccountId, Trigger};
-use shared::jobs::{self, JobOutcome, Message, WorkerConfig};
+use shared::hosts::HostPolicy;
+use shared::jobs::{self, JobOutcome, WorkerConfig};
 use shared::queue::{ImportJob, MemoryQueue, Parts, SqsQueue};
 use shared::store::{DynamoStore, KmsSealer, Store};
 use std::path::PathBuf;
@@ -63,8 +64,10 @@ enum Command {
     Schedule,
     /// Run the queued import jobs, as the worker function does, until the queue is empty.
     Work,
-    /// Create the table, key and queues on a local emulator (AWS_ENDPOINT_URL); prints
-    /// the environment that points the other commands at them.
+    /// Free an account whose lease is held by a run known to be dead (a killed `sync`).
+    Unlock { account: String },
+    /// Create the table, key and queues on a local emulator (AWS_ENDPOINT_URL), reusing
+    /// any that exist; prints the environment that points the other commands at them.
     Setup {
         #[arg(long, default_value = "runn-clockify")]
         prefix: String,
@@ -95,9 +98,44 @@ async fn main() -> ExitCode {
     match run(cli).await {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            tracing::debug!(error = ?e, "the command failed");
+            eprintln!("{}", explain(e.as_ref()));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// An error as one line with its causes, and a hint where there is one. The debug form
+/// (the SDK's whole error) goes to the log at debug level only (`RUST_LOG=debug`).
+fn explain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut line = format!("error: {e}");
+    let mut src = e.source();
+    while let Some(cause) = src {
+        let text = cause.to_string();
+        if !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        src = cause.source();
+    }
+    let lower = line.to_lowercase();
+    let hint = if lower.contains("dispatch failure")
+        || lower.contains("connection refused")
+        || lower.contains("could not be reached")
+    {
+        Some(if std::env::var_os("AWS_ENDPOINT_URL").is_some() {
+            "hint: is the emulator at AWS_ENDPOINT_URL running?"
+        } else {
+            "hint: is AWS_ENDPOINT_URL set (for a local emulator), or are AWS credentials and a region configured?"
+        })
+    } else if lower.contains("non-existent table") || lower.contains("resourcenotfound") {
+        Some("hint: does the table exist? (TABLE_NAME; `runn-clockify setup` creates one on an emulator)")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{line}\n{h}"),
+        None => line,
     }
 }
 
@@ -133,6 +171,9 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let raw = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
             let account: Account = serde_json::from_slice(&raw)
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
+            account
+                .validate(HostPolicy::from_env())
+                .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
             store(&cli, &aws).await?.put_account(&account).await?;
             println!(
                 "Account {} saved ({}; credentials sealed).",
@@ -164,13 +205,25 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let Some(account) = store(&cli, &aws).await?.account(&id).await? else {
                 return Err(format!("no account {id}").into());
             };
-            let (_, runn) = jobs::clients(&account, &WorkerConfig::default())?;
+            let (_, runn) = jobs::clients(&account, &WorkerConfig::default(), None)?;
             print!("{}", display::runn_contents(&account, &runn).await?);
         }
         Command::Sync { account, only } => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
             return sync(&store, id, only).await;
+        }
+        Command::Unlock { account } => {
+            let id = account_id(account)?;
+            match store(&cli, &aws).await?.release_lease(&id, "").await? {
+                Some(holder) => println!(
+                    "Released the lease of {id}, held by run {}.",
+                    holder
+                        .rsplit_once(':')
+                        .map_or(holder.as_str(), |(run, _)| run)
+                ),
+                None => println!("No run holds {id}."),
+            }
         }
         Command::Schedule => {
             let store = store(&cli, &aws).await?;
@@ -212,96 +265,77 @@ async fn sync(store: &DynamoStore, id: AccountId, only: &[Part]) -> Fallible<Exi
     );
     // Continuations stay in this process.
     let queue = MemoryQueue::default();
+    let worker = WorkerConfig::default();
     loop {
         let deadline = Instant::now() + SYNC_SLICE;
-        let outcome =
-            jobs::run_job(store, &queue, &job, deadline, &WorkerConfig::default()).await?;
+        let run = jobs::run_job(store, &queue, &job, deadline, &worker);
+        let outcome = tokio::select! {
+            outcome = run => outcome?,
+            _ = tokio::signal::ctrl_c() => {
+                // The run is dropped mid-flight; what it wrote is in Runn, and the next
+                // run reads it back. Free the account so that run can start at once.
+                store.release_lease(&id, &format!("{}:", job.run_id)).await?;
+                eprintln!("Interrupted. The lease of {id} is released; the next run carries on where this one stopped.");
+                return Ok(ExitCode::from(130));
+            }
+        };
         match outcome {
             JobOutcome::Done { finished: true } => break,
             JobOutcome::Done { finished: false } => {
                 job.trigger = Trigger::Continuation;
                 eprintln!("  ...continuing");
             }
+            JobOutcome::Deferred(why) => {
+                eprintln!("The import did not run: {why}.");
+                eprintln!("If that run is dead (a killed command), `runn-clockify unlock {id}` frees the account.");
+                return Ok(ExitCode::FAILURE);
+            }
             JobOutcome::Dropped(why) | JobOutcome::Retry(why) => {
                 eprintln!("The import did not run to the end: {why}");
-                let runs = store.runs(&id, 1).await?;
-                if let Some(settings) = store.settings(&id).await? {
-                    print!("{}", display::status(&settings, &runs));
-                }
+                print_status(store, &id).await?;
                 return Ok(ExitCode::FAILURE);
             }
         }
     }
-    let runs = store.runs(&id, 1).await?;
-    if let Some(settings) = store.settings(&id).await? {
-        print!("{}", display::status(&settings, &runs));
-    }
+    print_status(store, &id).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Receives jobs like Lambda's SQS event source: batches of up to 10, deleting each job
-/// that is done and leaving the rest to come back (and, after the queue's set number of
-/// receives, to go to its dead-letter queue).
+async fn print_status(store: &DynamoStore, id: &AccountId) -> Fallible<()> {
+    let runs = store.runs(id, 1).await?;
+    if let Some(settings) = store.settings(id).await? {
+        print!("{}", display::status(&settings, &runs));
+    }
+    Ok(())
+}
+
+/// Runs queued jobs as Lambda's SQS event source runs the worker, until the queue is
+/// empty or a job is left to retry (it comes back after its visibility timeout).
 async fn work(store: &DynamoStore, sqs: aws_sdk_sqs::Client, url: String) -> Fallible<ExitCode> {
-    let queue = SqsQueue::new(sqs.clone(), url.clone());
-    let (mut ran, mut retried) = (0, 0);
+    let queue = SqsQueue::new(sqs, url);
+    let mut total = jobs::Round::default();
     loop {
-        let got = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .map_err(|e| {
-                format!(
-                    "receiving from the queue: {}",
-                    aws_sdk_sqs::error::DisplayErrorContext(e)
-                )
-            })?;
-        let messages = got.messages();
-        if messages.is_empty() {
-            break;
-        }
-        let until = Instant::now() + Duration::from_secs(15 * 60);
-        let retry = jobs::work(
+        let until = Instant::now() + shared::queue::WORKER_TIMEOUT;
+        let round = jobs::work_once(
             store,
             &queue,
             &WorkerConfig::default(),
             until,
-            messages.iter().map(|m| Message {
-                id: m.message_id().unwrap_or_default().to_owned(),
-                body: m.body().map(str::to_owned),
-            }),
+            Duration::from_secs(1),
         )
-        .await;
-        for m in messages {
-            ran += 1;
-            if retry.iter().any(|r| Some(r.as_str()) == m.message_id()) {
-                retried += 1;
-                continue;
-            }
-            if let Some(handle) = m.receipt_handle() {
-                sqs.delete_message()
-                    .queue_url(&url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        format!(
-                            "deleting a done job: {}",
-                            aws_sdk_sqs::error::DisplayErrorContext(e)
-                        )
-                    })?;
-            }
-        }
-        if retried > 0 {
-            // Retried jobs come back after their visibility timeout; stop rather than spin.
+        .await
+        .map_err(|e| format!("working the queue: {e}"))?;
+        total.received += round.received;
+        total.retried += round.retried;
+        if round.received == 0 || round.retried > 0 {
             break;
         }
     }
-    println!("Ran {ran} import job(s); {retried} left on the queue to retry.");
-    Ok(if retried == 0 {
+    println!(
+        "Ran {} import job(s); {} left on the queue to retry.",
+        total.received, total.retried
+    );
+    Ok(if total.retried == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE

@@ -1,16 +1,31 @@
 //! Creates what the SAM template creates in AWS — the table, the key, the job queue and
 //! its dead-letter queue — on a local emulator, for the demo and for trying things out.
+//! Run again, it reports what exists and reuses it.
 
-use aws_sdk_sqs::error::DisplayErrorContext;
 use aws_sdk_sqs::types::QueueAttributeName;
+use shared::queue::{MAX_RECEIVES, VISIBILITY_TIMEOUT};
 
-/// Receives before a job goes to the dead-letter queue (as in infra/template.yaml).
-const MAX_RECEIVES: u32 = 5;
+type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
-pub async fn run(
-    aws: &aws_config::SdkConfig,
-    prefix: &str,
-) -> Result<(), Box<dyn std::error::Error>> {
+/// A service error as one line: its code and message (the SDK's Debug dump goes to the
+/// log at debug level).
+fn brief<E, R>(what: &str, e: aws_sdk_sqs::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    tracing::debug!(error = ?e, "{what} failed");
+    match e.as_service_error() {
+        Some(s) => format!(
+            "{what}: {} ({})",
+            s.message().unwrap_or("refused"),
+            s.code().unwrap_or("error")
+        ),
+        None => format!("{what}: {}", aws_sdk_sqs::error::DisplayErrorContext(e)),
+    }
+}
+
+pub async fn run(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<()> {
     if std::env::var_os("AWS_ENDPOINT_URL").is_none() {
         return Err(
             "setup only creates resources on a local emulator (set AWS_ENDPOINT_URL); \
@@ -18,55 +33,137 @@ pub async fn run(
                 .into(),
         );
     }
-    let table = format!("{prefix}-accounts");
-    let db = aws_sdk_dynamodb::Client::new(aws);
-    shared::store::create_table(&db, &table).await?;
+    let table = table(aws, &format!("{prefix}-accounts")).await?;
+    let key_id = key(aws, prefix).await?;
+    let url = queues(aws, prefix).await?;
+    println!("export TABLE_NAME={table}");
+    println!("export KMS_KEY_ID={key_id}");
+    println!("export QUEUE_URL={url}");
+    Ok(())
+}
 
+async fn table(aws: &aws_config::SdkConfig, table: &str) -> Fallible<String> {
+    let db = aws_sdk_dynamodb::Client::new(aws);
+    match db.describe_table().table_name(table).send().await {
+        Ok(_) => eprintln!("Table {table} exists; reused."),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) =>
+        {
+            shared::store::create_table(&db, table).await?;
+            eprintln!("Table {table} created.");
+        }
+        Err(e) => return Err(brief("reading the table", e).into()),
+    }
+    Ok(table.to_owned())
+}
+
+/// The key, found by its alias so a second setup reuses it.
+async fn key(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<String> {
     let kms = aws_sdk_kms::Client::new(aws);
+    let alias = format!("alias/{prefix}-credentials");
+    match kms.describe_key().key_id(&alias).send().await {
+        Ok(found) => {
+            let id = found
+                .key_metadata()
+                .map(|m| m.key_id().to_owned())
+                .ok_or("the emulator returned no key id")?;
+            eprintln!("Key {alias} exists; reused.");
+            return Ok(id);
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_not_found_exception()) => {}
+        Err(e) => return Err(brief("reading the key", e).into()),
+    }
     let key = kms
         .create_key()
         .description(format!("{prefix}: seals integration credentials"))
         .send()
         .await
-        .map_err(|e| format!("creating the key: {}", DisplayErrorContext(e)))?;
-    let key_id = key
+        .map_err(|e| brief("creating the key", e))?;
+    let id = key
         .key_metadata()
         .map(|m| m.key_id().to_owned())
         .ok_or("the emulator returned no key id")?;
-
-    let sqs = aws_sdk_sqs::Client::new(aws);
-    let dlq = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-jobs-dlq"))
-        .attributes(QueueAttributeName::MessageRetentionPeriod, "1209600")
+    kms.create_alias()
+        .alias_name(&alias)
+        .target_key_id(&id)
         .send()
         .await
-        .map_err(|e| format!("creating the dead-letter queue: {}", DisplayErrorContext(e)))?;
-    let dlq_url = dlq.queue_url().ok_or("no dead-letter queue url")?;
+        .map_err(|e| brief("naming the key", e))?;
+    eprintln!("Key {alias} created.");
+    Ok(id)
+}
+
+/// A queue by name: reused with its attributes brought in line, or created.
+async fn queue(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    attributes: &[(QueueAttributeName, String)],
+) -> Fallible<String> {
+    match sqs.get_queue_url().queue_name(name).send().await {
+        Ok(found) => {
+            let url = found.queue_url().ok_or("no queue url")?.to_owned();
+            let mut set = sqs.set_queue_attributes().queue_url(&url);
+            for (k, v) in attributes {
+                set = set.attributes(k.clone(), v);
+            }
+            set.send()
+                .await
+                .map_err(|e| brief("updating the queue", e))?;
+            eprintln!("Queue {name} exists; reused.");
+            Ok(url)
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_queue_does_not_exist()) =>
+        {
+            let mut create = sqs.create_queue().queue_name(name);
+            for (k, v) in attributes {
+                create = create.attributes(k.clone(), v);
+            }
+            let out = create
+                .send()
+                .await
+                .map_err(|e| brief("creating the queue", e))?;
+            eprintln!("Queue {name} created.");
+            Ok(out.queue_url().ok_or("no queue url")?.to_owned())
+        }
+        Err(e) => Err(brief("reading the queue", e).into()),
+    }
+}
+
+async fn queues(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<String> {
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let dlq_url = queue(
+        &sqs,
+        &format!("{prefix}-jobs-dlq"),
+        &[(QueueAttributeName::MessageRetentionPeriod, "1209600".into())],
+    )
+    .await?;
     let dlq_arn = sqs
         .get_queue_attributes()
-        .queue_url(dlq_url)
+        .queue_url(&dlq_url)
         .attribute_names(QueueAttributeName::QueueArn)
         .send()
         .await
-        .map_err(|e| format!("reading the dead-letter queue: {}", DisplayErrorContext(e)))?
+        .map_err(|e| brief("reading the dead-letter queue", e))?
         .attributes()
         .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
         .ok_or("no dead-letter queue arn")?;
     let redrive =
         serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES});
-    let jobs = sqs
-        .create_queue()
-        .queue_name(format!("{prefix}-jobs"))
-        // A worker run lasts at most 15 minutes; a job is not handed out twice meanwhile.
-        .attributes(QueueAttributeName::VisibilityTimeout, "960")
-        .attributes(QueueAttributeName::RedrivePolicy, redrive.to_string())
-        .send()
-        .await
-        .map_err(|e| format!("creating the job queue: {}", DisplayErrorContext(e)))?;
-    let url = jobs.queue_url().ok_or("no job queue url")?;
-    println!("export TABLE_NAME={table}");
-    println!("export KMS_KEY_ID={key_id}");
-    println!("export QUEUE_URL={url}");
-    Ok(())
+    queue(
+        &sqs,
+        &format!("{prefix}-jobs"),
+        &[
+            (
+                QueueAttributeName::VisibilityTimeout,
+                VISIBILITY_TIMEOUT.as_secs().to_string(),
+            ),
+            (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+        ],
+    )
+    .await
 }

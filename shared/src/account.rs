@@ -3,6 +3,7 @@
 
 use crate::clockify::ClockifyHost;
 use crate::error::FailureClass;
+use crate::hosts::{check_url, HostPolicy};
 use crate::ids::WorkspaceId;
 use crate::runn::RunnHost;
 use crate::sync::{ImportReport, Switches};
@@ -88,6 +89,45 @@ fn yes() -> bool {
     true
 }
 
+/// A setting refused, naming the field and why.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct SettingsError {
+    pub field: &'static str,
+    pub reason: String,
+}
+
+impl AccountSettings {
+    /// Checks everything a credential will be sent to, wherever settings enter (an account
+    /// file, the HTTP API), before anything is stored.
+    pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {
+        let bad = |field, reason: String| Err(SettingsError { field, reason });
+        if self.runn_account.trim().is_empty() {
+            return bad("runn_account", "must not be empty".into());
+        }
+        if let Err(e) = check_url(&self.runn_host.base(), hosts) {
+            return bad("runn_host", format!("the Runn URL {e}"));
+        }
+        if let Err(e) = self.clockify_host.check(hosts) {
+            return bad("clockify_host", format!("the Clockify host {e}"));
+        }
+        if let Some(u) = &self.clockify_reports_url {
+            if let Err(e) = check_url(u, hosts) {
+                return bad("clockify_reports_url", format!("the reports URL {e}"));
+            }
+        }
+        // The workspace id goes into request paths: letters and digits only.
+        let ws = self.clockify_workspace.as_str();
+        if ws.is_empty() || ws.len() > 64 || !ws.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return bad(
+                "clockify_workspace",
+                format!("{ws:?} is not a Clockify workspace id (letters and digits)"),
+            );
+        }
+        Ok(())
+    }
+}
+
 /// An account with its credentials (only the worker and the command line open these).
 #[derive(Clone, Debug, Deserialize)]
 pub struct Account {
@@ -95,6 +135,27 @@ pub struct Account {
     pub settings: AccountSettings,
     pub runn_token: SecretString,
     pub clockify_api_key: SecretString,
+}
+
+impl Account {
+    /// The settings' checks, and credentials that can be sent at all.
+    pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {
+        self.settings.validate(hosts)?;
+        use secrecy::ExposeSecret;
+        for (field, secret) in [
+            ("runn_token", &self.runn_token),
+            ("clockify_api_key", &self.clockify_api_key),
+        ] {
+            let v = secret.expose_secret();
+            if v.trim().is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(SettingsError {
+                    field,
+                    reason: "must be 1 to 512 printable characters without spaces".into(),
+                });
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What started a run.
@@ -144,6 +205,71 @@ mod tests {
         assert!(AccountId::parse("").is_err());
         assert!(AccountId::parse("a#b").is_err());
         assert!(AccountId::parse(&"a".repeat(65)).is_err());
+    }
+
+    fn settings(json: serde_json::Value) -> AccountSettings {
+        let mut base = serde_json::json!({"id": "acme", "runn_account": "Acme", "runn_host": {"kind": "eu"},
+            "clockify_host": {"kind": "global"}, "clockify_workspace": "65b1c0ffee0000000000a001",
+            "switches": {"clients_and_projects": true, "people": true, "actuals": false},
+            "time_zone": "UTC"});
+        for (k, v) in json.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn settings_that_would_send_a_key_somewhere_unsafe_are_refused_by_field() {
+        let strict = HostPolicy::STRICT;
+        assert_eq!(settings(serde_json::json!({})).validate(strict), Ok(()));
+        let cases = [
+            (
+                serde_json::json!({"clockify_host": {"kind": "subdomain", "name": "evil.com/x"}}),
+                "clockify_host",
+            ),
+            (
+                serde_json::json!({"clockify_host": {"kind": "subdomain", "name": "a b"}}),
+                "clockify_host",
+            ),
+            (
+                serde_json::json!({"clockify_host": {"kind": "server", "url": "http://clockify.acme.com"}}),
+                "clockify_host",
+            ),
+            (
+                serde_json::json!({"clockify_host": {"kind": "server", "url": "https://127.0.0.1:9001"}}),
+                "clockify_host",
+            ),
+            (
+                serde_json::json!({"clockify_host": {"kind": "server", "url": "https://u:p@clockify.acme.com"}}),
+                "clockify_host",
+            ),
+            (
+                serde_json::json!({"clockify_reports_url": "https://169.254.169.254/latest"}),
+                "clockify_reports_url",
+            ),
+            (
+                serde_json::json!({"runn_host": {"kind": "custom", "url": "http://runn.acme.com"}}),
+                "runn_host",
+            ),
+            (
+                serde_json::json!({"runn_host": {"kind": "custom", "url": "https://[::1]:8080"}}),
+                "runn_host",
+            ),
+            (
+                serde_json::json!({"clockify_workspace": "../../admin"}),
+                "clockify_workspace",
+            ),
+        ];
+        for (json, field) in cases {
+            let s = settings(json.clone());
+            let err = s.validate(strict).expect_err(&json.to_string());
+            assert_eq!(err.field, field, "{json}");
+        }
+        let local = settings(
+            serde_json::json!({"runn_host": {"kind": "custom", "url": "http://127.0.0.1:8080"}}),
+        );
+        assert!(local.validate(strict).is_err());
+        assert!(local.validate(HostPolicy::LOCAL).is_ok());
     }
 
     #[test]

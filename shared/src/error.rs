@@ -78,20 +78,51 @@ pub enum ApiError {
         reason: String,
     },
 
-    /// The caller asked for something the API cannot take (e.g. a bulk call over 100 items).
+    /// The caller asked for something the API cannot take (e.g. a bulk call over 100 items),
+    /// or a host that failed validation.
     #[error("invalid request to {service}: {reason}")]
     Invalid { service: Service, reason: String },
+
+    /// A write that may or may not have taken effect (its answer was lost: a 5xx, a
+    /// timeout, a dropped connection). It is never resent blindly: look the record up.
+    #[error("{service} {request} may or may not have taken effect: {reason}")]
+    Unclear {
+        service: Service,
+        request: String,
+        reason: String,
+    },
+
+    /// The run's time was up before the request could be sent or answered (including a
+    /// wait the server asked for that would pass the deadline).
+    #[error("the run's time ran out before {service} {request} ({reason})")]
+    OutOfTime {
+        service: Service,
+        request: String,
+        reason: String,
+    },
 }
 
 impl ApiError {
     pub fn class(&self) -> FailureClass {
         match self {
             ApiError::CredentialsRejected { .. } => FailureClass::CredentialsRejected,
-            ApiError::Transient { .. } => FailureClass::Transient,
+            ApiError::Transient { .. } | ApiError::Unclear { .. } | ApiError::OutOfTime { .. } => {
+                FailureClass::Transient
+            }
             ApiError::Rejected { .. } | ApiError::Contract { .. } | ApiError::Invalid { .. } => {
                 FailureClass::Permanent
             }
         }
+    }
+
+    /// A write whose effect is unknown: look it up before sending it again.
+    pub fn is_unclear(&self) -> bool {
+        matches!(self, ApiError::Unclear { .. })
+    }
+
+    /// The run's deadline stopped the request: end the run cleanly, to be continued.
+    pub fn is_out_of_time(&self) -> bool {
+        matches!(self, ApiError::OutOfTime { .. })
     }
 
     pub fn status(&self) -> Option<u16> {

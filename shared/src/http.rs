@@ -4,6 +4,7 @@
 //! caller sharing the bucket, not just the one that was told.
 
 use crate::error::{ApiError, RunnErrorBody, Service};
+use crate::hosts::{ForbiddenAddress, GuardedResolver, HostPolicy};
 use rand::Rng;
 use reqwest::header::HeaderMap;
 use reqwest::{RequestBuilder, StatusCode};
@@ -50,7 +51,7 @@ impl RateLimit {
     /// The least time `n` requests can take under this limit, starting with a full bucket.
     pub fn min_duration_for(&self, n: u64) -> Duration {
         let beyond_burst = n.saturating_sub(u64::from(self.burst)) as f64;
-        Duration::from_secs_f64(beyond_burst / self.tokens_per_sec())
+        secs(beyond_burst / self.tokens_per_sec())
     }
 }
 
@@ -87,6 +88,13 @@ impl RateLimiter {
 
     /// Waits until a request may be sent, then takes its token.
     pub async fn acquire(&self) {
+        // Without a deadline every wait is allowed.
+        let _ = self.acquire_by(None).await;
+    }
+
+    /// As [`RateLimiter::acquire`], but gives up (`Err` with the wait it would take)
+    /// rather than wait past `deadline`.
+    pub async fn acquire_by(&self, deadline: Option<Instant>) -> Result<(), Duration> {
         loop {
             let wait = {
                 let mut b = self.state.lock().expect("rate limiter poisoned");
@@ -101,12 +109,15 @@ impl RateLimiter {
                         b.updated = now;
                         if b.tokens >= 1.0 {
                             b.tokens -= 1.0;
-                            return;
+                            return Ok(());
                         }
-                        Duration::from_secs_f64((1.0 - b.tokens) / self.limit.tokens_per_sec())
+                        secs((1.0 - b.tokens) / self.limit.tokens_per_sec())
                     }
                 }
             };
+            if deadline.is_some_and(|d| Instant::now() + wait > d) {
+                return Err(wait);
+            }
             tokio::time::sleep(wait).await;
         }
     }
@@ -115,13 +126,28 @@ impl RateLimiter {
     /// empty bucket so the first requests after the pause are spread out.
     pub fn pause_for(&self, wait: Duration) {
         let mut b = self.state.lock().expect("rate limiter poisoned");
-        let until = Instant::now() + wait;
+        let until = later(Instant::now(), wait);
         if b.paused_until.is_none_or(|p| p < until) {
             b.paused_until = Some(until);
         }
         b.tokens = 0.0;
         b.updated = until;
     }
+}
+
+/// Seconds as a `Duration`, never panicking: negative or NaN is zero, too large is a year.
+fn secs(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s).unwrap_or(YEAR).min(YEAR)
+}
+
+const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// `at + wait`, saturating where an `Instant` cannot go that far.
+fn later(at: Instant, wait: Duration) -> Instant {
+    at.checked_add(wait).unwrap_or_else(|| at + YEAR.min(wait))
 }
 
 /// How hard to try before giving up on a request.
@@ -173,6 +199,18 @@ pub struct Reply<T> {
     pub headers: HeaderMap,
 }
 
+/// How one client sends its requests: limits, retries, hosts and the run's deadline.
+#[derive(Clone, Copy, Debug)]
+pub struct CoreConfig {
+    pub timeout: Duration,
+    pub limit: RateLimit,
+    pub retry: RetryPolicy,
+    pub hosts: HostPolicy,
+    /// Every send, read and wait ends by then: a wait that would pass it ends the request
+    /// with [`ApiError::OutOfTime`] at once.
+    pub deadline: Option<Instant>,
+}
+
 /// The shared request executor: one per API client.
 #[derive(Debug, Clone)]
 pub struct HttpCore {
@@ -180,30 +218,47 @@ pub struct HttpCore {
     service: Service,
     limiter: Arc<RateLimiter>,
     retry: RetryPolicy,
+    timeout: Duration,
+    deadline: Option<Instant>,
 }
 
 impl HttpCore {
-    pub fn new(
-        service: Service,
-        timeout: Duration,
-        limit: RateLimit,
-        retry: RetryPolicy,
-    ) -> Result<Self, ApiError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+    pub fn new(service: Service, cfg: CoreConfig) -> Result<Self, ApiError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(10)))
             .user_agent(concat!("runn-clockify/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Invalid {
-                service,
-                reason: format!("HTTP client: {e}"),
-            })?;
+            // A redirect could carry the key to a host that was never checked.
+            .redirect(reqwest::redirect::Policy::none());
+        if !cfg.hosts.allow_local {
+            builder = builder.dns_resolver(Arc::new(GuardedResolver)).no_proxy();
+        }
+        let http = builder.build().map_err(|e| ApiError::Invalid {
+            service,
+            reason: format!("HTTP client: {e}"),
+        })?;
         Ok(Self {
             http,
             service,
-            limiter: Arc::new(RateLimiter::new(limit)),
-            retry,
+            limiter: Arc::new(RateLimiter::new(cfg.limit)),
+            retry: cfg.retry,
+            timeout: cfg.timeout,
+            deadline: cfg.deadline,
         })
+    }
+
+    fn out_of_time(&self, label: &str, reason: String) -> ApiError {
+        ApiError::OutOfTime {
+            service: self.service,
+            request: label.to_owned(),
+            reason,
+        }
+    }
+
+    /// Whether waiting `wait` from now would pass the run's deadline.
+    fn passes_deadline(&self, wait: Duration) -> bool {
+        self.deadline
+            .is_some_and(|d| later(Instant::now(), wait) > d)
     }
 
     pub fn service(&self) -> Service {
@@ -243,8 +298,44 @@ impl HttpCore {
         let mut failures = 0u32;
         let mut rate_limited = 0u32;
         loop {
-            self.limiter.acquire().await;
-            let (reason, maybe_applied) = match make(&self.http).send().await {
+            if let Err(wait) = self.limiter.acquire_by(self.deadline).await {
+                return Err(self.out_of_time(
+                    label,
+                    format!("the rate limit asks for a {} ms wait", wait.as_millis()),
+                ));
+            }
+            // The request's own timeout never runs past the run's deadline.
+            let timeout = match self.deadline {
+                Some(d) => {
+                    let left = d.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(self.out_of_time(label, "no time left".into()));
+                    }
+                    self.timeout.min(left)
+                }
+                None => self.timeout,
+            };
+            let (reason, maybe_applied) = match make(&self.http).timeout(timeout).send().await {
+                Err(e) if refused_host(&e).is_some() => {
+                    return Err(ApiError::Invalid {
+                        service,
+                        reason: format!(
+                            "{label}: {}",
+                            refused_host(&e).map(|r| r.to_string()).unwrap_or_default()
+                        ),
+                    })
+                }
+                Err(e) if e.is_timeout() && self.passes_deadline(Duration::ZERO) => {
+                    let reason = describe_transport_error(&e);
+                    if !idempotent {
+                        return Err(ApiError::Unclear {
+                            service,
+                            request: label.to_owned(),
+                            reason,
+                        });
+                    }
+                    return Err(self.out_of_time(label, reason));
+                }
                 Err(e) => (describe_transport_error(&e), !e.is_connect()),
                 Ok(resp) => {
                     let status = resp.status();
@@ -293,6 +384,12 @@ impl HttpCore {
                             Some(w) => w,
                             None => self.retry.backoff(rate_limited - 1),
                         };
+                        if self.passes_deadline(wait) {
+                            return Err(self.out_of_time(
+                                label,
+                                format!("rate limited (HTTP 429) for {} s", wait.as_secs()),
+                            ));
+                        }
                         tracing::warn!(%service, request = label, wait_ms = wait.as_millis() as u64,
                             "rate limited (429); pausing this client");
                         self.limiter.pause_for(wait);
@@ -314,11 +411,10 @@ impl HttpCore {
             };
             failures += 1;
             if maybe_applied && !idempotent {
-                return Err(ApiError::Transient {
+                return Err(ApiError::Unclear {
                     service,
                     request: label.to_owned(),
-                    attempts: failures + rate_limited,
-                    reason: format!("{reason}; not retried, as the write may have taken effect"),
+                    reason: format!("{reason}; not resent, as the write may have taken effect"),
                 });
             }
             if failures >= self.retry.max_attempts {
@@ -330,11 +426,26 @@ impl HttpCore {
                 });
             }
             let wait = self.retry.backoff(failures - 1);
+            if self.passes_deadline(wait) {
+                return Err(self.out_of_time(label, format!("{reason}, and no time to retry")));
+            }
             tracing::warn!(%service, request = label, attempt = failures, %reason,
                 wait_ms = wait.as_millis() as u64, "transient failure; retrying");
             tokio::time::sleep(wait).await;
         }
     }
+}
+
+/// The refused host behind a failed request, if that is why it failed.
+fn refused_host(e: &reqwest::Error) -> Option<&ForbiddenAddress> {
+    let mut src = std::error::Error::source(e);
+    while let Some(s) = src {
+        if let Some(f) = s.downcast_ref::<ForbiddenAddress>() {
+            return Some(f);
+        }
+        src = s.source();
+    }
+    None
 }
 
 /// Whether `bytes` is one complete JSON value (only asked once typed parsing has failed).
@@ -398,26 +509,32 @@ pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
     };
+    // Whatever a server sends — huge, infinite, NaN, negative — becomes a wait between
+    // zero and a year (the caller caps it far lower); NaN is ignored.
     if let Some(v) = text("retry-after") {
-        if let Ok(secs) = v.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some(Duration::from_secs_f64(secs));
+        if let Ok(n) = v.parse::<f64>() {
+            if !n.is_nan() {
+                return Some(secs(n));
             }
         }
         if let Ok(when) = chrono::DateTime::parse_from_rfc2822(v) {
-            let secs = (when.timestamp_millis() - chrono::Utc::now().timestamp_millis()).max(0);
-            return Some(Duration::from_millis(secs as u64));
+            let ms = when
+                .timestamp_millis()
+                .saturating_sub(chrono::Utc::now().timestamp_millis());
+            return Some(secs(ms as f64 / 1000.0));
         }
     }
     if let Some(v) = text("x-ratelimit-reset") {
         if let Ok(n) = v.parse::<f64>() {
-            // Values this large are epoch seconds, not a delay.
-            let secs = if n > 1.0e9 {
-                n - chrono::Utc::now().timestamp() as f64
-            } else {
-                n
-            };
-            return Some(Duration::from_secs_f64(secs.max(0.0)));
+            if !n.is_nan() {
+                // Values this large are epoch seconds, not a delay.
+                let s = if n > 1.0e9 {
+                    n - chrono::Utc::now().timestamp() as f64
+                } else {
+                    n
+                };
+                return Some(secs(s));
+            }
         }
     }
     None
@@ -487,6 +604,50 @@ mod tests {
         }
         let spread: std::collections::HashSet<_> = (0..50).map(|_| p.backoff(5)).collect();
         assert!(spread.len() > 10, "no jitter");
+    }
+
+    #[test]
+    fn no_server_header_however_odd_panics_or_asks_for_more_than_a_year() {
+        for v in [
+            "1e30",
+            "inf",
+            "-inf",
+            "NaN",
+            "-5",
+            "1e309",
+            "18446744073709551616",
+            "0.0000001",
+            "Thu, 01 Jan 1970 00:00:00 GMT",
+            "Fri, 31 Dec 9999 23:59:59 GMT",
+            "\u{0}",
+            "",
+        ] {
+            for name in ["retry-after", "x-ratelimit-reset"] {
+                let mut h = HeaderMap::new();
+                if let Ok(value) = HeaderValue::from_str(v) {
+                    h.insert(name, value);
+                }
+                if let Some(w) = server_wait(&h) {
+                    assert!(w <= YEAR, "{name}: {v} gave {w:?}");
+                }
+            }
+        }
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("1e30"));
+        assert_eq!(server_wait(&h), Some(YEAR));
+        h.insert("retry-after", HeaderValue::from_static("-3"));
+        assert_eq!(server_wait(&h), Some(Duration::ZERO));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_limiter_refuses_a_wait_past_the_deadline() {
+        let limiter = RateLimiter::new(RateLimit::per_minute(1).with_burst(1));
+        let deadline = Some(Instant::now() + Duration::from_secs(10));
+        assert_eq!(limiter.acquire_by(deadline).await, Ok(()));
+        let start = Instant::now();
+        assert!(limiter.acquire_by(deadline).await.is_err());
+        assert_eq!(start.elapsed(), Duration::ZERO, "it must not wait first");
+        limiter.pause_for(Duration::MAX);
     }
 
     #[test]

@@ -4,9 +4,9 @@
 use crate::account::{Account, Outcome, RunRecord, Trigger};
 use crate::clockify::{ClockifyClient, ClockifyConfig};
 use crate::error::{ApiError, FailureClass};
-use crate::queue::{ImportJob, Queue, QueueError};
+use crate::queue::{ImportJob, Queue, QueueError, SqsQueue, LEASE_RETRY_DELAY};
 use crate::runn::{RunnClient, RunnConfig};
-use crate::store::{Store, StoreError};
+use crate::store::{LeaseAttempt, Store, StoreError};
 use crate::sync::{run_import, ImportReport, RunLimits, Switches};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -67,15 +67,19 @@ impl JobError {
     }
 }
 
-/// What became of a job: the worker acknowledges `Done` and `Dropped`, and hands `Retry`
-/// back to the queue (which dead-letters it after its set number of receives).
+/// What became of a job: the worker acknowledges `Done`, `Deferred` and `Dropped`, and
+/// hands `Retry` back to the queue (which dead-letters it after its set number of
+/// receives).
 #[derive(Debug, PartialEq, Eq)]
 pub enum JobOutcome {
     /// Finished, or stopped at its deadline with its continuation queued.
     Done { finished: bool },
-    /// Nothing to retry: unknown or disabled account, or credentials rejected.
+    /// Another run holds the account: the job was sent again with a delay.
+    Deferred(String),
+    /// Nothing to retry: unknown or disabled account, credentials rejected, a permanent
+    /// failure, or a scheduled run that already succeeded.
     Dropped(String),
-    /// Try again later: another run holds the account, or a transient failure.
+    /// Try again later: a transient failure.
     Retry(String),
 }
 
@@ -103,25 +107,50 @@ impl Default for WorkerConfig {
     }
 }
 
-/// The two API clients for an account, with the worker's tuning.
+/// The two API clients for an account, with the worker's tuning; every request, read and
+/// wait of theirs ends by `deadline`.
 pub fn clients(
     account: &Account,
     cfg: &WorkerConfig,
+    deadline: Option<Instant>,
 ) -> Result<(ClockifyClient, RunnClient), ApiError> {
     let s = &account.settings;
     let mut c = ClockifyConfig::new(s.clockify_host.clone(), account.clockify_api_key.clone());
     c.reports_base = s.clockify_reports_url.clone();
+    c.deadline = deadline;
     if let Some(tune) = cfg.tune_clockify {
         tune(&mut c);
     }
     let mut r = RunnConfig::new(s.runn_host.clone(), account.runn_token.clone());
+    r.deadline = deadline;
     if let Some(tune) = cfg.tune_runn {
         tune(&mut r);
     }
     Ok((ClockifyClient::new(c)?, RunnClient::new(r)?))
 }
 
-/// Runs one job until done or until `deadline` (less the safety margin).
+/// The lease holder of one attempt at a run: `<run id>:<attempt>`, so a whole run's
+/// lease can be released by its run id (`<run id>:`).
+pub fn lease_holder(run_id: &str) -> String {
+    format!("{run_id}:{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Whether a scheduled run already succeeded for this account: a retried schedule (same
+/// scheduled time, so the same run id) does not run it twice.
+async fn already_succeeded(store: &dyn Store, job: &ImportJob) -> Result<bool, StoreError> {
+    if job.trigger != Trigger::Schedule {
+        return Ok(false);
+    }
+    Ok(store
+        .runs(&job.account, 10)
+        .await?
+        .iter()
+        .any(|r| r.run_id == job.run_id && r.outcome == Outcome::Succeeded))
+}
+
+/// Runs one job until done or until `deadline` (less the safety margin). The lease is
+/// released on every path out, errors included, and a continuation is queued only after
+/// it is released, so a run's own continuation never meets its lease.
 pub async fn run_job(
     store: &dyn Store,
     queue: &dyn Queue,
@@ -136,19 +165,52 @@ pub async fn run_job(
     if !account.settings.enabled {
         return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
     }
-    let holder = format!("{}:{}", job.run_id, uuid::Uuid::new_v4());
-    let ttl = deadline.saturating_duration_since(Instant::now()) + cfg.safety_margin;
-    if !store.try_lease(id, &holder, ttl).await? {
-        return Ok(JobOutcome::Retry(format!(
-            "another run of {id} is in progress"
+    if already_succeeded(store, job).await? {
+        return Ok(JobOutcome::Dropped(format!(
+            "run {} of account {id} already succeeded",
+            job.run_id
         )));
     }
+    let holder = lease_holder(&job.run_id);
+    let ttl = deadline.saturating_duration_since(Instant::now()) + cfg.safety_margin;
+    if let LeaseAttempt::Held(h) = store.try_lease(id, &holder, ttl).await? {
+        // Sent again shortly rather than handed back to wait out the visibility timeout
+        // (and spend a receive): a button pressed during the daily run runs minutes later.
+        queue.send_later(job, LEASE_RETRY_DELAY).await?;
+        return Ok(JobOutcome::Deferred(format!(
+            "another run ({}) holds account {id} until {}; trying again in {} s",
+            h.run_id(),
+            h.until.format("%Y-%m-%d %H:%M:%S UTC"),
+            LEASE_RETRY_DELAY.as_secs()
+        )));
+    }
+    let (outcome, continuation) = leased(store, &account, job, deadline, cfg).await;
+    if let Err(e) = store.release_lease(id, &holder).await {
+        // It runs out on its own at the deadline plus the margin.
+        tracing::warn!(account = %id, error = %e, "could not release the lease");
+    }
+    if let Some(next) = continuation {
+        queue.send(&[next]).await?;
+    }
+    outcome
+}
+
+/// The part of a job that runs under the lease: the import, its status, and the
+/// continuation to queue once the lease is released (even if the status failed to save).
+async fn leased(
+    store: &dyn Store,
+    account: &Account,
+    job: &ImportJob,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) -> (Result<JobOutcome, JobError>, Option<ImportJob>) {
+    let id = &account.settings.id;
     let started_at = chrono::Utc::now();
     // Keep the margin, but never more than a quarter of the time there is: a function
     // with a short timeout still gets most of it.
     let remaining = deadline.saturating_duration_since(Instant::now());
     let stop_at = deadline - cfg.safety_margin.min(remaining / 4);
-    let result = import_with(&account, job, stop_at, cfg).await;
+    let result = import_with(account, job, stop_at, cfg).await;
     let record = |outcome, report| RunRecord {
         run_id: job.run_id.clone(),
         trigger: job.trigger,
@@ -157,70 +219,56 @@ pub async fn run_job(
         outcome,
         report,
     };
-    let outcome = match result {
+    let mut continuation = None;
+    let (run, outcome) = match result {
         // Stopped before a single write: continuing would loop without progress.
         Ok(report) if !report.finished && report.writes == 0 => {
-            let message = "the run ended before it could write anything (is the function's time limit too short?)".to_owned();
-            store
-                .record_run(
-                    id,
-                    &record(
-                        Outcome::Failed {
-                            class: FailureClass::Transient,
-                            message: message.clone(),
-                        },
-                        Some(report),
-                    ),
-                )
-                .await?;
-            JobOutcome::Retry(message)
+            let message =
+                "the run's time ran out before it could write anything; retried later".to_owned();
+            let failed = Outcome::Failed {
+                class: FailureClass::Transient,
+                message: message.clone(),
+            };
+            (record(failed, Some(report)), JobOutcome::Retry(message))
         }
         Ok(report) => {
-            store.put_mappings(id, &report.mappings).await?;
             let finished = report.finished;
-            if !finished {
-                let next = ImportJob {
-                    trigger: Trigger::Continuation,
-                    ..job.clone()
-                };
-                queue.send(&[next]).await?;
-            }
             let o = if finished {
                 Outcome::Succeeded
             } else {
+                continuation = Some(ImportJob {
+                    trigger: Trigger::Continuation,
+                    ..job.clone()
+                });
                 Outcome::Continued
             };
-            store.record_run(id, &record(o, Some(report))).await?;
-            JobOutcome::Done { finished }
+            (record(o, Some(report)), JobOutcome::Done { finished })
         }
         Err(e) => {
             let class = e.class();
-            store
-                .record_run(
-                    id,
-                    &record(
-                        Outcome::Failed {
-                            class,
-                            message: e.to_string(),
-                        },
-                        None,
-                    ),
-                )
-                .await?;
-            match class {
+            let failed = Outcome::Failed {
+                class,
+                message: e.to_string(),
+            };
+            let outcome = match class {
                 FailureClass::CredentialsRejected => {
                     // No retry storm: stop until someone enters working credentials.
-                    store.disable(id).await?;
+                    if let Err(d) = store.disable(id).await {
+                        return (Err(d.into()), None);
+                    }
                     tracing::warn!(account = %id, error = %e, "credentials rejected; account disabled");
                     JobOutcome::Dropped(e.to_string())
                 }
                 FailureClass::Permanent => JobOutcome::Dropped(e.to_string()),
                 FailureClass::Transient => JobOutcome::Retry(e.to_string()),
-            }
+            };
+            (record(failed, None), outcome)
         }
     };
-    store.release_lease(id, &holder).await?;
-    Ok(outcome)
+    match store.record_run(id, &run).await {
+        Ok(()) => (Ok(outcome), continuation),
+        Err(e) => (Err(e.into()), continuation),
+    }
 }
 
 async fn import_with(
@@ -229,7 +277,7 @@ async fn import_with(
     deadline: Instant,
     cfg: &WorkerConfig,
 ) -> Result<ImportReport, ApiError> {
-    let (clockify, runn) = clients(account, cfg)?;
+    let (clockify, runn) = clients(account, cfg, Some(deadline))?;
     let switches = account.settings.switches.import();
     let switches = match job.only {
         None => switches,
@@ -286,6 +334,7 @@ pub async fn work(
         let _enter = span.enter();
         match outcome {
             Ok(JobOutcome::Done { finished }) => tracing::info!(finished, "import run done"),
+            Ok(JobOutcome::Deferred(why)) => tracing::info!(%why, "job deferred"),
             Ok(JobOutcome::Dropped(why)) => tracing::warn!(%why, "job dropped, not retried"),
             Ok(JobOutcome::Retry(why)) => {
                 tracing::warn!(%why, "job to be retried");
@@ -298,6 +347,70 @@ pub async fn work(
         }
     }
     retry
+}
+
+/// What one receive–work–delete round did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Round {
+    pub received: usize,
+    /// Left on the queue to come back after its visibility timeout.
+    pub retried: usize,
+}
+
+/// One round of what Lambda's SQS event source does for the worker, for the command
+/// line and the tests: receive up to ten jobs, run them, delete the ones dealt with and
+/// leave the rest to come back (and, after the queue's receives, go to its dead-letter
+/// queue).
+pub async fn work_once(
+    store: &dyn Store,
+    queue: &SqsQueue,
+    cfg: &WorkerConfig,
+    until: Instant,
+    wait: Duration,
+) -> Result<Round, QueueError> {
+    let messages = queue.receive(wait).await?;
+    let retry = work(
+        store,
+        queue,
+        cfg,
+        until,
+        messages.iter().map(|m| Message {
+            id: m.id.clone(),
+            body: m.body.clone(),
+        }),
+    )
+    .await;
+    let mut round = Round {
+        received: messages.len(),
+        retried: 0,
+    };
+    for m in &messages {
+        if retry.contains(&m.id) {
+            round.retried += 1;
+        } else if let Some(receipt) = &m.receipt {
+            queue.delete(receipt).await?;
+        }
+    }
+    Ok(round)
+}
+
+/// The run id of a scheduled invocation, taken from the time it was scheduled for, so a
+/// retried attempt of the same schedule is the same run (and an account it already ran
+/// for is not run twice). Reads the `time` of an EventBridge envelope — a classic rule's,
+/// or EventBridge Scheduler's, whose `detail` is the string `"{}"` — or the
+/// `scheduled_time` of a Scheduler `Input` (the template sets it to
+/// `<aws.scheduler.scheduled-time>`). Without either, the current minute.
+pub fn scheduled_run_id(prefix: &str, payload: &serde_json::Value) -> String {
+    let scheduled = ["time", "scheduled_time"]
+        .iter()
+        .filter_map(|k| payload.get(k).and_then(|v| v.as_str()))
+        .find_map(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc));
+    let at = scheduled.unwrap_or_else(|| {
+        tracing::warn!("the scheduled event carries no time; using the current minute");
+        chrono::Utc::now()
+    });
+    format!("{prefix}-{}", at.format("%Y-%m-%dT%H:%MZ"))
 }
 
 /// A fresh run id.

@@ -6,6 +6,7 @@ pub mod account;
 pub mod aws;
 pub mod clockify;
 pub mod error;
+pub mod hosts;
 pub mod http;
 pub mod ids;
 pub mod jobs;

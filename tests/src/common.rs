@@ -27,6 +27,8 @@ pub enum Fault {
     /// Carry out the request, then drop the connection before the answer arrives: the
     /// write happened, but the client cannot know.
     LoseAnswer,
+    /// Carry out the request, then answer 500 (a server failing after it committed).
+    ErrorAfterWrite,
 }
 
 /// Faults to inject: a queue taken first, then random shares.
@@ -50,6 +52,13 @@ pub struct Faults {
     /// Added to every answer.
     #[serde(default, with = "shared::http::duration_ms")]
     pub latency: Duration,
+    /// Every n-th write (`POST`) is carried out and its answer then lost (0: never).
+    #[serde(default)]
+    pub lose_every_nth_write: u32,
+    /// Share of writes carried out and then answered 500, as a server that fails after
+    /// committing does.
+    #[serde(default)]
+    pub error_after_write_rate: f64,
 }
 
 /// A server-side token bucket per credential: `requests` per `per`, with a full bucket of
@@ -80,6 +89,7 @@ pub struct Control {
     buckets: Mutex<HashMap<String, (f64, Instant)>>,
     log: Mutex<Vec<Record>>,
     counts: Mutex<BTreeMap<String, u64>>,
+    writes: std::sync::atomic::AtomicU64,
     error_body: fn(u16) -> serde_json::Value,
     retry_after: std::sync::atomic::AtomicBool,
 }
@@ -93,6 +103,7 @@ impl Control {
             buckets: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
             counts: Mutex::new(BTreeMap::new()),
+            writes: std::sync::atomic::AtomicU64::new(0),
             error_body,
             retry_after: std::sync::atomic::AtomicBool::new(false),
         })
@@ -166,6 +177,20 @@ impl Control {
         }
         if let Some(x) = f.next.pop_front() {
             return Some(x);
+        }
+        if endpoint.starts_with("POST ") {
+            let n = self
+                .writes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                + 1;
+            if f.lose_every_nth_write > 0 && n % u64::from(f.lose_every_nth_write) == 0 {
+                return Some(Fault::LoseAnswer);
+            }
+            if f.error_after_write_rate > 0.0
+                && self.rng.lock().unwrap().gen::<f64>() < f.error_after_write_rate
+            {
+                return Some(Fault::ErrorAfterWrite);
+            }
         }
         if f.error_rate == 0.0 && f.drop_rate == 0.0 && f.malformed_rate == 0.0 {
             return None;
@@ -273,6 +298,10 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
         Some(Fault::LoseAnswer) => {
             let _ = next.run(req).await;
             broken_answer()
+        }
+        Some(Fault::ErrorAfterWrite) => {
+            let _ = next.run(req).await;
+            ctl.error_response(500)
         }
         None => next.run(req).await,
     };

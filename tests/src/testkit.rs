@@ -155,3 +155,168 @@ pub fn unique(prefix: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// A binary of this workspace, as `cargo build` put it beside the running test (tests run
+/// from `target/<profile>/deps`); the Makefile builds the binaries before the tests.
+pub fn workspace_bin(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p {name}; make test does)",
+        path.display()
+    );
+    path
+}
+
+/// An account pointing at no server (the scheduler's tests read only its id).
+pub fn offline_account(id: &str) -> shared::account::Account {
+    use shared::account::*;
+    Account {
+        settings: AccountSettings {
+            id: AccountId::parse(id).expect("valid account id"),
+            runn_account: id.into(),
+            runn_host: shared::runn::RunnHost::Eu,
+            clockify_host: ClockifyHost::Global,
+            clockify_reports_url: None,
+            clockify_workspace: shared::ids::WorkspaceId::new(crate::demo::WORKSPACE_ID),
+            switches: AccountSwitches {
+                clients_and_projects: true,
+                people: true,
+                actuals: false,
+            },
+            autofill: true,
+            time_zone: chrono_tz::Europe::London,
+            enabled: true,
+        },
+        runn_token: SecretString::from(RUNN_TOKEN.to_owned()),
+        clockify_api_key: SecretString::from(crate::demo::API_KEY.to_owned()),
+    }
+}
+
+/// The demo company's account ("Northwind Agency"), pointed at two running simulators,
+/// with `token` as its Runn token.
+pub fn demo_account(
+    id: &str,
+    clockify: &Running,
+    runn: &Running,
+    token: &str,
+) -> shared::account::Account {
+    let mut a = offline_account(id);
+    a.settings.runn_account = "Northwind Agency".into();
+    a.settings.runn_host = shared::runn::RunnHost::Custom { url: runn.url() };
+    a.settings.clockify_host = ClockifyHost::Server {
+        url: clockify.url(),
+    };
+    a.runn_token = SecretString::from(token.to_owned());
+    a
+}
+
+/// A job for an account, as the scheduler queues it.
+pub fn job(account: &str, run_id: &str) -> shared::queue::ImportJob {
+    shared::queue::ImportJob {
+        account: shared::account::AccountId::parse(account).expect("valid account id"),
+        run_id: run_id.into(),
+        trigger: shared::account::Trigger::Schedule,
+        only: None,
+    }
+}
+
+fn quick_clockify(c: &mut ClockifyConfig) {
+    c.retry = quick_retry();
+    c.rate_limit = RateLimit::per_second(1000);
+}
+
+fn quick_runn(c: &mut RunnConfig) {
+    c.retry = quick_retry();
+    c.rate_limit = RateLimit::per_second(1000);
+}
+
+/// The worker's settings with quick retries and no rate limits of our own, and a
+/// one-second margin before the deadline.
+pub fn quick_worker() -> shared::jobs::WorkerConfig {
+    shared::jobs::WorkerConfig {
+        safety_margin: Duration::from_secs(1),
+        tune_clockify: Some(quick_clockify),
+        tune_runn: Some(quick_runn),
+        max_writes: None,
+    }
+}
+
+/// DynamoDB, KMS and SQS on the local emulator, with a fresh table and key and the
+/// store over them.
+pub struct TestAws {
+    pub config: aws_config::SdkConfig,
+    pub db: aws_sdk_dynamodb::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub key_id: String,
+    pub sealer: std::sync::Arc<shared::store::KmsSealer>,
+    pub store: shared::store::DynamoStore,
+}
+
+impl TestAws {
+    pub async fn new() -> Self {
+        let config = local_aws().await;
+        let db = aws_sdk_dynamodb::Client::new(&config);
+        let kms = aws_sdk_kms::Client::new(&config);
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let table = unique("accounts");
+        shared::store::create_table(&db, &table)
+            .await
+            .expect("create the table");
+        let key = kms
+            .create_key()
+            .description("test")
+            .send()
+            .await
+            .expect("create a key");
+        let key_id = key
+            .key_metadata()
+            .expect("key metadata")
+            .key_id()
+            .to_owned();
+        let sealer = std::sync::Arc::new(shared::store::KmsSealer::new(kms, key_id.clone()));
+        let store = shared::store::DynamoStore::new(db.clone(), table.clone(), sealer.clone());
+        Self {
+            config,
+            db,
+            sqs,
+            table,
+            key_id,
+            sealer,
+            store,
+        }
+    }
+
+    /// A fresh queue; its URL.
+    pub async fn queue(&self) -> String {
+        self.queue_with(&[]).await
+    }
+
+    /// A fresh queue with these attributes; its URL.
+    pub async fn queue_with(
+        &self,
+        attributes: &[(aws_sdk_sqs::types::QueueAttributeName, String)],
+    ) -> String {
+        let mut create = self.sqs.create_queue().queue_name(unique("jobs"));
+        for (k, v) in attributes {
+            create = create.attributes(k.clone(), v);
+        }
+        create
+            .send()
+            .await
+            .expect("create a queue")
+            .queue_url()
+            .expect("a queue url")
+            .to_owned()
+    }
+
+    pub fn sqs_queue(&self, url: &str) -> shared::queue::SqsQueue {
+        shared::queue::SqsQueue::new(self.sqs.clone(), url)
+    }
+}

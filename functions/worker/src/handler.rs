@@ -68,15 +68,10 @@ mod tests {
     }
     use aws_lambda_events::event::sqs::SqsMessage;
     use lambda_runtime::Context;
-    use secrecy::SecretString;
-    use shared::account::{Account, AccountId, AccountSettings, AccountSwitches, Trigger};
-    use shared::clockify::ClockifyHost;
-    use shared::http::RateLimit;
-    use shared::ids::WorkspaceId;
-    use shared::queue::{ImportJob, MemoryQueue};
-    use shared::runn::RunnHost;
+    use shared::queue::MemoryQueue;
     use shared::store::MemoryStore;
     use sims::common::Faults;
+    use sims::testkit::{demo_account, job, quick_worker};
     use sims::{
         clockify::ClockifySim,
         demo,
@@ -91,14 +86,8 @@ mod tests {
         m
     }
 
-    fn job(account: &str) -> String {
-        serde_json::to_string(&ImportJob {
-            account: AccountId::parse(account).unwrap(),
-            run_id: "run-1".into(),
-            trigger: Trigger::Schedule,
-            only: None,
-        })
-        .unwrap()
+    fn body(account: &str) -> String {
+        serde_json::to_string(&job(account, "run-1")).unwrap()
     }
 
     #[tokio::test]
@@ -121,48 +110,18 @@ mod tests {
             ("revoked", &h, "LIVE_revoked"),
         ] {
             store
-                .put_account(&Account {
-                    settings: AccountSettings {
-                        id: AccountId::parse(id).unwrap(),
-                        runn_account: id.into(),
-                        runn_host: RunnHost::Custom { url: runn.url() },
-                        clockify_host: ClockifyHost::Server { url: c.url() },
-                        clockify_reports_url: None,
-                        clockify_workspace: WorkspaceId::new(demo::WORKSPACE_ID),
-                        switches: AccountSwitches {
-                            clients_and_projects: true,
-                            people: true,
-                            actuals: false,
-                        },
-                        autofill: true,
-                        time_zone: chrono_tz::UTC,
-                        enabled: true,
-                    },
-                    runn_token: SecretString::from(token.to_owned()),
-                    clockify_api_key: SecretString::from(demo::API_KEY.to_owned()),
-                })
+                .put_account(&demo_account(id, &c, runn, token))
                 .await
                 .unwrap();
         }
-        let cfg = WorkerConfig {
-            safety_margin: Duration::from_secs(1),
-            tune_clockify: Some(|c| {
-                c.retry = testkit::quick_retry();
-                c.rate_limit = RateLimit::per_second(1000);
-            }),
-            tune_runn: Some(|c| {
-                c.retry = testkit::quick_retry();
-                c.rate_limit = RateLimit::per_second(1000);
-            }),
-            max_writes: None,
-        };
+        let cfg = quick_worker();
         let mut event = SqsEvent::default();
         event.records = vec![
-            message("m-good", &job("good")),
+            message("m-good", &body("good")),
             message("m-garbage", "{not a job"),
-            message("m-down", &job("down")),
-            message("m-revoked", &job("revoked")),
-            message("m-unknown", &job("nobody")),
+            message("m-down", &body("down")),
+            message("m-revoked", &body("revoked")),
+            message("m-unknown", &body("nobody")),
         ];
         let mut ctx = Context::default();
         ctx.deadline = (SystemTime::now()
@@ -185,7 +144,7 @@ mod tests {
         assert_eq!(healthy.data.lock().unwrap().people.len(), 5);
         assert!(
             !store
-                .settings(&AccountId::parse("revoked").unwrap())
+                .settings(&shared::account::AccountId::parse("revoked").unwrap())
                 .await
                 .unwrap()
                 .unwrap()

@@ -11,7 +11,8 @@ pub use model::{
 };
 
 use crate::error::{ApiError, Service};
-use crate::http::{HttpCore, RateLimit, Reply, RetryPolicy};
+use crate::hosts::{check_dns_label, check_url, HostPolicy, HostRefused};
+use crate::http::{CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy};
 use crate::ids::{ClockifyUserId, WorkspaceId};
 use async_stream::try_stream;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -20,6 +21,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 /// The largest `page-size` Clockify's list endpoints accept.
@@ -75,30 +77,42 @@ pub enum ClockifyHost {
 
 impl ClockifyHost {
     /// The root the spec's `/v1/...` paths hang under.
-    pub fn api_base(&self) -> Url {
+    pub fn api_base(&self) -> Result<Url, HostRefused> {
         match self {
-            ClockifyHost::Global => fixed("https://api.clockify.me/api"),
-            ClockifyHost::Regional { region } => {
-                fixed(&format!("https://{}.clockify.me/api", region.prefix()))
-            }
-            ClockifyHost::Subdomain { name } => fixed(&format!("https://{name}.clockify.me/api")),
-            ClockifyHost::Server { url } => join_root(url, "api"),
+            ClockifyHost::Global => Ok(fixed("https://api.clockify.me/api")),
+            ClockifyHost::Regional { region } => Ok(fixed(&format!(
+                "https://{}.clockify.me/api",
+                region.prefix()
+            ))),
+            ClockifyHost::Subdomain { name } => subdomain(name, "api"),
+            ClockifyHost::Server { url } => Ok(join_root(url, "api")),
         }
     }
 
     /// The root of the reports API.
-    pub fn reports_base(&self) -> Url {
+    pub fn reports_base(&self) -> Result<Url, HostRefused> {
         match self {
-            ClockifyHost::Global => fixed("https://reports.api.clockify.me"),
-            ClockifyHost::Regional { region } => {
-                fixed(&format!("https://{}.clockify.me/report", region.prefix()))
-            }
-            ClockifyHost::Subdomain { name } => {
-                fixed(&format!("https://{name}.clockify.me/report"))
-            }
-            ClockifyHost::Server { url } => join_root(url, "report"),
+            ClockifyHost::Global => Ok(fixed("https://reports.api.clockify.me")),
+            ClockifyHost::Regional { region } => Ok(fixed(&format!(
+                "https://{}.clockify.me/report",
+                region.prefix()
+            ))),
+            ClockifyHost::Subdomain { name } => subdomain(name, "report"),
+            ClockifyHost::Server { url } => Ok(join_root(url, "report")),
         }
     }
+
+    /// Whether the key may be sent there (see [`crate::hosts`]).
+    pub fn check(&self, policy: HostPolicy) -> Result<(), HostRefused> {
+        check_url(&self.api_base()?, policy)?;
+        check_url(&self.reports_base()?, policy)
+    }
+}
+
+fn subdomain(name: &str, leaf: &str) -> Result<Url, HostRefused> {
+    check_dns_label(name)?;
+    Url::parse(&format!("https://{name}.clockify.me/{leaf}"))
+        .map_err(|e| HostRefused(format!("{name:?} gives no valid URL ({e})")))
 }
 
 fn fixed(s: &str) -> Url {
@@ -139,6 +153,10 @@ pub struct ClockifyConfig {
     pub report_page_size: u32,
     pub report_max_days: u32,
     pub entry_source: EntrySource,
+    /// Which hosts the key may go to (strict unless `ALLOW_LOCAL_HOSTS=1`).
+    pub hosts: HostPolicy,
+    /// The run's deadline: no request, read or wait goes past it.
+    pub deadline: Option<Instant>,
 }
 
 impl ClockifyConfig {
@@ -155,6 +173,8 @@ impl ClockifyConfig {
             report_page_size: MAX_REPORT_PAGE_SIZE,
             report_max_days: REPORT_MAX_DAYS,
             entry_source: EntrySource::Auto,
+            hosts: HostPolicy::from_env(),
+            deadline: None,
         }
     }
 }
@@ -195,18 +215,25 @@ impl ClockifyClient {
                 "report page size must be 1..={MAX_REPORT_PAGE_SIZE}"
             )));
         }
-        let reports = cfg
-            .reports_base
-            .clone()
-            .unwrap_or_else(|| cfg.host.reports_base());
+        let host = |field: &str, r: Result<Url, HostRefused>| {
+            r.and_then(|u| check_url(&u, cfg.hosts).map(|()| u))
+                .map_err(|e| invalid(format!("{field} {e}")))
+        };
+        let api = host("the Clockify host", cfg.host.api_base())?;
+        let reports = match &cfg.reports_base {
+            Some(u) => host("the Clockify reports URL", Ok(u.clone()))?,
+            None => host("the Clockify host", cfg.host.reports_base())?,
+        };
+        let core = CoreConfig {
+            timeout: cfg.timeout,
+            limit: cfg.rate_limit,
+            retry: cfg.retry,
+            hosts: cfg.hosts,
+            deadline: cfg.deadline,
+        };
         Ok(Self {
-            core: HttpCore::new(Service::Clockify, cfg.timeout, cfg.rate_limit, cfg.retry)?,
-            api: cfg
-                .host
-                .api_base()
-                .as_str()
-                .trim_end_matches('/')
-                .to_owned(),
+            core: HttpCore::new(Service::Clockify, core)?,
+            api: api.as_str().trim_end_matches('/').to_owned(),
             reports: reports.as_str().trim_end_matches('/').to_owned(),
             key: cfg.api_key,
             page_size: cfg.page_size,
@@ -476,8 +503,8 @@ mod tests {
             ),
         ];
         for (host, api, reports) in cases {
-            assert_eq!(host.api_base().as_str(), api, "{host:?}");
-            assert_eq!(host.reports_base().as_str(), reports, "{host:?}");
+            assert_eq!(host.api_base().unwrap().as_str(), api, "{host:?}");
+            assert_eq!(host.reports_base().unwrap().as_str(), reports, "{host:?}");
         }
     }
 

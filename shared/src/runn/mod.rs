@@ -6,7 +6,8 @@ mod model;
 pub use model::*;
 
 use crate::error::{ApiError, Service};
-use crate::http::{HttpCore, RateLimit, Reply, RetryPolicy};
+use crate::hosts::{check_url, HostPolicy};
+use crate::http::{CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId, RunnTagId};
 use async_stream::try_stream;
 use chrono::NaiveDate;
@@ -15,6 +16,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
+use tokio::time::Instant;
 use url::Url;
 
 /// The largest `limit` of most list endpoints.
@@ -58,6 +60,10 @@ pub struct RunnConfig {
     pub limit: u32,
     /// Page size for endpoints whose maximum is 500.
     pub limit_large: u32,
+    /// Which hosts the token may go to (strict unless `ALLOW_LOCAL_HOSTS=1`).
+    pub hosts: HostPolicy,
+    /// The run's deadline: no request, read or wait goes past it.
+    pub deadline: Option<Instant>,
 }
 
 impl RunnConfig {
@@ -72,6 +78,8 @@ impl RunnConfig {
             timeout: Duration::from_secs(60),
             limit: MAX_LIMIT,
             limit_large: MAX_LIMIT_LARGE,
+            hosts: HostPolicy::from_env(),
+            deadline: None,
         }
     }
 }
@@ -138,9 +146,18 @@ impl RunnClient {
                 "limits must be 1..={MAX_LIMIT} and 1..={MAX_LIMIT_LARGE}"
             )));
         }
+        let base = cfg.host.base();
+        check_url(&base, cfg.hosts).map_err(|e| invalid(format!("the Runn host {e}")))?;
+        let core = CoreConfig {
+            timeout: cfg.timeout,
+            limit: cfg.rate_limit,
+            retry: cfg.retry,
+            hosts: cfg.hosts,
+            deadline: cfg.deadline,
+        };
         Ok(Self {
-            core: HttpCore::new(Service::Runn, cfg.timeout, cfg.rate_limit, cfg.retry)?,
-            base: cfg.host.base().as_str().trim_end_matches('/').to_owned(),
+            core: HttpCore::new(Service::Runn, core)?,
+            base: base.as_str().trim_end_matches('/').to_owned(),
             token: cfg.token,
             limit: cfg.limit,
             limit_large: cfg.limit_large,

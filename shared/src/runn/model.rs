@@ -16,6 +16,13 @@ pub struct Reference {
 
 impl Reference {
     pub const CLOCKIFY: &'static str = "Clockify";
+    /// Whether this is a Clockify reference, whatever the case and spacing of its name
+    /// (customers enter these by hand).
+    pub fn is_clockify(&self) -> bool {
+        self.reference_name
+            .trim()
+            .eq_ignore_ascii_case(Self::CLOCKIFY)
+    }
     pub fn clockify(external_id: impl Into<String>) -> Self {
         Self {
             reference_name: Self::CLOCKIFY.into(),

@@ -4,20 +4,21 @@
 //! |---|---|---|
 //! | settings and sealed secrets | `ACCOUNT` | `settings` (JSON), `runn_token`, `clockify_api_key` (KMS ciphertext), `gsi1pk` = `ENABLED` while enabled, `gsi1sk` = id |
 //! | lease | `LEASE` | `holder`, `expires` (epoch seconds) |
-//! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON) |
-//! | a mapping | `MAP#<kind>#<Clockify id>` | `runn_id` |
+//! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON, bounded), `expires_at` (TTL, 90 days) |
 //!
 //! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
 //! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
-//! account's `RUN#` range, newest first); an account's mappings (Query on `MAP#`).
+//! account's `RUN#` range, newest first).
 
-use super::{AccountPage, Mapping, Sealer, Store, StoreError};
+use super::{
+    run_json, AccountPage, LeaseAttempt, LeaseHolder, Sealer, Store, StoreError, RUN_RETENTION,
+};
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
-use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
-    KeyType, Projection, ProjectionType, PutRequest, ScalarAttributeType, WriteRequest,
+    KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -32,12 +33,35 @@ pub struct DynamoStore {
     sealer: Arc<dyn Sealer>,
 }
 
-fn unavailable<E: std::error::Error + 'static>(
-    operation: &'static str,
-) -> impl FnOnce(E) -> StoreError {
-    move |e| StoreError::Unavailable {
-        operation,
-        reason: DisplayErrorContext(e).to_string(),
+/// The attribute DynamoDB's TTL reads (epoch seconds).
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+/// Classes a DynamoDB failure: the service refusing the request itself (validation, an
+/// item too large) is permanent; anything else (throttling, the network) may pass.
+fn unavailable<E, R>(operation: impl Into<String>) -> impl FnOnce(SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let operation = operation.into();
+    move |e| {
+        let refused = e
+            .as_service_error()
+            .and_then(|s| s.code())
+            .is_some_and(|c| c == "ValidationException" || c == "ResourceNotFoundException");
+        if refused {
+            let reason = e
+                .as_service_error()
+                .and_then(|s| s.message())
+                .unwrap_or("refused")
+                .to_owned();
+            return StoreError::Refused { operation, reason };
+        }
+        tracing::debug!(error = ?e, %operation, "DynamoDB request failed");
+        StoreError::Unavailable {
+            operation,
+            reason: DisplayErrorContext(e).to_string(),
+        }
     }
 }
 
@@ -247,7 +271,7 @@ impl Store for DynamoStore {
         id: &AccountId,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         let now = now_epoch();
         let result = self
             .db
@@ -266,38 +290,69 @@ impl Store for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
+            Ok(_) => Ok(LeaseAttempt::Taken),
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Ok(false)
+                let item = self
+                    .db
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(id))
+                    .key("sk", s("LEASE"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(unavailable("read lease"))?
+                    .item
+                    .unwrap_or_default();
+                let until = item
+                    .get("expires")
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|n| n.parse::<i64>().ok())
+                    .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+                    .unwrap_or_else(chrono::Utc::now);
+                Ok(LeaseAttempt::Held(LeaseHolder {
+                    holder: text(&item, "holder").unwrap_or("unknown").to_owned(),
+                    until,
+                }))
             }
-            Err(e) => Err(unavailable("take lease")(e)),
+            Err(e) => Err(unavailable(format!("take the lease of account {id}"))(e)),
         }
     }
 
-    async fn release_lease(&self, id: &AccountId, holder: &str) -> Result<(), StoreError> {
-        let result = self
+    async fn release_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let mut delete = self
             .db
             .delete_item()
             .table_name(&self.table)
             .key("pk", pk(id))
             .key("sk", s("LEASE"))
-            .condition_expression("holder = :me")
-            .expression_attribute_values(":me", s(holder))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            // Someone else holds it now (ours ran out): theirs to release.
+            .return_values(ReturnValue::AllOld);
+        if !holder.is_empty() {
+            delete = delete
+                .condition_expression("begins_with(holder, :me)")
+                .expression_attribute_values(":me", s(holder));
+        }
+        match delete.send().await {
+            Ok(out) => Ok(out
+                .attributes()
+                .and_then(|a| a.get("holder"))
+                .and_then(|v| v.as_s().ok())
+                .cloned()),
+            // Someone else holds it now (ours ran out), or nobody: nothing of ours to free.
             Err(e)
                 if e.as_service_error()
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
-                Ok(())
+                Ok(None)
             }
-            Err(e) => Err(unavailable("release lease")(e)),
+            Err(e) => Err(unavailable(format!("release the lease of account {id}"))(e)),
         }
     }
 
@@ -308,16 +363,21 @@ impl Store for DynamoStore {
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             run.run_id
         );
-        let json = serde_json::to_string(run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let json = run_json(id, run)?;
+        let expires = run.finished_at.timestamp() + RUN_RETENTION.as_secs() as i64;
         self.db
             .put_item()
             .table_name(&self.table)
             .item("pk", pk(id))
             .item("sk", s(sk))
             .item("run", s(json))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
             .send()
             .await
-            .map_err(unavailable("record run"))?;
+            .map_err(unavailable(format!(
+                "record run {} of account {id}",
+                run.run_id
+            )))?;
         Ok(())
     }
 
@@ -338,92 +398,6 @@ impl Store for DynamoStore {
             .iter()
             .map(|item| json(text(item, "run")?, "run"))
             .collect()
-    }
-
-    async fn put_mappings(&self, id: &AccountId, mappings: &[Mapping]) -> Result<(), StoreError> {
-        for chunk in mappings.chunks(25) {
-            let mut pending: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|m| {
-                    let kind = serde_json::to_value(m.kind)
-                        .ok()
-                        .and_then(|v| v.as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    let put = PutRequest::builder()
-                        .item("pk", pk(id))
-                        .item("sk", s(format!("MAP#{kind}#{}", m.clockify_id)))
-                        .item("kind", s(kind))
-                        .item("clockify_id", s(m.clockify_id.clone()))
-                        .item("runn_id", AttributeValue::N(m.runn_id.to_string()))
-                        .build()
-                        .expect("key attributes set");
-                    WriteRequest::builder().put_request(put).build()
-                })
-                .collect();
-            // BatchWriteItem may hand some items back; send those again with backoff.
-            for attempt in 0..8u32 {
-                if pending.is_empty() {
-                    break;
-                }
-                let out = self
-                    .db
-                    .batch_write_item()
-                    .request_items(&self.table, pending)
-                    .send()
-                    .await
-                    .map_err(unavailable("put mappings"))?;
-                pending = out
-                    .unprocessed_items()
-                    .and_then(|m| m.get(&self.table))
-                    .cloned()
-                    .unwrap_or_default();
-                if !pending.is_empty() {
-                    tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
-                }
-            }
-            if !pending.is_empty() {
-                return Err(StoreError::Unavailable {
-                    operation: "put mappings",
-                    reason: "items left unprocessed".into(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    async fn mappings(&self, id: &AccountId) -> Result<Vec<Mapping>, StoreError> {
-        let mut out = vec![];
-        let mut start: Option<HashMap<String, AttributeValue>> = None;
-        loop {
-            let page = self
-                .db
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :map)")
-                .expression_attribute_values(":pk", pk(id))
-                .expression_attribute_values(":map", s("MAP#"))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable("list mappings"))?;
-            for item in page.items() {
-                let kind = json(&format!("\"{}\"", text(item, "kind")?), "kind")?;
-                let runn_id = item
-                    .get("runn_id")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse().ok())
-                    .ok_or_else(|| StoreError::Corrupt("runn_id".into()))?;
-                out.push(Mapping {
-                    kind,
-                    clockify_id: text(item, "clockify_id")?.to_owned(),
-                    runn_id,
-                });
-            }
-            start = page.last_evaluated_key().cloned();
-            if start.is_none() {
-                return Ok(out);
-            }
-        }
     }
 }
 
@@ -469,5 +443,17 @@ pub async fn create_table(db: &Client, table: &str) -> Result<(), StoreError> {
         .send()
         .await
         .map_err(unavailable("create table"))?;
+    db.update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .attribute_name(TTL_ATTRIBUTE)
+                .enabled(true)
+                .build()
+                .expect("valid"),
+        )
+        .send()
+        .await
+        .map_err(unavailable("turn on the table's TTL"))?;
     Ok(())
 }

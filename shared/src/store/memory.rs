@@ -1,11 +1,8 @@
-use super::{AccountPage, Mapping, Store, StoreError};
+use super::{run_json, AccountPage, LeaseAttempt, LeaseHolder, Store, StoreError};
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-/// An account's mappings keyed by (kind, Clockify id).
-type MappingsByKey = BTreeMap<(String, String), Mapping>;
 
 /// An in-memory [`Store`] for unit tests of the domain.
 #[derive(Default)]
@@ -13,7 +10,6 @@ pub struct MemoryStore {
     accounts: Mutex<BTreeMap<AccountId, Account>>,
     leases: Mutex<HashMap<AccountId, (String, Instant)>>,
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
-    mappings: Mutex<HashMap<AccountId, MappingsByKey>>,
 }
 
 #[async_trait::async_trait]
@@ -82,25 +78,37 @@ impl Store for MemoryStore {
         id: &AccountId,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<LeaseAttempt, StoreError> {
         let mut leases = self.leases.lock().unwrap();
         let now = Instant::now();
         match leases.get(id) {
-            Some((h, until)) if h != holder && *until > now => Ok(false),
+            Some((h, until)) if h != holder && *until > now => {
+                let left = chrono::Duration::from_std(*until - now).unwrap_or_default();
+                Ok(LeaseAttempt::Held(LeaseHolder {
+                    holder: h.clone(),
+                    until: chrono::Utc::now() + left,
+                }))
+            }
             _ => {
                 leases.insert(id.clone(), (holder.to_owned(), now + ttl));
-                Ok(true)
+                Ok(LeaseAttempt::Taken)
             }
         }
     }
-    async fn release_lease(&self, id: &AccountId, holder: &str) -> Result<(), StoreError> {
+    async fn release_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+    ) -> Result<Option<String>, StoreError> {
         let mut leases = self.leases.lock().unwrap();
-        if leases.get(id).is_some_and(|(h, _)| h == holder) {
-            leases.remove(id);
+        if leases.get(id).is_some_and(|(h, _)| h.starts_with(holder)) {
+            return Ok(leases.remove(id).map(|(h, _)| h));
         }
-        Ok(())
+        Ok(None)
     }
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
+        // The same size rule as DynamoDB's.
+        run_json(id, run)?;
         self.runs
             .lock()
             .unwrap()
@@ -120,22 +128,5 @@ impl Store for MemoryStore {
         runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
         runs.truncate(n as usize);
         Ok(runs)
-    }
-    async fn put_mappings(&self, id: &AccountId, mappings: &[Mapping]) -> Result<(), StoreError> {
-        let mut all = self.mappings.lock().unwrap();
-        let mine = all.entry(id.clone()).or_default();
-        for m in mappings {
-            mine.insert((format!("{:?}", m.kind), m.clockify_id.clone()), m.clone());
-        }
-        Ok(())
-    }
-    async fn mappings(&self, id: &AccountId) -> Result<Vec<Mapping>, StoreError> {
-        Ok(self
-            .mappings
-            .lock()
-            .unwrap()
-            .get(id)
-            .map(|m| m.values().cloned().collect())
-            .unwrap_or_default())
     }
 }

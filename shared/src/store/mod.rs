@@ -1,7 +1,10 @@
-//! Where accounts, their run history, leases and the Clockify → Runn id mappings live:
-//! DynamoDB in production and tests ([`DynamoStore`]), memory for unit tests of the domain
-//! ([`MemoryStore`]). Secrets are sealed (KMS, the account id as encryption context)
-//! before they are stored.
+//! Where accounts, their run history and leases live: DynamoDB in production and tests
+//! ([`DynamoStore`]), memory for unit tests of the domain ([`MemoryStore`]). Secrets are
+//! sealed (KMS, the account id as encryption context) before they are stored.
+//!
+//! No table of Clockify → Runn ids is kept: Runn's references (the Clockify id on each
+//! record) are the record of truth, read afresh by every run, so a hand-made link counts
+//! and nothing can drift out of step.
 
 mod dynamo;
 mod memory;
@@ -11,18 +14,37 @@ pub use dynamo::{create_table, DynamoStore};
 pub use memory::MemoryStore;
 pub use seal::{KmsSealer, Sealer};
 
+/// The JSON of a run record, refused when it would not fit in one item.
+pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreError> {
+    let json = serde_json::to_string(run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    // Room for the keys and attributes beside the JSON.
+    if json.len() > MAX_ITEM_BYTES - 4096 {
+        return Err(StoreError::Refused {
+            operation: format!("record run {} of account {id}", run.run_id),
+            reason: format!("the record is {} bytes, over the item limit", json.len()),
+        });
+    }
+    Ok(json)
+}
+
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::error::FailureClass;
-pub use crate::sync::Mapping;
+use chrono::{DateTime, Utc};
 use std::time::Duration;
+
+/// How long run records are kept (DynamoDB's TTL removes them after).
+pub const RUN_RETENTION: Duration = Duration::from_secs(90 * 24 * 3600);
+/// DynamoDB's largest item.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("the store could not be reached or refused ({operation}): {reason}")]
-    Unavailable {
-        operation: &'static str,
-        reason: String,
-    },
+    #[error("the store could not be reached ({operation}): {reason}")]
+    Unavailable { operation: String, reason: String },
+    /// The store refused the request itself (DynamoDB's validation errors, an item over
+    /// its size limit): trying again cannot help.
+    #[error("the store refused to {operation}: {reason}")]
+    Refused { operation: String, reason: String },
     #[error("sealing or opening a secret failed: {0}")]
     Seal(String),
     #[error("a stored record is damaged ({0})")]
@@ -33,7 +55,7 @@ impl StoreError {
     pub fn class(&self) -> FailureClass {
         match self {
             StoreError::Unavailable { .. } | StoreError::Seal(_) => FailureClass::Transient,
-            StoreError::Corrupt(_) => FailureClass::Permanent,
+            StoreError::Corrupt(_) | StoreError::Refused { .. } => FailureClass::Permanent,
         }
     }
 }
@@ -44,6 +66,36 @@ pub struct AccountPage {
     pub accounts: Vec<AccountId>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<String>,
+}
+
+/// Who holds an account's lease, and until when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseHolder {
+    /// `<run id>:<attempt>`.
+    pub holder: String,
+    pub until: DateTime<Utc>,
+}
+
+impl LeaseHolder {
+    /// The run holding the lease.
+    pub fn run_id(&self) -> &str {
+        self.holder
+            .rsplit_once(':')
+            .map_or(self.holder.as_str(), |(run, _)| run)
+    }
+}
+
+/// What asking for a lease got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LeaseAttempt {
+    Taken,
+    Held(LeaseHolder),
+}
+
+impl LeaseAttempt {
+    pub fn is_taken(&self) -> bool {
+        matches!(self, LeaseAttempt::Taken)
+    }
 }
 
 #[async_trait::async_trait]
@@ -71,14 +123,17 @@ pub trait Store: Send + Sync {
         id: &AccountId,
         holder: &str,
         ttl: Duration,
-    ) -> Result<bool, StoreError>;
-    /// Gives the lease back (only if `holder` still has it).
-    async fn release_lease(&self, id: &AccountId, holder: &str) -> Result<(), StoreError>;
+    ) -> Result<LeaseAttempt, StoreError>;
+    /// Gives the lease back if its holder starts with `holder` (a whole holder; a run id
+    /// and `:` for any attempt of that run; empty for whoever holds it). Returns the
+    /// holder released, if any.
+    async fn release_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+    ) -> Result<Option<String>, StoreError>;
 
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError>;
     /// The latest `n` runs, newest first.
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError>;
-
-    async fn put_mappings(&self, id: &AccountId, mappings: &[Mapping]) -> Result<(), StoreError>;
-    async fn mappings(&self, id: &AccountId) -> Result<Vec<Mapping>, StoreError>;
 }

@@ -5,15 +5,20 @@
 
 use crate::clockify::ClockifyClient;
 use crate::error::{ApiError, FailureClass};
-use crate::ids::{ClockifyClientId, RunnClientId, RunnRoleId, WorkspaceId};
+use crate::ids::{
+    ClockifyClientId, RunnClientId, RunnPersonId, RunnProjectId, RunnRoleId, WorkspaceId,
+};
 use crate::runn::{
     self, NewClient, NewPerson, NewProject, NewRole, PeopleFilter, ProjectFilter, Reference,
     RunnClient,
 };
-use crate::sync::plan::{plan_import, ClockifyState, LinkedInRunn, RecordKind, Skip, Switches};
+use crate::sync::plan::{
+    plan_import, ClientToCreate, ClockifyState, LinkedInRunn, RecordKind, Switches,
+};
+use crate::sync::report::{summarize_skips, Failure, ImportReport, Lookup, Named};
 use futures::{Stream, TryStreamExt};
-use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
+use std::future::Future;
 use tokio::time::Instant;
 
 /// The role new people get until someone in Runn gives them a real one.
@@ -28,47 +33,6 @@ pub struct RunLimits {
     pub max_writes: Option<usize>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub clients: usize,
-    pub projects: usize,
-    pub people: usize,
-}
-
-/// A record Runn refused (a permanent error); the rest of the import went on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Failure {
-    pub kind: RecordKind,
-    pub clockify_id: String,
-    pub name: String,
-    pub reason: String,
-}
-
-/// A Clockify record and the Runn record that carries its id.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Mapping {
-    pub kind: RecordKind,
-    pub clockify_id: String,
-    pub runn_id: i64,
-}
-
-/// What a run did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportReport {
-    pub created: Counts,
-    pub skipped: Vec<Skip>,
-    pub failed: Vec<Failure>,
-    /// Imported people whose current role is still "Unknown".
-    pub people_on_unknown_role: usize,
-    /// False when the run stopped at a limit and must be continued.
-    pub finished: bool,
-    pub writes: usize,
-    /// Every Clockify → Runn id pair known at the end of the run (kept apart from the
-    /// status, which stays small).
-    #[serde(skip)]
-    pub mappings: Vec<Mapping>,
-}
-
 async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
 where
     S: Stream<Item = Result<Vec<T>, ApiError>>,
@@ -77,10 +41,12 @@ where
     Ok(pages.into_iter().flatten().collect())
 }
 
-fn clockify_ref(refs: &[Reference]) -> Option<&str> {
+/// The Clockify id a Runn record carries. The reference name is matched whatever its
+/// case and surrounding spaces: customers type it by hand ("clockify", " CLOCKIFY ").
+pub fn clockify_ref(refs: &[Reference]) -> Option<&str> {
     refs.iter()
-        .find(|r| r.reference_name == Reference::CLOCKIFY)
-        .map(|r| r.external_id.as_str())
+        .find(|r| r.is_clockify())
+        .map(|r| r.external_id.trim())
 }
 
 /// The target of the events that report each record created (the command line shows
@@ -107,15 +73,85 @@ struct Budget {
 }
 
 impl Budget {
-    fn allows(&self, n: usize) -> bool {
+    /// Takes one write from the budget, or says the run must stop here.
+    fn take(&mut self) -> Result<(), Halt> {
         let time_ok = self.limits.deadline.is_none_or(|d| Instant::now() < d);
-        let count_ok = self.limits.max_writes.is_none_or(|m| self.writes + n <= m);
-        time_ok && count_ok
+        let count_ok = self.limits.max_writes.is_none_or(|m| self.writes < m);
+        if !(time_ok && count_ok) {
+            return Err(Halt::Limit);
+        }
+        self.writes += 1;
+        Ok(())
+    }
+}
+
+/// Why an import stopped before the end.
+enum Halt {
+    /// A limit of the run (its deadline, a wait that would pass it, its write budget):
+    /// stop cleanly, to be continued.
+    Limit,
+    Api(ApiError),
+}
+
+impl From<ApiError> for Halt {
+    fn from(e: ApiError) -> Self {
+        if e.is_out_of_time() {
+            Halt::Limit
+        } else {
+            Halt::Api(e)
+        }
+    }
+}
+
+/// Attempts at a create whose answers keep being lost before the run gives up (each
+/// after a look-up that found nothing).
+const CREATE_ATTEMPTS: u32 = 4;
+
+/// Creates one record once. An unclear answer (lost, 5xx, timeout) is never resent
+/// blindly: the record is looked up, and created again only if it is surely not there.
+async fn create_once<T, C, CF, F, FF>(
+    budget: &mut Budget,
+    report: &mut ImportReport,
+    kind: RecordKind,
+    record: &Named,
+    create: C,
+    find: F,
+) -> Result<T, Halt>
+where
+    C: Fn() -> CF,
+    CF: Future<Output = Result<T, ApiError>>,
+    F: Fn() -> FF,
+    FF: Future<Output = Result<Option<T>, ApiError>>,
+{
+    let mut attempt = 1;
+    loop {
+        budget.take()?;
+        let e = match create().await {
+            Ok(created) => return Ok(created),
+            Err(e) if e.is_unclear() => e,
+            Err(e) => return Err(e.into()),
+        };
+        let found = find().await?;
+        tracing::info!(kind = kind.label(), clockify_id = record.clockify_id, found = found.is_some(), error = %e,
+            "looked up a write whose answer was lost");
+        report.lookups.push(Lookup {
+            kind,
+            record: record.clone(),
+            found: found.is_some(),
+        });
+        if let Some(x) = found {
+            return Ok(x);
+        }
+        if attempt >= CREATE_ATTEMPTS {
+            return Err(Halt::Api(e));
+        }
+        attempt += 1;
     }
 }
 
 /// Runs one import of `ws` into Runn. Transient and credential failures end the run with
-/// `Err` (the caller retries or reports); a record Runn refuses is reported in `failed`.
+/// `Err` (the caller retries or reports); a record Runn refuses is reported in `failed`;
+/// a limit of the run (deadline, write budget) ends it with `finished: false`.
 pub async fn run_import(
     ws: &WorkspaceId,
     clockify: &ClockifyClient,
@@ -123,22 +159,74 @@ pub async fn run_import(
     switches: Switches,
     limits: RunLimits,
 ) -> Result<ImportReport, ApiError> {
+    let mut report = ImportReport::default();
+    let mut budget = Budget { limits, writes: 0 };
+    let result = import(ws, clockify, runn, switches, &mut budget, &mut report).await;
+    report.writes = budget.writes;
+    match result {
+        Ok(()) => {
+            report.finished = true;
+            Ok(report)
+        }
+        Err(Halt::Limit) => {
+            tracing::info!(
+                writes = budget.writes,
+                "stopping at the run's limit; to be continued"
+            );
+            report.finished = false;
+            Ok(report)
+        }
+        Err(Halt::Api(e)) => Err(e),
+    }
+}
+
+/// Keeps a refused record in the report; anything else ends the run.
+fn refused(
+    report: &mut ImportReport,
+    kind: RecordKind,
+    record: &Named,
+    halt: Halt,
+) -> Result<(), Halt> {
+    match halt {
+        Halt::Api(e) if e.class() == FailureClass::Permanent => {
+            tracing::warn!(kind = kind.label(), clockify_id = record.clockify_id, error = %e, "Runn refused a record");
+            report.failed.push(Failure::new(
+                kind,
+                &record.clockify_id,
+                &record.name,
+                &e.to_string(),
+            ));
+            Ok(())
+        }
+        other => Err(other),
+    }
+}
+
+/// Clockify id → Runn client id, for every client Runn carries a Clockify id on.
+async fn linked_clients(
+    runn: &RunnClient,
+) -> Result<HashMap<ClockifyClientId, RunnClientId>, ApiError> {
+    Ok(all(runn.clients(None))
+        .await?
+        .into_iter()
+        .filter_map(|c| clockify_ref(&c.references).map(|x| (x.into(), c.id)))
+        .collect())
+}
+
+async fn import(
+    ws: &WorkspaceId,
+    clockify: &ClockifyClient,
+    runn: &RunnClient,
+    switches: Switches,
+    budget: &mut Budget,
+    report: &mut ImportReport,
+) -> Result<(), Halt> {
     // What Runn already carries, by Clockify id.
     let mut runn_clients: HashMap<ClockifyClientId, RunnClientId> = HashMap::new();
     let mut linked = LinkedInRunn::default();
-    let mut mappings: Vec<Mapping> = vec![];
     if switches.clients_and_projects {
-        for c in all(runn.clients(None)).await? {
-            if let Some(x) = clockify_ref(&c.references) {
-                runn_clients.insert(x.into(), c.id);
-                linked.clients.insert(x.into());
-                mappings.push(Mapping {
-                    kind: RecordKind::Client,
-                    clockify_id: x.to_owned(),
-                    runn_id: c.id.0,
-                });
-            }
-        }
+        runn_clients = linked_clients(runn).await?;
+        linked.clients = runn_clients.keys().cloned().collect();
         let filter = ProjectFilter {
             include_archived: true,
             ..Default::default()
@@ -146,11 +234,6 @@ pub async fn run_import(
         for p in all(runn.projects(&filter)).await? {
             if let Some(x) = clockify_ref(&p.references) {
                 linked.projects.insert(x.into());
-                mappings.push(Mapping {
-                    kind: RecordKind::Project,
-                    clockify_id: x.to_owned(),
-                    runn_id: p.id.0,
-                });
             }
         }
     }
@@ -158,11 +241,6 @@ pub async fn run_import(
         for p in all(runn.people(&PeopleFilter::default())).await? {
             if let Some(x) = clockify_ref(&p.references) {
                 linked.people.insert(x.into());
-                mappings.push(Mapping {
-                    kind: RecordKind::Person,
-                    clockify_id: x.to_owned(),
-                    runn_id: p.id.0,
-                });
             }
         }
     }
@@ -176,6 +254,7 @@ pub async fn run_import(
         state.users = all(clockify.users(ws)).await?;
     }
     let plan = plan_import(ws, switches, &state, &linked);
+    drop(state);
     tracing::info!(
         clients = plan.clients.len(),
         projects = plan.projects.len(),
@@ -183,105 +262,36 @@ pub async fn run_import(
         skipped = plan.skipped.len(),
         "import planned"
     );
-
-    let mut report = ImportReport {
-        skipped: plan.skipped,
-        ..Default::default()
-    };
-    let mut budget = Budget { limits, writes: 0 };
+    report.skipped = summarize_skips(&plan.skipped);
     let mut progress = Progress {
         done: 0,
         total: plan.clients.len() + plan.projects.len() + plan.people.len(),
     };
-    let stop = |report: &mut ImportReport, budget: &Budget| {
-        report.writes = budget.writes;
-        report.finished = false;
-        tracing::info!(
-            writes = budget.writes,
-            "stopping at the run's limit; to be continued"
-        );
-    };
 
     for chunk in plan.clients.chunks(runn::MAX_BULK) {
-        if !budget.allows(1) {
-            stop(&mut report, &budget);
-            return Ok(report);
-        }
-        let inputs: Vec<NewClient> = chunk
-            .iter()
-            .map(|c| NewClient {
-                name: c.name.clone(),
-                website: None,
-                references: vec![Reference::clockify(c.clockify_id.as_str())],
-            })
-            .collect();
-        budget.writes += 1;
-        match runn.create_clients_bulk(&inputs).await {
-            Ok(created) => {
-                for c in created {
-                    if let Some(x) = clockify_ref(&c.references) {
-                        runn_clients.insert(x.into(), c.id);
-                        report.mappings.push(Mapping {
-                            kind: RecordKind::Client,
-                            clockify_id: x.to_owned(),
-                            runn_id: c.id.0,
-                        });
-                    }
-                }
-                report.created.clients += chunk.len();
-                for c in chunk {
-                    progress.created(RecordKind::Client, &c.name);
-                }
-            }
-            // One bad record refuses the whole batch: find it by creating one at a time.
-            Err(e) if e.class() == FailureClass::Permanent => {
-                for (plan_item, input) in chunk.iter().zip(&inputs) {
-                    if !budget.allows(1) {
-                        stop(&mut report, &budget);
-                        return Ok(report);
-                    }
-                    budget.writes += 1;
-                    match runn.create_client(input).await {
-                        Ok(c) => {
-                            runn_clients.insert(plan_item.clockify_id.clone(), c.id);
-                            report.mappings.push(Mapping {
-                                kind: RecordKind::Client,
-                                clockify_id: plan_item.clockify_id.to_string(),
-                                runn_id: c.id.0,
-                            });
-                            report.created.clients += 1;
-                            progress.created(RecordKind::Client, &plan_item.name);
-                        }
-                        Err(e) => record_failure(
-                            &mut report,
-                            RecordKind::Client,
-                            plan_item.clockify_id.as_str(),
-                            &plan_item.name,
-                            e,
-                        )?,
-                    }
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        create_clients(
+            runn,
+            chunk,
+            budget,
+            report,
+            &mut runn_clients,
+            &mut progress,
+        )
+        .await?;
     }
 
     for p in &plan.projects {
+        let record = Named::new(p.clockify_id.as_str(), &p.name);
         let Some(client_id) = runn_clients.get(&p.clockify_client_id).copied() else {
             // Its client failed to import this run.
-            report.failed.push(Failure {
-                kind: RecordKind::Project,
-                clockify_id: p.clockify_id.to_string(),
-                name: p.name.clone(),
-                reason: "its client could not be imported".into(),
-            });
+            report.failed.push(Failure::new(
+                RecordKind::Project,
+                p.clockify_id.as_str(),
+                &p.name,
+                "its client could not be imported",
+            ));
             continue;
         };
-        if !budget.allows(1) {
-            stop(&mut report, &budget);
-            return Ok(report);
-        }
-        budget.writes += 1;
         let input = NewProject {
             name: p.name.clone(),
             client_id,
@@ -289,23 +299,22 @@ pub async fn run_import(
             pricing_model: None,
             references: vec![Reference::clockify(p.clockify_id.as_str())],
         };
-        match runn.create_project(&input).await {
-            Ok(created) => {
-                report.mappings.push(Mapping {
-                    kind: RecordKind::Project,
-                    clockify_id: p.clockify_id.to_string(),
-                    runn_id: created.id.0,
-                });
+        let x = p.clockify_id.as_str();
+        let created = create_once(
+            budget,
+            report,
+            RecordKind::Project,
+            &record,
+            || async { runn.create_project(&input).await.map(|p| p.id) },
+            || find_project(runn, x),
+        )
+        .await;
+        match created {
+            Ok(_) => {
                 report.created.projects += 1;
                 progress.created(RecordKind::Project, &p.name);
             }
-            Err(e) => record_failure(
-                &mut report,
-                RecordKind::Project,
-                p.clockify_id.as_str(),
-                &p.name,
-                e,
-            )?,
+            Err(halt) => refused(report, RecordKind::Project, &record, halt)?,
         }
     }
 
@@ -315,27 +324,26 @@ pub async fn run_import(
             let role = match unknown {
                 Some(r) => r,
                 None => {
-                    if !budget.allows(1) {
-                        stop(&mut report, &budget);
-                        return Ok(report);
-                    }
-                    budget.writes += 1;
-                    let r = runn
-                        .create_role(&NewRole {
-                            name: UNKNOWN_ROLE.into(),
-                            references: vec![],
-                        })
-                        .await?
-                        .id;
+                    let record = Named::new("", UNKNOWN_ROLE);
+                    let new_role = NewRole {
+                        name: UNKNOWN_ROLE.into(),
+                        references: vec![],
+                    };
+                    let r = create_once(
+                        budget,
+                        report,
+                        RecordKind::Role,
+                        &record,
+                        || async { runn.create_role(&new_role).await.map(|r| r.id) },
+                        || find_unknown_role(runn),
+                    )
+                    .await?;
                     unknown = Some(r);
                     r
                 }
             };
-            if !budget.allows(1) {
-                stop(&mut report, &budget);
-                return Ok(report);
-            }
-            budget.writes += 1;
+            let name = format!("{} {}", person.first_name, person.last_name);
+            let record = Named::new(person.clockify_id.as_str(), &name);
             let input = NewPerson {
                 first_name: person.first_name.clone(),
                 last_name: person.last_name.clone(),
@@ -344,55 +352,167 @@ pub async fn run_import(
                 references: vec![Reference::clockify(person.clockify_id.as_str())],
                 start_date: None,
             };
-            let name = format!("{} {}", person.first_name, person.last_name);
-            match runn.create_person(&input).await {
-                Ok(created) => {
-                    report.mappings.push(Mapping {
-                        kind: RecordKind::Person,
-                        clockify_id: person.clockify_id.to_string(),
-                        runn_id: created.id.0,
-                    });
+            let x = person.clockify_id.as_str();
+            let created = create_once(
+                budget,
+                report,
+                RecordKind::Person,
+                &record,
+                || async { runn.create_person(&input).await.map(|p| p.id) },
+                || find_person(runn, x),
+            )
+            .await;
+            match created {
+                Ok(_) => {
                     report.created.people += 1;
                     progress.created(RecordKind::Person, &name);
                 }
-                Err(e) => record_failure(
-                    &mut report,
-                    RecordKind::Person,
-                    person.clockify_id.as_str(),
-                    &name,
-                    e,
-                )?,
+                Err(halt) => refused(report, RecordKind::Person, &record, halt)?,
             }
         }
         if let Some(role) = unknown {
             report.people_on_unknown_role = people_on_role(runn, role).await?;
         }
     }
-
-    report.writes = budget.writes;
-    report.finished = true;
-    Ok(report)
+    Ok(())
 }
 
-/// Keeps a refused record in the report; anything else ends the run.
-fn record_failure(
+/// One bulk call of up to 100 clients. A lost answer re-lists the clients once and sends
+/// only the ones not there; a refused batch (one bad record refuses it all) is created
+/// one at a time to find the bad one.
+async fn create_clients(
+    runn: &RunnClient,
+    chunk: &[ClientToCreate],
+    budget: &mut Budget,
     report: &mut ImportReport,
-    kind: RecordKind,
-    id: &str,
-    name: &str,
-    e: ApiError,
-) -> Result<(), ApiError> {
-    if e.class() != FailureClass::Permanent {
-        return Err(e);
+    runn_clients: &mut HashMap<ClockifyClientId, RunnClientId>,
+    progress: &mut Progress,
+) -> Result<(), Halt> {
+    let input = |c: &ClientToCreate| NewClient {
+        name: c.name.clone(),
+        website: None,
+        references: vec![Reference::clockify(c.clockify_id.as_str())],
+    };
+    let mut pending: Vec<&ClientToCreate> = chunk.iter().collect();
+    let mut attempt = 1;
+    let mut done = |c: &ClientToCreate, id: RunnClientId, report: &mut ImportReport| {
+        runn_clients.insert(c.clockify_id.clone(), id);
+        report.created.clients += 1;
+        progress.created(RecordKind::Client, &c.name);
+    };
+    while !pending.is_empty() {
+        budget.take()?;
+        let inputs: Vec<NewClient> = pending.iter().map(|c| input(c)).collect();
+        match runn.create_clients_bulk(&inputs).await {
+            Ok(created) => {
+                let ids: HashMap<ClockifyClientId, RunnClientId> = created
+                    .iter()
+                    .filter_map(|c| clockify_ref(&c.references).map(|x| (x.into(), c.id)))
+                    .collect();
+                for c in pending.drain(..) {
+                    match ids.get(&c.clockify_id) {
+                        Some(id) => done(c, *id, report),
+                        None => report.failed.push(Failure::new(
+                            RecordKind::Client,
+                            c.clockify_id.as_str(),
+                            &c.name,
+                            "Runn's answer did not include it",
+                        )),
+                    }
+                }
+            }
+            Err(e) if e.is_unclear() => {
+                let now = linked_clients(runn).await?;
+                let mut still = vec![];
+                for c in pending.drain(..) {
+                    let found = now.get(&c.clockify_id).copied();
+                    report.lookups.push(Lookup {
+                        kind: RecordKind::Client,
+                        record: Named::new(c.clockify_id.as_str(), &c.name),
+                        found: found.is_some(),
+                    });
+                    match found {
+                        Some(id) => done(c, id, report),
+                        None => still.push(c),
+                    }
+                }
+                tracing::info!(not_found = still.len(), error = %e, "looked up a bulk create whose answer was lost");
+                pending = still;
+                if !pending.is_empty() && attempt >= CREATE_ATTEMPTS {
+                    return Err(Halt::Api(e));
+                }
+                attempt += 1;
+            }
+            Err(e) if e.class() == FailureClass::Permanent => {
+                for c in pending.drain(..) {
+                    let record = Named::new(c.clockify_id.as_str(), &c.name);
+                    let one = input(c);
+                    let x = c.clockify_id.as_str();
+                    let created = create_once(
+                        budget,
+                        report,
+                        RecordKind::Client,
+                        &record,
+                        || async { runn.create_client(&one).await.map(|c| c.id) },
+                        || find_client(runn, &c.name, x),
+                    )
+                    .await;
+                    match created {
+                        Ok(id) => done(c, id, report),
+                        Err(halt) => refused(report, RecordKind::Client, &record, halt)?,
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
     }
-    tracing::warn!(?kind, clockify_id = id, error = %e, "Runn refused a record");
-    report.failed.push(Failure {
-        kind,
-        clockify_id: id.to_owned(),
-        name: name.to_owned(),
-        reason: e.to_string(),
-    });
     Ok(())
+}
+
+// Runn's filters are loose (`externalId` ignores the reference name; `name` matches
+// substrings): what they return is matched exactly on the Clockify reference.
+
+async fn find_client(
+    runn: &RunnClient,
+    name: &str,
+    clockify_id: &str,
+) -> Result<Option<RunnClientId>, ApiError> {
+    Ok(all(runn.clients(Some(name)))
+        .await?
+        .into_iter()
+        .find(|c| clockify_ref(&c.references) == Some(clockify_id))
+        .map(|c| c.id))
+}
+
+async fn find_project(
+    runn: &RunnClient,
+    clockify_id: &str,
+) -> Result<Option<RunnProjectId>, ApiError> {
+    let filter = ProjectFilter {
+        external_id: Some(clockify_id.to_owned()),
+        include_archived: true,
+        ..Default::default()
+    };
+    Ok(all(runn.projects(&filter))
+        .await?
+        .into_iter()
+        .find(|p| clockify_ref(&p.references) == Some(clockify_id))
+        .map(|p| p.id))
+}
+
+async fn find_person(
+    runn: &RunnClient,
+    clockify_id: &str,
+) -> Result<Option<RunnPersonId>, ApiError> {
+    let filter = PeopleFilter {
+        external_id: Some(clockify_id.to_owned()),
+        ..Default::default()
+    };
+    Ok(all(runn.people(&filter))
+        .await?
+        .into_iter()
+        .find(|p| clockify_ref(&p.references) == Some(clockify_id))
+        .map(|p| p.id))
 }
 
 /// The role named exactly "Unknown" (the name filter matches substrings).

@@ -5,6 +5,8 @@
 mod import;
 pub mod names;
 mod plan;
+pub mod report;
 
 pub use import::*;
 pub use plan::*;
+pub use report::{Counts, Failure, ImportReport, Lookup, Named, SkipGroup};

@@ -35,6 +35,8 @@ pub enum RecordKind {
     Client,
     Project,
     Person,
+    /// The "Unknown" role new people are put on.
+    Role,
 }
 
 impl RecordKind {
@@ -43,6 +45,7 @@ impl RecordKind {
             RecordKind::Client => "client",
             RecordKind::Project => "project",
             RecordKind::Person => "person",
+            RecordKind::Role => "role",
         }
     }
 }

@@ -2,17 +2,12 @@
 //! their real protocols) and the two simulators over HTTP.
 
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
-use secrecy::{ExposeSecret, SecretString};
-use shared::account::{
-    Account, AccountId, AccountSettings, AccountSwitches, Outcome, RunRecord, Trigger,
-};
-use shared::clockify::{ClockifyConfig, ClockifyHost};
-use shared::http::RateLimit;
-use shared::ids::WorkspaceId;
+use secrecy::ExposeSecret;
+use shared::account::{Account, AccountId, Outcome, RunRecord, Trigger};
 use shared::jobs::{fan_out, run_job, JobOutcome, WorkerConfig};
 use shared::queue::{ImportJob, MemoryQueue, Queue, SqsQueue};
-use shared::runn::{RunnConfig, RunnHost};
-use shared::store::{create_table, DynamoStore, KmsSealer, Sealer, Store};
+use shared::runn::RunnHost;
+use shared::store::{Sealer, Store};
 use shared::FailureClass;
 use sims::clockify::ClockifySim;
 use sims::common::Running;
@@ -20,7 +15,6 @@ use sims::demo;
 use sims::runn::{RunnData, RunnSim};
 use sims::testkit::*;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// Records what the real queue accepted.
@@ -36,89 +30,31 @@ impl Queue for Recording {
         self.sent.lock().unwrap().extend_from_slice(jobs);
         Ok(())
     }
-}
-
-struct Aws {
-    db: aws_sdk_dynamodb::Client,
-    sqs: aws_sdk_sqs::Client,
-    table: String,
-    sealer: Arc<KmsSealer>,
-    store: DynamoStore,
-}
-
-async fn aws() -> Aws {
-    let cfg = local_aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&cfg);
-    let kms = aws_sdk_kms::Client::new(&cfg);
-    let sqs = aws_sdk_sqs::Client::new(&cfg);
-    let table = unique("accounts");
-    create_table(&db, &table).await.unwrap();
-    let key = kms.create_key().description("test").send().await.unwrap();
-    let key_id = key.key_metadata().unwrap().key_id().to_owned();
-    let sealer = Arc::new(KmsSealer::new(kms, key_id));
-    let store = DynamoStore::new(db.clone(), table.clone(), sealer.clone());
-    Aws {
-        db,
-        sqs,
-        table,
-        sealer,
-        store,
+    async fn send_later(
+        &self,
+        job: &ImportJob,
+        delay: Duration,
+    ) -> Result<(), shared::queue::QueueError> {
+        self.inner.send_later(job, delay).await
     }
 }
 
-async fn queue(sqs: &aws_sdk_sqs::Client) -> String {
-    sqs.create_queue()
-        .queue_name(unique("jobs"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned()
+type Aws = TestAws;
+
+async fn aws() -> Aws {
+    TestAws::new().await
+}
+
+async fn queue(aws: &Aws) -> String {
+    aws.queue().await
 }
 
 fn account(id: &str, clockify: &Running, runn: &Running, token: &str) -> Account {
-    Account {
-        settings: AccountSettings {
-            id: AccountId::parse(id).unwrap(),
-            runn_account: "Northwind Agency".into(),
-            runn_host: RunnHost::Custom { url: runn.url() },
-            clockify_host: ClockifyHost::Server {
-                url: clockify.url(),
-            },
-            clockify_reports_url: None,
-            clockify_workspace: WorkspaceId::new(demo::WORKSPACE_ID),
-            switches: AccountSwitches {
-                clients_and_projects: true,
-                people: true,
-                actuals: false,
-            },
-            autofill: true,
-            time_zone: chrono_tz::Europe::London,
-            enabled: true,
-        },
-        runn_token: SecretString::from(token.to_owned()),
-        clockify_api_key: SecretString::from(demo::API_KEY.to_owned()),
-    }
-}
-
-fn quick(c: &mut ClockifyConfig) {
-    c.retry = quick_retry();
-    c.rate_limit = RateLimit::per_second(1000);
-}
-
-fn quick_runn(c: &mut RunnConfig) {
-    c.retry = quick_retry();
-    c.rate_limit = RateLimit::per_second(1000);
+    demo_account(id, clockify, runn, token)
 }
 
 fn worker() -> WorkerConfig {
-    WorkerConfig {
-        safety_margin: Duration::from_secs(1),
-        tune_clockify: Some(quick),
-        tune_runn: Some(quick_runn),
-        max_writes: None,
-    }
+    quick_worker()
 }
 
 fn far_deadline() -> tokio::time::Instant {
@@ -178,37 +114,43 @@ async fn a_lease_keeps_a_second_run_out_until_released_or_expired() {
     assert!(s
         .try_lease(&id, "daily", Duration::from_secs(300))
         .await
-        .unwrap());
+        .unwrap()
+        .is_taken());
     assert!(
         !s.try_lease(&id, "manual", Duration::from_secs(300))
             .await
-            .unwrap(),
+            .unwrap()
+            .is_taken(),
         "held"
     );
     assert!(
         s.try_lease(&id, "daily", Duration::from_secs(300))
             .await
-            .unwrap(),
+            .unwrap()
+            .is_taken(),
         "the holder may renew"
     );
     s.release_lease(&id, "manual").await.unwrap();
     assert!(
         !s.try_lease(&id, "manual", Duration::from_secs(300))
             .await
-            .unwrap(),
+            .unwrap()
+            .is_taken(),
         "only the holder releases"
     );
     s.release_lease(&id, "daily").await.unwrap();
     assert!(s
         .try_lease(&id, "manual", Duration::from_secs(0))
         .await
-        .unwrap());
+        .unwrap()
+        .is_taken());
     // A crashed holder's lease runs out.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert!(
         s.try_lease(&id, "daily", Duration::from_secs(300))
             .await
-            .unwrap(),
+            .unwrap()
+            .is_taken(),
         "expired lease taken over"
     );
 }
@@ -247,7 +189,7 @@ async fn seed_enabled_accounts(aws: &Aws, n: usize) -> Vec<String> {
 async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
     let aws = aws().await;
     seed_enabled_accounts(&aws, 1_000).await;
-    let url = queue(&aws.sqs).await;
+    let url = queue(&aws).await;
     let q = Recording {
         inner: SqsQueue::new(aws.sqs.clone(), url.clone()),
         sent: Default::default(),
@@ -294,6 +236,13 @@ impl Queue for Counting {
         self.calls.lock().unwrap().push(jobs.to_vec());
         Ok(())
     }
+    async fn send_later(
+        &self,
+        _: &ImportJob,
+        _: Duration,
+    ) -> Result<(), shared::queue::QueueError> {
+        unreachable!("the scheduler never delays")
+    }
 }
 
 /// 10,000 accounts through DynamoDB's protocol: ten pages of the index, every account
@@ -334,7 +283,7 @@ async fn the_scheduler_pages_through_10000_accounts_and_queues_each_once() {
 }
 
 #[tokio::test]
-async fn the_worker_imports_records_the_run_and_the_mappings() {
+async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     let aws = aws().await;
     let (_c, cr, _r, rr) = sims().await;
     let a = account("acme", &cr, &rr, RUNN_TOKEN);
@@ -369,7 +318,6 @@ async fn the_worker_imports_records_the_run_and_the_mappings() {
         (3, 4, 5)
     );
     assert_eq!(report.people_on_unknown_role, 5);
-    assert_eq!(aws.store.mappings(&a.settings.id).await.unwrap().len(), 12);
 
     // Again: nothing created, newest run first.
     let job2 = ImportJob {
@@ -384,8 +332,24 @@ async fn the_worker_imports_records_the_run_and_the_mappings() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].run_id, "r2");
     assert_eq!(runs[0].report.as_ref().unwrap().created.people, 0);
-    assert_eq!(aws.store.mappings(&a.settings.id).await.unwrap().len(), 12);
     assert!(q.sent.lock().unwrap().is_empty(), "no continuation needed");
+
+    // Runn's references are the record of truth: the table holds the account and its
+    // runs, each run set to expire after 90 days, and no table of ids to drift.
+    let items = aws.db.scan().table_name(&aws.table).send().await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    for item in items.items() {
+        let sk = item["sk"].as_s().unwrap();
+        assert!(
+            sk == "ACCOUNT" || sk.starts_with("RUN#"),
+            "unexpected item {sk}"
+        );
+        if sk.starts_with("RUN#") {
+            let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
+            let days = (expires - now) / 86_400;
+            assert!((89..=90).contains(&days), "expires in {days} days");
+        }
+    }
 }
 
 #[tokio::test]
@@ -394,7 +358,7 @@ async fn a_run_that_cannot_finish_queues_its_continuation_which_resumes() {
     let (_c, cr, runn, rr) = sims().await;
     let a = account("acme", &cr, &rr, RUNN_TOKEN);
     aws.store.put_account(&a).await.unwrap();
-    let url = queue(&aws.sqs).await;
+    let url = queue(&aws).await;
     let q = SqsQueue::new(aws.sqs.clone(), url.clone());
     let cfg = WorkerConfig {
         max_writes: Some(4),
@@ -519,26 +483,53 @@ async fn a_daily_run_and_a_manual_import_never_run_at_once() {
     aws.store.put_account(&a).await.unwrap();
     assert!(aws
         .store
-        .try_lease(&a.settings.id, "someone-else", Duration::from_secs(300))
+        .try_lease(&a.settings.id, "daily-run:1", Duration::from_secs(300))
         .await
-        .unwrap());
+        .unwrap()
+        .is_taken());
     let job = ImportJob {
         account: a.settings.id.clone(),
         run_id: "r1".into(),
         trigger: Trigger::Manual,
         only: None,
     };
-    let out = run_job(
+    // The press is not handed back to wait out the visibility timeout (spending a
+    // receive): it is sent again with a delay, and the original acknowledged.
+    let q = MemoryQueue::default();
+    let out = run_job(&aws.store, &q, &job, far_deadline(), &worker())
+        .await
+        .unwrap();
+    let JobOutcome::Deferred(why) = out else {
+        panic!("{out:?}")
+    };
+    assert!(why.contains("daily-run") && why.contains("until"), "{why}");
+    assert_eq!(
+        *q.delayed.lock().unwrap(),
+        [(job.clone(), shared::queue::LEASE_RETRY_DELAY)]
+    );
+    assert_eq!(runn.ctl.total(), 0);
+
+    // Through SQS: the worker's round acknowledges it, and the delayed copy is waiting.
+    let url = queue(&aws).await;
+    let sqs_q = SqsQueue::new(aws.sqs.clone(), url.clone());
+    sqs_q.send(&[job.clone()]).await.unwrap();
+    let round = shared::jobs::work_once(
         &aws.store,
-        &MemoryQueue::default(),
-        &job,
-        far_deadline(),
+        &sqs_q,
         &worker(),
+        far_deadline(),
+        Duration::ZERO,
     )
     .await
     .unwrap();
-    assert!(matches!(out, JobOutcome::Retry(_)), "{out:?}");
-    assert_eq!(runn.ctl.total(), 0);
+    assert_eq!((round.received, round.retried), (1, 0));
+    let delayed = queue_attr(
+        &aws,
+        &url,
+        aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesDelayed,
+    )
+    .await;
+    assert_eq!(delayed, "1");
 }
 
 #[tokio::test]
@@ -580,44 +571,16 @@ async fn a_transient_outage_asks_for_a_retry_and_records_the_failure() {
         .store
         .try_lease(&a.settings.id, "next", Duration::from_secs(5))
         .await
-        .unwrap());
+        .unwrap()
+        .is_taken());
 }
 
-/// Receives like Lambda's SQS event source: a batch, `work` on it, then deletes what
-/// succeeded and leaves the rest to come back. Returns how many messages it received.
-async fn poll_once(aws: &Aws, url: &str, q: &dyn Queue, cfg: &WorkerConfig) -> usize {
-    let got = aws
-        .sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
+/// One receive–work–delete round, as the worker's event source does it.
+async fn poll_once(aws: &Aws, q: &SqsQueue, cfg: &WorkerConfig) -> usize {
+    shared::jobs::work_once(&aws.store, q, cfg, far_deadline(), Duration::ZERO)
         .await
-        .unwrap();
-    let messages = got.messages();
-    let retry = shared::jobs::work(
-        &aws.store,
-        q,
-        cfg,
-        far_deadline(),
-        messages.iter().map(|m| shared::jobs::Message {
-            id: m.message_id().unwrap_or_default().to_owned(),
-            body: m.body().map(str::to_owned),
-        }),
-    )
-    .await;
-    for m in messages {
-        if !retry.iter().any(|r| Some(r.as_str()) == m.message_id()) {
-            aws.sqs
-                .delete_message()
-                .queue_url(url)
-                .receipt_handle(m.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    messages.len()
+        .unwrap()
+        .received
 }
 
 async fn queue_attr(aws: &Aws, url: &str, name: aws_sdk_sqs::types::QueueAttributeName) -> String {
@@ -647,7 +610,7 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_others_go_th
     aws.store.put_account(&good).await.unwrap();
     aws.store.put_account(&down).await.unwrap();
 
-    let dlq = queue(&aws.sqs).await;
+    let dlq = queue(&aws).await;
     let dlq_arn = queue_attr(&aws, &dlq, A::QueueArn).await;
     let url = aws
         .sqs
@@ -682,7 +645,7 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_others_go_th
 
     let mut received = 0;
     for _ in 0..10 {
-        received += poll_once(&aws, &url, &q, &worker()).await;
+        received += poll_once(&aws, &q, &worker()).await;
     }
     // The good job ran once; each bad message was received 3 times, then dead-lettered.
     assert_eq!(received, 1 + 3 + 3);
@@ -733,7 +696,7 @@ async fn a_short_time_limit_still_imports_and_no_time_at_all_never_loops() {
     assert!(q.sent.lock().unwrap().is_empty(), "no continuation");
     let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
     assert!(
-        matches!(&run.outcome, Outcome::Failed { class: FailureClass::Transient, message } if message.contains("time limit")),
+        matches!(&run.outcome, Outcome::Failed { class: FailureClass::Transient, message } if message.contains("time ran out")),
         "{:?}",
         run.outcome
     );

@@ -5,12 +5,7 @@
 //! --workspace` builds them).
 
 use serde_json::{json, Value};
-use shared::account::{Account, AccountId, AccountSettings, AccountSwitches};
-use shared::clockify::ClockifyHost;
-use shared::ids::WorkspaceId;
-use shared::runn::RunnHost;
-use shared::store::{create_table, DynamoStore, KmsSealer, Store};
-use shared::SecretString;
+use shared::store::Store;
 use sims::clockify::ClockifySim;
 use sims::demo;
 use sims::runn::{Kind, RunnData, RunnSim};
@@ -18,7 +13,6 @@ use sims::testkit::*;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
 /// A process killed when the test ends, whatever its outcome.
@@ -37,18 +31,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-/// Where `cargo test` put the workspace's binaries (this test runs from `<dir>/deps`).
-fn bin(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let path = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build the functions first (cargo build -p {name})",
-        path.display()
-    );
-    path
 }
 
 /// A function binary running against its own runtime API emulator; `invoke` sends an
@@ -82,7 +64,7 @@ impl Function {
         }
         let log = std::env::temp_dir().join(unique(&format!("{name}-log")));
         let function = Proc(
-            Command::new(bin(name))
+            Command::new(workspace_bin(name))
                 .env(
                     "AWS_LAMBDA_RUNTIME_API",
                     format!("http://127.0.0.1:{port}/.rt"),
@@ -144,81 +126,47 @@ fn sqs_record(id: &str, body: &str) -> Value {
     })
 }
 
+/// What EventBridge Scheduler delivers for a `ScheduleV2` event with no `Input`: an
+/// envelope whose `detail` is the string "{}" (as logged by users of other runtimes:
+/// aws-lambda-dotnet#1864, powertools-lambda-python#6112, aws-lambda-java-libs#479).
+fn scheduler_payload(attempt_id: &str) -> Value {
+    json!({
+        "version": "0", "id": attempt_id, "detail-type": "Scheduled Event",
+        "source": "aws.scheduler", "account": "123456789012",
+        "time": "2026-11-28T02:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/daily"],
+        "detail": "{}"
+    })
+}
+
 #[tokio::test]
 async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
-    let cfg = local_aws().await;
-    let db = aws_sdk_dynamodb::Client::new(&cfg);
-    let kms = aws_sdk_kms::Client::new(&cfg);
-    let sqs = aws_sdk_sqs::Client::new(&cfg);
-    let table = unique("fn-accounts");
-    create_table(&db, &table).await.unwrap();
-    let key_id = kms
-        .create_key()
-        .send()
-        .await
-        .unwrap()
-        .key_metadata()
-        .unwrap()
-        .key_id()
-        .to_owned();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("fn-jobs"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url()
-        .unwrap()
-        .to_owned();
-    let store = DynamoStore::new(
-        db,
-        table.clone(),
-        Arc::new(KmsSealer::new(kms, key_id.clone())),
-    );
-
+    let aws = TestAws::new().await;
+    let queue_url = aws.queue().await;
     let clockify = ClockifySim::new(demo::data());
     let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));
     let (cr, rr) = (clockify.spawn().await.unwrap(), runn.spawn().await.unwrap());
-    let account = Account {
-        settings: AccountSettings {
-            id: AccountId::parse("northwind").unwrap(),
-            runn_account: "Northwind Agency".into(),
-            runn_host: RunnHost::Custom { url: rr.url() },
-            clockify_host: ClockifyHost::Server { url: cr.url() },
-            clockify_reports_url: None,
-            clockify_workspace: WorkspaceId::new(demo::WORKSPACE_ID),
-            switches: AccountSwitches {
-                clients_and_projects: true,
-                people: true,
-                actuals: false,
-            },
-            autofill: true,
-            time_zone: chrono_tz::Europe::London,
-            enabled: true,
-        },
-        runn_token: SecretString::from(RUNN_TOKEN),
-        clockify_api_key: SecretString::from(demo::API_KEY),
-    };
-    store.put_account(&account).await.unwrap();
+    let account = demo_account("northwind", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&account).await.unwrap();
 
     let env = [
-        ("TABLE_NAME", table),
-        ("KMS_KEY_ID", key_id),
+        ("TABLE_NAME", aws.table.clone()),
+        ("KMS_KEY_ID", aws.key_id.clone()),
         ("QUEUE_URL", queue_url.clone()),
     ];
 
-    // The daily rule's event: the scheduler queues one job, with the event id as run id.
+    // EventBridge Scheduler's own payload, then a retried attempt of the same schedule
+    // (a new attempt id): both are the run of the scheduled time.
     let scheduler = Function::start("scheduler", &env);
-    let answer = scheduler
-        .invoke(json!({
-            "version": "0", "id": "evt-2026-11-28", "detail-type": "Scheduled Event",
-            "source": "aws.events", "account": "123456789012", "time": "2026-11-28T02:00:00Z",
-            "region": "us-east-1", "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"],
-            "detail": {}
-        }))
-        .await;
-    assert_eq!(answer, json!({"run_id": "evt-2026-11-28", "queued": 1}));
-    let got = sqs
+    for attempt in ["attempt-1", "attempt-2"] {
+        let answer = scheduler.invoke(scheduler_payload(attempt)).await;
+        assert_eq!(
+            answer,
+            json!({"run_id": "daily-2026-11-28T02:00Z", "queued": 1})
+        );
+    }
+    let got = aws
+        .sqs
         .receive_message()
         .queue_url(&queue_url)
         .max_number_of_messages(10)
@@ -226,13 +174,14 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         .await
         .unwrap();
     let bodies: Vec<&str> = got.messages().iter().filter_map(|m| m.body()).collect();
-    assert_eq!(bodies.len(), 1);
+    assert_eq!(bodies.len(), 2);
 
-    // The worker gets that job, a message that is not a job, and a job for an account
+    // The worker gets the job, a message that is not a job, and a job for an account
     // that does not exist: it imports, hands back only the unreadable message, and drops
     // the unknown account.
     let worker = Function::start("worker", &env);
-    let unknown = json!({"account": "gone", "run_id": "evt-2026-11-28", "trigger": "schedule"});
+    let unknown =
+        json!({"account": "gone", "run_id": "daily-2026-11-28T02:00Z", "trigger": "schedule"});
     let answer = worker
         .invoke(json!({"Records": [
             sqs_record("m-job", bodies[0]),
@@ -250,9 +199,16 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         assert_eq!(Kind::Project.table(&mut data).len(), 4);
         assert_eq!(Kind::Person.table(&mut data).len(), 5);
     }
-    let runs = store.runs(&account.settings.id, 5).await.unwrap();
+    // The retried attempt's job is the same run, already done: acknowledged, not run.
+    let requests = runn.ctl.total();
+    let answer = worker
+        .invoke(json!({"Records": [sqs_record("m-again", bodies[1])]}))
+        .await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    assert_eq!(runn.ctl.total(), requests, "the same run is not run twice");
+    let runs = aws.store.runs(&account.settings.id, 5).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].run_id, "evt-2026-11-28");
+    assert_eq!(runs[0].run_id, "daily-2026-11-28T02:00Z");
 
     // JSON log lines, each job's carrying its account and run id, no secret anywhere.
     let lines = worker.log_lines();
@@ -261,7 +217,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         .find(|l| l["fields"]["message"] == "import run done")
         .expect("a line for the finished run");
     assert_eq!(done["span"]["account"], "northwind");
-    assert_eq!(done["span"]["run_id"], "evt-2026-11-28");
+    assert_eq!(done["span"]["run_id"], "daily-2026-11-28T02:00Z");
     let all = std::fs::read_to_string(&worker.log).unwrap()
         + &std::fs::read_to_string(&scheduler.log).unwrap();
     assert!(!all.contains(RUNN_TOKEN) && !all.contains(demo::API_KEY));

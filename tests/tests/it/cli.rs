@@ -4,7 +4,7 @@
 use sims::clockify::ClockifySim;
 use sims::demo;
 use sims::runn::{RunnData, RunnSim};
-use sims::testkit::{unique, RUNN_TOKEN};
+use sims::testkit::{unique, workspace_bin, RUNN_TOKEN};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,7 +16,7 @@ struct Out {
 }
 
 async fn cli(env: &HashMap<String, String>, args: &[&str]) -> Out {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_runn-clockify"));
+    let mut cmd = Command::new(workspace_bin("runn-clockify"));
     cmd.args(args).envs(env).env_remove("RUST_LOG");
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await

@@ -1,0 +1,203 @@
+//! What a run did, in a form whose size is bounded whatever the account's size: counts
+//! per kind and reason, and at most [`NAMED_CAP`] named records each ("and N more"). A
+//! run record is one DynamoDB item (400 KB at most); with these caps the largest report
+//! stays far below that.
+
+use crate::sync::plan::{RecordKind, Skip, SkipReason};
+use serde::{Deserialize, Serialize};
+
+/// The most records named per reason (or in a list of failures or look-ups).
+pub const NAMED_CAP: usize = 50;
+/// Names and ids are cut to this many characters in a report.
+const NAME_CHARS: usize = 120;
+/// A failure's reason is cut to this many characters.
+const REASON_CHARS: usize = 400;
+
+/// `s`, cut to `n` characters (with an ellipsis where cut).
+pub fn clip(s: &str, n: usize) -> String {
+    match s.char_indices().nth(n) {
+        None => s.to_owned(),
+        Some((at, _)) => format!("{}…", &s[..at]),
+    }
+}
+
+/// A count, with the first few items named.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capped<T> {
+    pub count: usize,
+    pub named: Vec<T>,
+}
+
+impl<T> Default for Capped<T> {
+    fn default() -> Self {
+        Self {
+            count: 0,
+            named: vec![],
+        }
+    }
+}
+
+impl<T> Capped<T> {
+    pub fn push(&mut self, item: T) {
+        self.count += 1;
+        if self.named.len() < NAMED_CAP {
+            self.named.push(item);
+        }
+    }
+    /// How many were counted but not named.
+    pub fn more(&self) -> usize {
+        self.count.saturating_sub(self.named.len())
+    }
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// A Clockify record, by id and name.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Named {
+    pub clockify_id: String,
+    pub name: String,
+}
+
+impl Named {
+    pub fn new(clockify_id: &str, name: &str) -> Self {
+        Self {
+            clockify_id: clip(clockify_id, NAME_CHARS),
+            name: clip(name, NAME_CHARS),
+        }
+    }
+}
+
+/// The records of one kind skipped for one reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkipGroup {
+    pub kind: RecordKind,
+    pub reason: SkipReason,
+    #[serde(flatten)]
+    pub records: Capped<Named>,
+}
+
+/// Groups skips by kind and reason, in the order each group first appears.
+pub fn summarize_skips(skips: &[Skip]) -> Vec<SkipGroup> {
+    let mut groups: Vec<SkipGroup> = vec![];
+    for s in skips {
+        let i = match groups
+            .iter()
+            .position(|g| g.kind == s.kind && g.reason == s.reason)
+        {
+            Some(i) => i,
+            None => {
+                groups.push(SkipGroup {
+                    kind: s.kind,
+                    reason: s.reason,
+                    records: Capped::default(),
+                });
+                groups.len() - 1
+            }
+        };
+        groups[i].records.push(Named::new(&s.clockify_id, &s.name));
+    }
+    groups
+}
+
+/// A record Runn refused (a permanent error); the rest of the import went on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub kind: RecordKind,
+    #[serde(flatten)]
+    pub record: Named,
+    pub reason: String,
+}
+
+impl Failure {
+    pub fn new(kind: RecordKind, clockify_id: &str, name: &str, reason: &str) -> Self {
+        Self {
+            kind,
+            record: Named::new(clockify_id, name),
+            reason: clip(reason, REASON_CHARS),
+        }
+    }
+}
+
+/// A write whose answer was lost, and what looking the record up found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookup {
+    pub kind: RecordKind,
+    #[serde(flatten)]
+    pub record: Named,
+    /// Found in Runn (the write had landed); otherwise it was created once more.
+    pub found: bool,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub clients: usize,
+    pub projects: usize,
+    pub people: usize,
+}
+
+/// What an import run did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportReport {
+    pub created: Counts,
+    pub skipped: Vec<SkipGroup>,
+    pub failed: Capped<Failure>,
+    /// Writes whose answer was lost, each looked up before anything was resent.
+    #[serde(default)]
+    pub lookups: Capped<Lookup>,
+    /// Imported people whose current role is still "Unknown".
+    pub people_on_unknown_role: usize,
+    /// False when the run stopped at a limit and must be continued.
+    pub finished: bool,
+    pub writes: usize,
+}
+
+impl ImportReport {
+    /// How many records of `kind` were skipped for `reason`.
+    pub fn skipped(&self, kind: RecordKind, reason: SkipReason) -> usize {
+        self.skipped
+            .iter()
+            .filter(|g| g.kind == kind && g.reason == reason)
+            .map(|g| g.records.count)
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_of_skips_keep_their_counts_and_name_only_the_first_fifty() {
+        let skips: Vec<Skip> = (0..6000)
+            .map(|i| Skip {
+                kind: if i % 2 == 0 {
+                    RecordKind::Project
+                } else {
+                    RecordKind::Person
+                },
+                clockify_id: format!("{i:024x}"),
+                name: "N".repeat(500),
+                reason: SkipReason::AlreadyLinked,
+            })
+            .collect();
+        let groups = summarize_skips(&skips);
+        assert_eq!(groups.len(), 2);
+        for g in &groups {
+            assert_eq!((g.records.count, g.records.named.len()), (3000, NAMED_CAP));
+            assert_eq!(g.records.more(), 2950);
+            assert!(g
+                .records
+                .named
+                .iter()
+                .all(|n| n.name.chars().count() <= 121));
+        }
+    }
+
+    #[test]
+    fn clipping_respects_characters() {
+        assert_eq!(clip("Łódź", 2), "Łó…");
+        assert_eq!(clip("ab", 2), "ab");
+    }
+}

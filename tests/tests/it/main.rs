@@ -1,0 +1,12 @@
+//! Every integration test of the workspace, in one test binary: each file was its own
+//! binary, and linking the AWS SDK and the simulators into each took most of CI's time.
+
+mod aws_testbed;
+mod cli;
+mod clockify_client;
+mod functions;
+mod import;
+mod pipeline;
+mod runn_client;
+mod secrets;
+mod simulators;
