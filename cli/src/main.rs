@@ -128,7 +128,10 @@ fn explain(e: &(dyn std::error::Error + 'static)) -> String {
         } else {
             "hint: is AWS_ENDPOINT_URL set (for a local emulator), or are AWS credentials and a region configured?"
         })
-    } else if lower.contains("non-existent table") || lower.contains("resourcenotfound") {
+    } else if lower.contains("non-existent table")
+        || lower.contains("resourcenotfound")
+        || lower.contains("requested resource not found")
+    {
         Some("hint: does the table exist? (TABLE_NAME; `runn-clockify setup` creates one on an emulator)")
     } else {
         None

@@ -59,6 +59,12 @@ pub struct Faults {
     /// committing does.
     #[serde(default)]
     pub error_after_write_rate: f64,
+    /// Share of requests answered 429.
+    #[serde(default)]
+    pub throttle_rate: f64,
+    /// The `retry-after` header sent with injected 429s, verbatim (odd values included).
+    #[serde(default)]
+    pub retry_after: Option<String>,
 }
 
 /// A server-side token bucket per credential: `requests` per `per`, with a full bucket of
@@ -192,6 +198,9 @@ impl Control {
                 return Some(Fault::ErrorAfterWrite);
             }
         }
+        if f.throttle_rate > 0.0 && self.rng.lock().unwrap().gen::<f64>() < f.throttle_rate {
+            return Some(Fault::Status(429));
+        }
         if f.error_rate == 0.0 && f.drop_rate == 0.0 && f.malformed_rate == 0.0 {
             return None;
         }
@@ -287,6 +296,13 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
         tokio::time::sleep(latency).await;
     }
     let resp = match ctl.next_fault(&endpoint) {
+        Some(Fault::Status(429)) => {
+            let mut resp = ctl.error_response(429);
+            if let Some(v) = ctl.faults.lock().unwrap().retry_after.clone() {
+                set_header(&mut resp, "retry-after", v);
+            }
+            resp
+        }
         Some(Fault::Status(s)) => ctl.error_response(s),
         Some(Fault::Malformed) => (
             StatusCode::OK,

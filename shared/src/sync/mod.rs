@@ -9,4 +9,6 @@ pub mod report;
 
 pub use import::*;
 pub use plan::*;
-pub use report::{Counts, Failure, ImportReport, Lookup, Named, SkipGroup};
+pub use report::{
+    summarize_skips, Capped, Counts, Failure, ImportReport, Lookup, Named, SkipGroup,
+};

@@ -149,3 +149,195 @@ async fn an_operator_registers_an_account_syncs_it_and_reads_its_status() {
     let out = cli(&env, &["sync", "no#such"]).await;
     assert!(!out.ok && out.stderr.contains("an account id is"));
 }
+
+/// `setup` on a fresh prefix; the environment it prints.
+async fn setup(prefix: &str) -> (HashMap<String, String>, Out) {
+    let mut env = HashMap::new();
+    let out = cli(&env, &["setup", "--prefix", prefix]).await;
+    assert!(out.ok, "{}", out.stderr);
+    for line in out.stdout.lines() {
+        let (k, v) = line.trim_start_matches("export ").split_once('=').unwrap();
+        env.insert(k.to_owned(), v.to_owned());
+    }
+    (env, out)
+}
+
+fn account_json(cr: &sims::common::Running, rr: &sims::common::Running) -> serde_json::Value {
+    serde_json::json!({
+        "id": "northwind",
+        "runn_account": "Northwind Agency",
+        "runn_host": {"kind": "custom", "url": rr.url()},
+        "runn_token": RUNN_TOKEN,
+        "clockify_host": {"kind": "server", "url": cr.url()},
+        "clockify_workspace": demo::WORKSPACE_ID,
+        "clockify_api_key": demo::API_KEY,
+        "switches": {"clients_and_projects": true, "people": true, "actuals": false},
+        "time_zone": "Europe/London"
+    })
+}
+
+#[tokio::test]
+async fn setup_run_twice_reuses_what_exists_and_errors_are_one_line_with_a_hint() {
+    let prefix = unique("again");
+    let (first, _) = setup(&prefix).await;
+    let (second, out) = setup(&prefix).await;
+    assert_eq!(first, second, "the same table, key and queue");
+    for what in ["Table", "Key", "Queue"] {
+        assert!(
+            out.stderr.contains(&format!("{what} ")) && out.stderr.contains("exists; reused"),
+            "{}",
+            out.stderr
+        );
+    }
+
+    // A table that does not exist: one line, the cause, a hint; no SDK debug dump.
+    let mut env = first.clone();
+    env.insert("TABLE_NAME".into(), unique("missing"));
+    let out = cli(&env, &["account", "list"]).await;
+    assert!(!out.ok);
+    let lines: Vec<&str> = out.stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{}", out.stderr);
+    assert!(lines[0].starts_with("error: "), "{}", out.stderr);
+    assert!(lines[1].starts_with("hint: "), "{}", out.stderr);
+    assert!(!out.stderr.contains("Error {"), "{}", out.stderr);
+
+    // An emulator that is not there.
+    let mut env = first;
+    env.insert("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into());
+    env.insert("AWS_MAX_ATTEMPTS".into(), "1".into());
+    let out = cli(&env, &["account", "list"]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("hint: is the emulator at AWS_ENDPOINT_URL running?"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test]
+async fn settings_that_would_send_a_key_to_a_local_or_plain_host_are_refused_unless_allowed() {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (mut env, _) = setup(&unique("hosts")).await;
+    let path = file("local.json", &account_json(&cr, &rr).to_string());
+    // Without ALLOW_LOCAL_HOSTS=1, a simulator's http://127.0.0.1 is refused by field.
+    env.insert("ALLOW_LOCAL_HOSTS".into(), "0".into());
+    let out = cli(&env, &["account", "put", path.to_str().unwrap()]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("runn_host") && out.stderr.contains("https"),
+        "{}",
+        out.stderr
+    );
+    let mut sub = account_json(&cr, &rr);
+    sub["runn_host"] = serde_json::json!({"kind": "eu"});
+    sub["clockify_host"] = serde_json::json!({"kind": "subdomain", "name": "evil.example/x"});
+    let sub = file("sub.json", &sub.to_string());
+    let out = cli(&env, &["account", "put", sub.to_str().unwrap()]).await;
+    assert!(
+        !out.ok && out.stderr.contains("clockify_host"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(&env, &["account", "list"]).await;
+    assert!(out.stdout.contains("No accounts."), "nothing stored");
+    env.insert("ALLOW_LOCAL_HOSTS".into(), "1".into());
+    let out = cli(&env, &["account", "put", path.to_str().unwrap()]).await;
+    assert!(out.ok, "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn a_killed_sync_is_named_unlock_frees_it_and_ctrl_c_releases_the_lease() {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (env, _) = setup(&unique("lease")).await;
+    let path = file("acct.json", &account_json(&cr, &rr).to_string());
+    assert!(
+        cli(&env, &["account", "put", path.to_str().unwrap()])
+            .await
+            .ok
+    );
+    // Slow Runn: a sync takes seconds, long enough to interrupt.
+    r.ctl.set_faults(sims::common::Faults {
+        latency: std::time::Duration::from_millis(400),
+        ..Default::default()
+    });
+    let spawn_sync = || {
+        Command::new(workspace_bin("runn-clockify"))
+            .args(["sync", "northwind"])
+            .envs(&env)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let wait_for_a_write = || async {
+        for _ in 0..100 {
+            if r.ctl.counts().keys().any(|k| k.starts_with("POST")) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the sync never wrote");
+    };
+
+    // Killed outright: the lease stays, and the next sync names the run holding it.
+    let mut killed = spawn_sync();
+    wait_for_a_write().await;
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    let out = cli(&env, &["sync", "northwind"]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("holds account northwind until") && out.stderr.contains("unlock"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(&env, &["unlock", "northwind"]).await;
+    assert!(
+        out.ok && out.stdout.contains("Released the lease"),
+        "{}",
+        out.stdout
+    );
+    let out = cli(&env, &["unlock", "northwind"]).await;
+    assert!(
+        out.stdout.contains("No run holds northwind"),
+        "{}",
+        out.stdout
+    );
+
+    // Ctrl-C: the lease is released before the command exits.
+    r.ctl.reset_stats();
+    let interrupted = spawn_sync();
+    wait_for_a_write().await;
+    let pid = interrupted.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::task::spawn_blocking(move || interrupted.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("lease of northwind is released"));
+    let out = cli(&env, &["unlock", "northwind"]).await;
+    assert!(
+        out.stdout.contains("No run holds northwind"),
+        "{}",
+        out.stdout
+    );
+
+    // And the import completes with nothing twice.
+    r.ctl.set_faults(Default::default());
+    let out = cli(&env, &["sync", "northwind"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    let d = r.data.lock().unwrap();
+    assert_eq!(
+        (d.clients.len(), d.projects.len(), d.people.len()),
+        (3, 4, 5)
+    );
+}

@@ -512,7 +512,7 @@ async fn a_daily_run_and_a_manual_import_never_run_at_once() {
     // Through SQS: the worker's round acknowledges it, and the delayed copy is waiting.
     let url = queue(&aws).await;
     let sqs_q = SqsQueue::new(aws.sqs.clone(), url.clone());
-    sqs_q.send(&[job.clone()]).await.unwrap();
+    sqs_q.send(std::slice::from_ref(&job)).await.unwrap();
     let round = shared::jobs::work_once(
         &aws.store,
         &sqs_q,
@@ -704,4 +704,351 @@ async fn a_short_time_limit_still_imports_and_no_time_at_all_never_loops() {
     let soon = tokio::time::Instant::now() + Duration::from_secs(10);
     let out = run_job(&aws.store, &q, &job, soon, &cfg).await.unwrap();
     assert_eq!(out, JobOutcome::Done { finished: true });
+}
+
+/// A store whose run records cannot be saved (DynamoDB refusing or unreachable).
+struct StatusFails(shared::store::MemoryStore);
+
+#[async_trait::async_trait]
+impl Store for StatusFails {
+    async fn put_account(&self, a: &Account) -> Result<(), shared::store::StoreError> {
+        self.0.put_account(a).await
+    }
+    async fn settings(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<shared::account::AccountSettings>, shared::store::StoreError> {
+        self.0.settings(id).await
+    }
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, shared::store::StoreError> {
+        self.0.account(id).await
+    }
+    async fn enabled_accounts(
+        &self,
+        start: Option<String>,
+        limit: u32,
+    ) -> Result<shared::store::AccountPage, shared::store::StoreError> {
+        self.0.enabled_accounts(start, limit).await
+    }
+    async fn all_settings(
+        &self,
+    ) -> Result<Vec<shared::account::AccountSettings>, shared::store::StoreError> {
+        self.0.all_settings().await
+    }
+    async fn disable(&self, id: &AccountId) -> Result<(), shared::store::StoreError> {
+        self.0.disable(id).await
+    }
+    async fn try_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<shared::store::LeaseAttempt, shared::store::StoreError> {
+        self.0.try_lease(id, holder, ttl).await
+    }
+    async fn release_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+    ) -> Result<Option<String>, shared::store::StoreError> {
+        self.0.release_lease(id, holder).await
+    }
+    async fn record_run(
+        &self,
+        _: &AccountId,
+        _: &RunRecord,
+    ) -> Result<(), shared::store::StoreError> {
+        Err(shared::store::StoreError::Unavailable {
+            operation: "record run".into(),
+            reason: "injected".into(),
+        })
+    }
+    async fn runs(
+        &self,
+        id: &AccountId,
+        n: u32,
+    ) -> Result<Vec<RunRecord>, shared::store::StoreError> {
+        self.0.runs(id, n).await
+    }
+}
+
+#[tokio::test]
+async fn a_run_whose_status_cannot_be_saved_still_releases_its_lease_and_queues_its_continuation() {
+    let (_c, cr, _r, rr) = sims().await;
+    let store = StatusFails(shared::store::MemoryStore::default());
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    store.put_account(&a).await.unwrap();
+    let q = MemoryQueue::default();
+    let cfg = WorkerConfig {
+        max_writes: Some(4),
+        ..worker()
+    };
+    let job = job(a.settings.id.as_str(), "r1");
+    let err = run_job(&store, &q, &job, far_deadline(), &cfg)
+        .await
+        .expect_err("the status could not be saved");
+    assert_eq!(err.class(), FailureClass::Transient);
+    assert!(
+        store
+            .try_lease(&a.settings.id, "next:1", Duration::from_secs(5))
+            .await
+            .unwrap()
+            .is_taken(),
+        "the lease was released"
+    );
+    let sent = q.sent.lock().unwrap();
+    assert_eq!(sent.len(), 1, "the continuation was still queued");
+    assert_eq!(sent[0].trigger, Trigger::Continuation);
+}
+
+/// Checks, on every send, that the account's lease is free: a run's continuation must
+/// never meet its own lease.
+struct LeaseMustBeFree {
+    store: shared::store::DynamoStore,
+    account: AccountId,
+    inner: SqsQueue,
+}
+
+#[async_trait::async_trait]
+impl Queue for LeaseMustBeFree {
+    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+        let probe = self
+            .store
+            .try_lease(&self.account, "probe:1", Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            probe.is_taken(),
+            "a continuation queued under its run's lease"
+        );
+        self.store
+            .release_lease(&self.account, "probe:1")
+            .await
+            .unwrap();
+        self.inner.send(jobs).await
+    }
+    async fn send_later(
+        &self,
+        job: &ImportJob,
+        d: Duration,
+    ) -> Result<(), shared::queue::QueueError> {
+        self.inner.send_later(job, d).await
+    }
+}
+
+#[tokio::test]
+async fn a_continuation_is_queued_only_after_the_lease_is_released() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let url = queue(&aws).await;
+    let q = LeaseMustBeFree {
+        store: shared::store::DynamoStore::new(
+            aws.db.clone(),
+            aws.table.clone(),
+            aws.sealer.clone(),
+        ),
+        account: a.settings.id.clone(),
+        inner: SqsQueue::new(aws.sqs.clone(), url.clone()),
+    };
+    let cfg = WorkerConfig {
+        max_writes: Some(6),
+        ..worker()
+    };
+    // Each continuation runs as soon as it is received: never deferred by its own lease.
+    let mut runs = 0;
+    let mut job = job(a.settings.id.as_str(), "r1");
+    loop {
+        runs += 1;
+        let out = run_job(&aws.store, &q, &job, far_deadline(), &cfg)
+            .await
+            .unwrap();
+        if out == (JobOutcome::Done { finished: true }) {
+            break;
+        }
+        assert_eq!(out, JobOutcome::Done { finished: false });
+        let next = aws.sqs_queue(&url).receive(Duration::ZERO).await.unwrap();
+        assert_eq!(next.len(), 1);
+        job = serde_json::from_str(next[0].body.as_deref().unwrap()).unwrap();
+        aws.sqs_queue(&url)
+            .delete(next[0].receipt.as_deref().unwrap())
+            .await
+            .unwrap();
+    }
+    assert_eq!(runs, 2);
+    let d = runn.data.lock().unwrap();
+    assert_eq!(
+        (d.clients.len(), d.projects.len(), d.people.len()),
+        (3, 4, 5)
+    );
+}
+
+fn patient_runn(c: &mut shared::runn::RunnConfig) {
+    c.retry = quick_retry();
+    c.retry.max_server_wait = Duration::from_secs(300);
+    c.rate_limit = shared::http::RateLimit::per_second(1000);
+}
+
+#[tokio::test]
+async fn a_run_throttled_past_its_deadline_ends_in_time_retried_or_continued() {
+    let aws = aws().await;
+    let (_c, cr, runn, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let cfg = WorkerConfig {
+        tune_runn: Some(patient_runn),
+        ..worker()
+    };
+    let throttled = sims::common::Faults {
+        throttle_rate: 1.0,
+        retry_after: Some("120".into()),
+        ..Default::default()
+    };
+    // Every request answered 429 "retry after 120 s", with 60 s left: the run ends at
+    // once, before writing anything, and is retried (never continued: that could loop).
+    runn.ctl.set_faults(throttled.clone());
+    let q = MemoryQueue::default();
+    let job = job(a.settings.id.as_str(), "r1");
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let out = run_job(&aws.store, &q, &job, deadline, &cfg).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(matches!(out, JobOutcome::Retry(_)), "{out:?}");
+    assert!(q.sent.lock().unwrap().is_empty());
+    let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert!(
+        matches!(&run.outcome, Outcome::Failed { class: FailureClass::Transient, message } if message.contains("time ran out")),
+        "{:?}",
+        run.outcome
+    );
+
+    // The throttling starts after a few writes: the run ends in time and is continued.
+    runn.ctl.set_faults(Default::default());
+    let watcher = {
+        let (data, ctl) = (runn.data.clone(), runn.ctl.clone());
+        tokio::spawn(async move {
+            for _ in 0..5_000 {
+                if data.lock().unwrap().projects.len() >= 2 {
+                    ctl.set_faults(throttled);
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            panic!("the run never wrote two projects");
+        })
+    };
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let job = ImportJob {
+        run_id: "r2".into(),
+        ..job
+    };
+    let out = run_job(&aws.store, &q, &job, deadline, &cfg).await.unwrap();
+    watcher.await.unwrap();
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert_eq!(out, JobOutcome::Done { finished: false });
+    assert_eq!(q.sent.lock().unwrap().len(), 1, "continued");
+    let run = &aws.store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert_eq!(run.outcome, Outcome::Continued);
+}
+
+#[tokio::test]
+async fn a_run_record_of_6000_skips_is_stored_and_read_back_with_its_counts() {
+    use shared::sync::{summarize_skips, ImportReport, RecordKind, Skip, SkipReason};
+    let aws = aws().await;
+    let id = AccountId::parse("big").unwrap();
+    let reasons = [
+        (RecordKind::Client, SkipReason::AlreadyLinked),
+        (RecordKind::Client, SkipReason::Archived),
+        (RecordKind::Project, SkipReason::AlreadyLinked),
+        (RecordKind::Project, SkipReason::Archived),
+        (RecordKind::Project, SkipReason::MissingClient),
+        (RecordKind::Project, SkipReason::ClientNotImported),
+        (RecordKind::Person, SkipReason::AlreadyLinked),
+        (RecordKind::Person, SkipReason::NotActiveMember),
+    ];
+    // Long names, every reason: the largest a report can be.
+    let skips: Vec<Skip> = (0..6000)
+        .map(|i| {
+            let (kind, reason) = reasons[i % reasons.len()];
+            Skip {
+                kind,
+                clockify_id: format!("{i:024x}"),
+                name: format!("{i} {}", "Ä".repeat(300)),
+                reason,
+            }
+        })
+        .collect();
+    let mut report = ImportReport {
+        skipped: summarize_skips(&skips),
+        finished: true,
+        ..Default::default()
+    };
+    for i in 0..500 {
+        report.failed.push(shared::sync::Failure::new(
+            RecordKind::Project,
+            &format!("{i:024x}"),
+            &"N".repeat(300),
+            &"Runn said no. ".repeat(100),
+        ));
+    }
+    let run = RunRecord {
+        run_id: "r-big".into(),
+        trigger: Trigger::Schedule,
+        started_at: chrono::Utc::now(),
+        finished_at: chrono::Utc::now(),
+        outcome: Outcome::Succeeded,
+        report: Some(report.clone()),
+    };
+    let bytes = serde_json::to_string(&run).unwrap().len();
+    println!("largest run record for 6,000 skips and 500 failures: {bytes} bytes");
+    assert!(bytes < 300_000, "{bytes}");
+    aws.store.record_run(&id, &run).await.unwrap();
+    let back = &aws.store.runs(&id, 1).await.unwrap()[0];
+    let rep = back.report.as_ref().unwrap();
+    assert_eq!(rep, &report);
+    assert_eq!(rep.skipped(RecordKind::Project, SkipReason::Archived), 750);
+    assert_eq!(rep.failed.count, 500);
+    let total: usize = rep.skipped.iter().map(|g| g.records.count).sum();
+    assert_eq!(total, 6000);
+
+    // What the store refuses is permanent and names the account.
+    let missing = shared::store::DynamoStore::new(
+        aws.db.clone(),
+        unique("no-such-table"),
+        aws.sealer.clone(),
+    );
+    let err = missing.record_run(&id, &run).await.unwrap_err();
+    assert_eq!(err.class(), FailureClass::Permanent, "{err}");
+    assert!(err.to_string().contains("account big"), "{err}");
+}
+
+#[test]
+fn the_template_and_setup_agree_on_the_queue() {
+    let template = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/template.yaml"
+    ))
+    .unwrap();
+    let visibility = format!(
+        "VisibilityTimeout: {}",
+        shared::queue::VISIBILITY_TIMEOUT.as_secs()
+    );
+    assert!(
+        template.contains(&visibility),
+        "template lacks {visibility}"
+    );
+    let receives = format!("Default: {}", shared::queue::MAX_RECEIVES);
+    assert!(template.contains(&receives));
+    let timeout = format!("Timeout: {}", shared::queue::WORKER_TIMEOUT.as_secs());
+    assert!(template.contains(&timeout));
+    assert!(
+        template.contains("AttributeName: expires_at"),
+        "the runs' TTL"
+    );
 }

@@ -347,6 +347,7 @@ async fn a_create_whose_answer_is_lost_is_not_sent_again() {
         .await
         .unwrap_err();
     assert_eq!(err.class(), FailureClass::Transient);
+    assert!(err.is_unclear(), "{err:?}");
     assert!(err.to_string().contains("may have taken effect"), "{err}");
     assert_eq!(sim.ctl.count("POST /clients/bulk/"), 1, "not retried");
     assert_eq!(
@@ -434,4 +435,83 @@ async fn bulk_calls_outside_1_to_100_are_refused_before_sending() {
         100
     );
     assert_eq!(sim.ctl.total(), 1);
+}
+
+#[tokio::test]
+async fn no_retry_after_value_however_odd_crashes_the_client() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let mut cfg = runn_config(&running, RUNN_TOKEN);
+    cfg.retry.max_rate_limited = 3;
+    cfg.retry.max_server_wait = Duration::from_secs(300);
+    let c = RunnClient::new(cfg).unwrap();
+    // A server asking for 1e30 s used to panic converting it to a Duration (exit 101).
+    for value in ["1e30", "inf", "-inf", "1e309", "NaN", "-7", "soon"] {
+        sim.ctl.set_faults(sims::common::Faults {
+            throttle_rate: 1.0,
+            retry_after: Some(value.into()),
+            ..Default::default()
+        });
+        let err = c.me().await.expect_err(value);
+        assert_eq!(err.class(), FailureClass::Transient, "{value}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_wait_that_would_pass_the_runs_deadline_ends_the_request_at_once() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    let mut cfg = runn_config(&running, RUNN_TOKEN);
+    cfg.retry.max_server_wait = Duration::from_secs(300);
+    cfg.deadline = Some(tokio::time::Instant::now() + Duration::from_secs(60));
+    let c = RunnClient::new(cfg).unwrap();
+    sim.ctl.set_faults(sims::common::Faults {
+        throttle_rate: 1.0,
+        retry_after: Some("120".into()),
+        ..Default::default()
+    });
+    let started = std::time::Instant::now();
+    let err = c.me().await.unwrap_err();
+    assert!(err.is_out_of_time(), "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(sim.ctl.total(), 1, "one request, no wait");
+}
+
+#[tokio::test]
+async fn a_key_is_never_sent_to_a_name_that_resolves_to_a_local_address() {
+    let sim = sim();
+    let running = sim.spawn().await.unwrap();
+    // `localhost` passes the static check (it is a name) but resolves to 127.0.0.1: the
+    // resolver refuses it at connect time, before anything is sent.
+    let mut cfg = RunnConfig::new(
+        RunnHost::Custom {
+            url: format!("https://localhost:{}", running.addr.port())
+                .parse()
+                .unwrap(),
+        },
+        shared::SecretString::from(RUNN_TOKEN.to_owned()),
+    );
+    cfg.hosts = shared::hosts::HostPolicy::STRICT;
+    cfg.retry = quick_retry();
+    let c = RunnClient::new(cfg).unwrap();
+    let err = c.me().await.unwrap_err();
+    assert_eq!(err.class(), FailureClass::Permanent, "{err:?}");
+    assert!(err.to_string().contains("resolves to 127.0.0.1"), "{err}");
+    assert_eq!(sim.ctl.total(), 0, "nothing reached the server");
+
+    // Plain http and address literals are refused before a client exists.
+    for url in [
+        "http://api.runn.example",
+        "https://127.0.0.1:9001",
+        "https://[::1]",
+    ] {
+        let mut cfg = RunnConfig::new(
+            RunnHost::Custom {
+                url: url.parse().unwrap(),
+            },
+            shared::SecretString::from(RUNN_TOKEN.to_owned()),
+        );
+        cfg.hosts = shared::hosts::HostPolicy::STRICT;
+        assert!(RunnClient::new(cfg).is_err(), "{url}");
+    }
 }
