@@ -49,28 +49,12 @@ async fn an_operator_registers_an_account_syncs_it_and_reads_its_status() {
     let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
     let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
 
-    let mut env = HashMap::new();
-    let setup = cli(&env, &["setup", "--prefix", &unique("cli")]).await;
-    assert!(setup.ok, "{}", setup.stderr);
-    for line in setup.stdout.lines() {
-        let (k, v) = line.trim_start_matches("export ").split_once('=').unwrap();
-        env.insert(k.to_owned(), v.to_owned());
-    }
+    let (env, _) = setup(&unique("cli")).await;
     assert!(["TABLE_NAME", "KMS_KEY_ID", "QUEUE_URL"]
         .iter()
         .all(|k| env.contains_key(*k)));
 
-    let account = serde_json::json!({
-        "id": "northwind",
-        "runn_account": "Northwind Agency",
-        "runn_host": {"kind": "custom", "url": rr.url()},
-        "runn_token": RUNN_TOKEN,
-        "clockify_host": {"kind": "server", "url": cr.url()},
-        "clockify_workspace": demo::WORKSPACE_ID,
-        "clockify_api_key": demo::API_KEY,
-        "switches": {"clients_and_projects": true, "people": true, "actuals": false},
-        "time_zone": "Europe/London"
-    });
+    let account = account_json(&cr, &rr);
     let mut bad = account.clone();
     bad["time_zone"] = "Mars/Olympus_Mons".into();
     let bad = file("bad.json", &bad.to_string());

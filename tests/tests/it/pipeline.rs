@@ -290,10 +290,8 @@ async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     aws.store.put_account(&a).await.unwrap();
     let q = MemoryQueue::default();
     let job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
         trigger: Trigger::Manual,
-        only: None,
+        ..job(a.settings.id.as_str(), "r1")
     };
 
     let out = run_job(&aws.store, &q, &job, far_deadline(), &worker())
@@ -364,12 +362,7 @@ async fn a_run_that_cannot_finish_queues_its_continuation_which_resumes() {
         max_writes: Some(4),
         ..worker()
     };
-    let mut job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
-        trigger: Trigger::Schedule,
-        only: None,
-    };
+    let mut job = job(a.settings.id.as_str(), "r1");
     let mut runs = 0;
     loop {
         runs += 1;
@@ -431,12 +424,7 @@ async fn rejected_credentials_disable_the_account_without_retries() {
     let a = account("acme", &cr, &rr, "LIVE_revoked");
     aws.store.put_account(&a).await.unwrap();
     let q = MemoryQueue::default();
-    let job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
-        trigger: Trigger::Schedule,
-        only: None,
-    };
+    let job = job(a.settings.id.as_str(), "r1");
     let out = run_job(&aws.store, &q, &job, far_deadline(), &worker())
         .await
         .unwrap();
@@ -488,10 +476,8 @@ async fn a_daily_run_and_a_manual_import_never_run_at_once() {
         .unwrap()
         .is_taken());
     let job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
         trigger: Trigger::Manual,
-        only: None,
+        ..job(a.settings.id.as_str(), "r1")
     };
     // The press is not handed back to wait out the visibility timeout (spending a
     // receive): it is sent again with a delay, and the original acknowledged.
@@ -542,12 +528,7 @@ async fn a_transient_outage_asks_for_a_retry_and_records_the_failure() {
         error_rate: 1.0,
         ..Default::default()
     });
-    let job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
-        trigger: Trigger::Schedule,
-        only: None,
-    };
+    let job = job(a.settings.id.as_str(), "r1");
     let out = run_job(
         &aws.store,
         &MemoryQueue::default(),
@@ -677,12 +658,7 @@ async fn a_short_time_limit_still_imports_and_no_time_at_all_never_loops() {
     let a = account("acme", &cr, &rr, RUNN_TOKEN);
     aws.store.put_account(&a).await.unwrap();
     let q = MemoryQueue::default();
-    let job = ImportJob {
-        account: a.settings.id.clone(),
-        run_id: "r1".into(),
-        trigger: Trigger::Schedule,
-        only: None,
-    };
+    let job = job(a.settings.id.as_str(), "r1");
     // A run with no time left: no write, no continuation, a retry (which the queue
     // dead-letters if it keeps happening), and the reason in the status.
     let cfg = WorkerConfig {
