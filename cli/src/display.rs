@@ -3,6 +3,7 @@
 use futures::TryStreamExt;
 use shared::account::{Account, AccountSettings, Outcome, RunRecord, Trigger};
 use shared::runn::{PeopleFilter, ProjectFilter, Reference, RunnClient};
+use shared::sync::timesheets::ActualsReport;
 use shared::sync::{RecordKind, SkipReason, UNKNOWN_ROLE};
 use shared::{ApiError, FailureClass};
 use std::collections::HashMap;
@@ -99,6 +100,15 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
         on_off(s.autofill),
         s.time_zone
     );
+    if s.switches.actuals {
+        let _ = writeln!(
+            out,
+            "  Actuals: from {}, each day re-reading the last {} days",
+            s.actuals_since
+                .map_or_else(|| "the window".to_owned(), |d| d.to_string()),
+            s.window_days
+        );
+    }
     if runs.is_empty() {
         let _ = writeln!(out, "  No runs yet.");
     }
@@ -112,6 +122,9 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
             trigger(r.trigger),
             outcome(&r.outcome)
         );
+        if let Some(a) = &r.actuals {
+            actuals(&mut out, a);
+        }
         let Some(rep) = &r.report else { continue };
         let _ = writeln!(
             out,
@@ -272,4 +285,52 @@ pub async fn runn_contents(account: &Account, runn: &RunnClient) -> Result<Strin
         );
     }
     Ok(out)
+}
+
+/// What an actuals sync or autofill did.
+fn actuals(out: &mut String, a: &ActualsReport) {
+    let days = match (a.first, a.last) {
+        (Some(f), Some(l)) => format!(" {f} to {l}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "    Actuals{days}: {} written, {} set back to 0, {} autofilled with 0, {} already right.",
+        plural(a.written, "day total", "day totals"),
+        a.zeroed,
+        a.autofilled,
+        a.unchanged
+    );
+    for g in &a.skipped {
+        let _ = writeln!(
+            out,
+            "      Not synced ({}): {}, {} min",
+            g.reason.explain(),
+            plural(g.days.count, "day total", "day totals"),
+            g.minutes
+        );
+        for d in g.days.named.iter().take(10) {
+            let _ = writeln!(out, "        {}", tidy(d));
+        }
+        let more = g.days.count.saturating_sub(g.days.named.len().min(10));
+        if more > 0 {
+            let _ = writeln!(out, "        … and {more} more");
+        }
+    }
+    if !a.unknown_role.is_empty() {
+        let _ = writeln!(
+            out,
+            "      On the \"{UNKNOWN_ROLE}\" role, time not synced: {}",
+            a.unknown_role.named.join(", ")
+        );
+    }
+    if !a.refused.is_empty() {
+        let _ = writeln!(out, "      Refused by Runn ({}):", a.refused.count);
+        for r in &a.refused.named {
+            let _ = writeln!(out, "        {r}");
+        }
+    }
+    for n in &a.notes.named {
+        let _ = writeln!(out, "      Note: {n}");
+    }
 }

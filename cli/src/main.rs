@@ -7,11 +7,13 @@ mod display;
 mod progress;
 mod setup;
 
+use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
+use shared::account::Switches;
 use shared::account::{Account, AccountId, Trigger};
 use shared::hosts::HostPolicy;
 use shared::jobs::{self, JobOutcome, WorkerConfig};
-use shared::queue::{ImportJob, MemoryQueue, Parts, SqsQueue};
+use shared::queue::{Job, MemoryQueue, SqsQueue, Work};
 use shared::store::{DynamoStore, KmsSealer, Store};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,12 +46,27 @@ enum Command {
     /// Register or update integration accounts.
     #[command(subcommand)]
     Account(AccountCommand),
-    /// Run an account's import now, in this process, showing each record it creates.
+    /// Run what the daily job runs, now, in this process: the import, then the actuals
+    /// sync when actuals are on (the back-fill first, if it is not done). With --from and
+    /// --to, a one-off re-sync of the actuals of a past range instead.
     Sync {
         account: String,
         /// Import only these parts (within the account's switches).
-        #[arg(long, value_delimiter = ',', value_enum)]
+        #[arg(long, value_delimiter = ',', value_enum, conflicts_with = "from")]
         only: Vec<Part>,
+        /// First day of a one-off actuals re-sync (YYYY-MM-DD).
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        /// Last day of a one-off actuals re-sync (YYYY-MM-DD).
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+    },
+    /// Write the zero-hour actuals of a week (the weekly autofill), now.
+    Autofill {
+        account: String,
+        /// The ISO week, e.g. 2026-W47; default: the last complete week.
+        #[arg(long, value_parser = parse_week)]
+        week: Option<NaiveDate>,
     },
     /// The account's settings and its latest runs: what was created, skipped and why.
     Status {
@@ -78,8 +95,34 @@ enum Command {
 enum AccountCommand {
     /// Create or replace an account from a JSON file (see README: "Accounts").
     Put { file: PathBuf },
+    /// Change an account's switches and actuals settings (credentials stay as they are).
+    Set {
+        account: String,
+        #[arg(long, value_enum)]
+        actuals: Option<OnOff>,
+        #[arg(long, value_enum)]
+        autofill: Option<OnOff>,
+        /// The first day whose timesheets become actuals (the back-fill start).
+        #[arg(long)]
+        since: Option<NaiveDate>,
+        /// Days each daily run re-reads (1 to 366).
+        #[arg(long)]
+        window: Option<u32>,
+    },
     /// Every account, enabled or not, with the outcome of its last run.
     List,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+/// `2026-W47` → the Monday of that ISO week.
+fn parse_week(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(&format!("{}-1", s.trim()), "%G-W%V-%u")
+        .map_err(|_| format!("{s:?} is not an ISO week like 2026-W47"))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -87,6 +130,7 @@ enum Part {
     Clients,
     Projects,
     People,
+    Actuals,
 }
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -177,11 +221,56 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             account
                 .validate(HostPolicy::from_env())
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
-            store(&cli, &aws).await?.put_account(&account).await?;
+            let store = store(&cli, &aws).await?;
+            let was_on = store
+                .settings(&account.settings.id)
+                .await?
+                .is_some_and(|s| s.switches.actuals);
+            if account.settings.switches.actuals && !was_on {
+                unknown_gate(&account).await?;
+            }
+            store.put_account(&account).await?;
             println!(
                 "Account {} saved ({}; credentials sealed).",
                 account.settings.id, account.settings.runn_account
             );
+        }
+        Command::Account(AccountCommand::Set {
+            account,
+            actuals,
+            autofill,
+            since,
+            window,
+        }) => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            let Some(current) = store.account(&id).await? else {
+                return Err(format!("no account {id}").into());
+            };
+            let mut settings = current.settings.clone();
+            if let Some(a) = actuals {
+                settings.switches.actuals = *a == OnOff::On;
+            }
+            if let Some(a) = autofill {
+                settings.autofill = *a == OnOff::On;
+            }
+            if since.is_some() {
+                settings.actuals_since = *since;
+            }
+            if let Some(w) = window {
+                settings.window_days = *w;
+            }
+            settings
+                .validate(HostPolicy::from_env())
+                .map_err(|e| format!("not changed: {e}"))?;
+            if settings.switches.actuals && !current.settings.switches.actuals {
+                unknown_gate(&current).await?;
+            }
+            if !store.update_settings(&settings).await? {
+                return Err(format!("no account {id}").into());
+            }
+            println!("Account {id} updated.");
+            print!("{}", display::status(&settings, &[]));
         }
         Command::Account(AccountCommand::List) => {
             let store = store(&cli, &aws).await?;
@@ -211,10 +300,37 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let (_, runn) = jobs::clients(&account, &WorkerConfig::default(), None)?;
             print!("{}", display::runn_contents(&account, &runn).await?);
         }
-        Command::Sync { account, only } => {
+        Command::Sync {
+            account,
+            only,
+            from,
+            to,
+        } => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
-            return sync(&store, id, only).await;
+            let work = match (from, to) {
+                (Some(from), Some(to)) if from > to => {
+                    return Err(format!("--from {from} is after --to {to}").into())
+                }
+                (Some(from), Some(to)) => Work::Actuals {
+                    from: *from,
+                    to: *to,
+                },
+                _ => Work::Import {
+                    only: (!only.is_empty()).then(|| Switches {
+                        clients_and_projects: only.contains(&Part::Clients)
+                            || only.contains(&Part::Projects),
+                        people: only.contains(&Part::People),
+                        actuals: only.contains(&Part::Actuals),
+                    }),
+                },
+            };
+            return sync(&store, id, work).await;
+        }
+        Command::Autofill { account, week } => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            return sync(&store, id, Work::Autofill { week: *week }).await;
         }
         Command::Unlock { account } => {
             let id = account_id(account)?;
@@ -251,19 +367,39 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
 /// crashed run's lease never blocks the account for long).
 const SYNC_SLICE: Duration = Duration::from_secs(30 * 60);
 
-async fn sync(store: &DynamoStore, id: AccountId, only: &[Part]) -> Fallible<ExitCode> {
-    let only = (!only.is_empty()).then(|| Parts {
-        clients_and_projects: only.contains(&Part::Clients) || only.contains(&Part::Projects),
-        people: only.contains(&Part::People),
-    });
-    let mut job = ImportJob {
+/// Refuses to turn actuals on while linked people are still on "Unknown".
+async fn unknown_gate(account: &Account) -> Fallible<()> {
+    let (_, runn) = jobs::clients(account, &WorkerConfig::default(), None)?;
+    let names = shared::sync::timesheets::people_on_unknown_role(&runn).await?;
+    if names.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "actuals cannot be turned on while {} linked {} still on the \"Unknown\" role in Runn: {}. Give them their roles in Runn first; nothing was changed.",
+        names.len(),
+        if names.len() == 1 { "person is" } else { "people are" },
+        names.join(", ")
+    )
+    .into())
+}
+
+async fn sync(store: &DynamoStore, id: AccountId, work: Work) -> Fallible<ExitCode> {
+    let mut job = Job {
         account: id.clone(),
         run_id: jobs::new_run_id(),
         trigger: Trigger::CommandLine,
-        only,
+        work,
+    };
+    let what = match job.work {
+        Work::Import { .. } => "Importing".to_owned(),
+        Work::Actuals { from, to } => format!("Re-syncing the actuals of {from} to {to} for"),
+        Work::Autofill { week } => match week {
+            Some(w) => format!("Autofilling the week of {w} for"),
+            None => "Autofilling the last complete week for".to_owned(),
+        },
     };
     eprintln!(
-        "Importing {id} from Clockify into Runn (run {})...",
+        "{what} {id} from Clockify into Runn (run {})...",
         job.run_id
     );
     // Continuations stay in this process.
@@ -285,6 +421,10 @@ async fn sync(store: &DynamoStore, id: AccountId, only: &[Part]) -> Fallible<Exi
         match outcome {
             JobOutcome::Done { finished: true } => break,
             JobOutcome::Done { finished: false } => {
+                // The run queued its own continuation: carry on with it here.
+                if let Some(next) = queue.sent.lock().expect("queue").pop() {
+                    job = next;
+                }
                 job.trigger = Trigger::Continuation;
                 eprintln!("  ...continuing");
             }

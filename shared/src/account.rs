@@ -6,7 +6,7 @@ use crate::error::FailureClass;
 use crate::hosts::{check_url, HostPolicy};
 use crate::ids::WorkspaceId;
 use crate::runn::RunnHost;
-use crate::sync::{ImportReport, Switches};
+use crate::sync::ImportReport;
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use secrecy::SecretString;
@@ -46,22 +46,43 @@ impl fmt::Display for AccountId {
     }
 }
 
-/// The switches of Runn's integration page.
+/// What is imported: the switches of Runn's integration page, and (the same type) what
+/// one run is limited to — an import button on one Runn page, or an operator's `--only`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub struct AccountSwitches {
+pub struct Switches {
     pub clients_and_projects: bool,
     pub people: bool,
+    /// Timesheets become actuals. Absent in messages of the import-only days: off.
+    #[serde(default)]
     pub actuals: bool,
 }
 
-impl AccountSwitches {
-    pub fn import(&self) -> Switches {
+impl Switches {
+    pub const ALL: Switches = Switches {
+        clients_and_projects: true,
+        people: true,
+        actuals: true,
+    };
+    /// What both allow.
+    pub fn and(self, other: Switches) -> Switches {
         Switches {
-            clients_and_projects: self.clients_and_projects,
-            people: self.people,
+            clients_and_projects: self.clients_and_projects && other.clients_and_projects,
+            people: self.people && other.people,
+            actuals: self.actuals && other.actuals,
         }
     }
+    /// Whether any entity (client, project, person) is to be imported.
+    pub fn imports_entities(self) -> bool {
+        self.clients_and_projects || self.people
+    }
+}
+
+/// How many days back each daily run re-reads, by default.
+pub const DEFAULT_WINDOW_DAYS: u32 = 45;
+
+fn default_window() -> u32 {
+    DEFAULT_WINDOW_DAYS
 }
 
 /// The settings of an account, without its secrets.
@@ -76,7 +97,14 @@ pub struct AccountSettings {
     #[serde(default)]
     pub clockify_reports_url: Option<Url>,
     pub clockify_workspace: WorkspaceId,
-    pub switches: AccountSwitches,
+    pub switches: Switches,
+    /// The first day whose timesheets become actuals (the back-fill start); `None`: the
+    /// window only.
+    #[serde(default)]
+    pub actuals_since: Option<chrono::NaiveDate>,
+    /// Days each daily run re-reads, so edits, moves and deletions inside it are reflected.
+    #[serde(default = "default_window")]
+    pub window_days: u32,
     #[serde(default = "yes")]
     pub autofill: bool,
     /// The zone whose calendar days actuals are counted in.
@@ -115,6 +143,12 @@ impl AccountSettings {
             if let Err(e) = check_url(u, hosts) {
                 return bad("clockify_reports_url", format!("the reports URL {e}"));
             }
+        }
+        if !(1..=366).contains(&self.window_days) {
+            return bad(
+                "window_days",
+                format!("must be 1 to 366 days, not {}", self.window_days),
+            );
         }
         // The workspace id goes into request paths: letters and digits only.
         let ws = self.clockify_workspace.as_str();
@@ -192,7 +226,11 @@ pub struct RunRecord {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub outcome: Outcome,
+    /// What the import of clients, projects and people did.
     pub report: Option<ImportReport>,
+    /// What the actuals sync or the autofill did.
+    #[serde(default)]
+    pub actuals: Option<crate::sync::timesheets::ActualsReport>,
 }
 
 #[cfg(test)]

@@ -1,13 +1,16 @@
-//! What the functions do, independent of Lambda: the scheduler's fan-out and the worker's
-//! run of one import job (lease, import, status, continuation).
+//! What the functions do, independent of Lambda: the schedules' fan-out and the worker's
+//! run of one job (lease, import and actuals or autofill, status, continuation).
 
+use crate::account::Switches;
 use crate::account::{Account, Outcome, RunRecord, Trigger};
 use crate::clockify::{ClockifyClient, ClockifyConfig};
 use crate::error::{ApiError, FailureClass};
-use crate::queue::{ImportJob, Queue, QueueError, SqsQueue, LEASE_RETRY_DELAY};
+use crate::queue::{Job, Queue, QueueError, SqsQueue, Work, LEASE_RETRY_DELAY};
 use crate::runn::{RunnClient, RunnConfig};
 use crate::store::{LeaseAttempt, Store, StoreError};
-use crate::sync::{run_import, ImportReport, RunLimits, Switches};
+use crate::sync::actuals::last_complete_week;
+use crate::sync::timesheets::{self, ActualsReport, Ctx};
+use crate::sync::{run_import, ImportReport, RunLimits, SyncError};
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -16,26 +19,53 @@ use tracing::Instrument;
 /// 1,000 stays far below DynamoDB's 1 MB per query).
 pub const SCHEDULER_PAGE: u32 = 1000;
 
-/// Sends one job per enabled account; returns how many.
+/// Sends one daily job (the import, then the actuals) per enabled account; returns how
+/// many.
 pub async fn fan_out(
     store: &dyn Store,
     queue: &dyn Queue,
     run_id: &str,
 ) -> Result<usize, JobError> {
+    let sent = fan_out_work(store, queue, run_id, Work::Import { only: None }).await?;
+    tracing::info!(run_id, accounts = sent, "daily imports queued");
+    Ok(sent)
+}
+
+/// Sends one autofill job per enabled account with autofill on; returns how many.
+pub async fn fan_out_autofill(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    run_id: &str,
+) -> Result<usize, JobError> {
+    let sent = fan_out_work(store, queue, run_id, Work::Autofill { week: None }).await?;
+    tracing::info!(run_id, accounts = sent, "weekly autofills queued");
+    Ok(sent)
+}
+
+async fn fan_out_work(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    run_id: &str,
+    work: Work,
+) -> Result<usize, JobError> {
     let mut start = None;
     let mut sent = 0;
     loop {
         let page = store.enabled_accounts(start, SCHEDULER_PAGE).await?;
-        let jobs: Vec<ImportJob> = page
-            .accounts
-            .into_iter()
-            .map(|account| ImportJob {
+        let mut jobs = Vec::with_capacity(page.accounts.len());
+        for account in page.accounts {
+            if matches!(work, Work::Autofill { .. })
+                && !store.settings(&account).await?.is_some_and(|s| s.autofill)
+            {
+                continue;
+            }
+            jobs.push(Job {
                 account,
                 run_id: run_id.to_owned(),
                 trigger: Trigger::Schedule,
-                only: None,
-            })
-            .collect();
+                work,
+            });
+        }
         queue.send(&jobs).await?;
         sent += jobs.len();
         match page.next {
@@ -43,7 +73,6 @@ pub async fn fan_out(
             None => break,
         }
     }
-    tracing::info!(run_id, accounts = sent, "daily imports queued");
     Ok(sent)
 }
 
@@ -55,6 +84,15 @@ pub enum JobError {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Api(#[from] ApiError),
+}
+
+impl From<SyncError> for JobError {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Api(e) => JobError::Api(e),
+            SyncError::Store(e) => JobError::Store(e),
+        }
+    }
 }
 
 impl JobError {
@@ -137,7 +175,7 @@ pub fn lease_holder(run_id: &str) -> String {
 
 /// Whether a scheduled run already succeeded for this account: a retried schedule (same
 /// scheduled time, so the same run id) does not run it twice.
-async fn already_succeeded(store: &dyn Store, job: &ImportJob) -> Result<bool, StoreError> {
+async fn already_succeeded(store: &dyn Store, job: &Job) -> Result<bool, StoreError> {
     if job.trigger != Trigger::Schedule {
         return Ok(false);
     }
@@ -154,7 +192,7 @@ async fn already_succeeded(store: &dyn Store, job: &ImportJob) -> Result<bool, S
 pub async fn run_job(
     store: &dyn Store,
     queue: &dyn Queue,
-    job: &ImportJob,
+    job: &Job,
     deadline: Instant,
     cfg: &WorkerConfig,
 ) -> Result<JobOutcome, JobError> {
@@ -200,49 +238,59 @@ pub async fn run_job(
 async fn leased(
     store: &dyn Store,
     account: &Account,
-    job: &ImportJob,
+    job: &Job,
     deadline: Instant,
     cfg: &WorkerConfig,
-) -> (Result<JobOutcome, JobError>, Option<ImportJob>) {
+) -> (Result<JobOutcome, JobError>, Option<Job>) {
     let id = &account.settings.id;
     let started_at = chrono::Utc::now();
     // Keep the margin, but never more than a quarter of the time there is: a function
     // with a short timeout still gets most of it.
     let remaining = deadline.saturating_duration_since(Instant::now());
     let stop_at = deadline - cfg.safety_margin.min(remaining / 4);
-    let result = import_with(account, job, stop_at, cfg).await;
-    let record = |outcome, report| RunRecord {
+    let result = run_work(store, account, job, stop_at, cfg).await;
+    let record = |outcome, reports: Reports| RunRecord {
         run_id: job.run_id.clone(),
         trigger: job.trigger,
         started_at,
         finished_at: chrono::Utc::now(),
         outcome,
-        report,
+        report: reports.import,
+        actuals: reports.actuals,
     };
     let mut continuation = None;
     let (run, outcome) = match result {
+        Ok(Err(why)) => return (Ok(JobOutcome::Dropped(why)), None),
         // Stopped before a single write: continuing would loop without progress.
-        Ok(report) if !report.finished && report.writes == 0 => {
+        Ok(Ok(reports)) if !reports.finished() && reports.writes() == 0 => {
             let message =
                 "the run's time ran out before it could write anything; retried later".to_owned();
             let failed = Outcome::Failed {
                 class: FailureClass::Transient,
                 message: message.clone(),
             };
-            (record(failed, Some(report)), JobOutcome::Retry(message))
+            (record(failed, reports), JobOutcome::Retry(message))
         }
-        Ok(report) => {
-            let finished = report.finished;
+        Ok(Ok(reports)) => {
+            let finished = reports.finished();
             let o = if finished {
                 Outcome::Succeeded
             } else {
-                continuation = Some(ImportJob {
+                let mut next = Job {
                     trigger: Trigger::Continuation,
                     ..job.clone()
-                });
+                };
+                // A re-sync of a range goes on from the first day it did not finish.
+                if let (Work::Actuals { to, .. }, Some(from)) = (
+                    job.work,
+                    reports.actuals.as_ref().and_then(|a| a.resume_from),
+                ) {
+                    next.work = Work::Actuals { from, to };
+                }
+                continuation = Some(next);
                 Outcome::Continued
             };
-            (record(o, Some(report)), JobOutcome::Done { finished })
+            (record(o, reports), JobOutcome::Done { finished })
         }
         Err(e) => {
             let class = e.class();
@@ -262,7 +310,7 @@ async fn leased(
                 FailureClass::Permanent => JobOutcome::Dropped(e.to_string()),
                 FailureClass::Transient => JobOutcome::Retry(e.to_string()),
             };
-            (record(failed, None), outcome)
+            (record(failed, Reports::default()), outcome)
         }
     };
     match store.record_run(id, &run).await {
@@ -271,33 +319,94 @@ async fn leased(
     }
 }
 
-async fn import_with(
+/// What a run did: the import's report and the actuals' (or autofill's).
+#[derive(Default)]
+struct Reports {
+    import: Option<ImportReport>,
+    actuals: Option<ActualsReport>,
+}
+
+impl Reports {
+    fn finished(&self) -> bool {
+        self.import.as_ref().is_none_or(|r| r.finished)
+            && self.actuals.as_ref().is_none_or(|r| r.finished)
+    }
+    fn writes(&self) -> usize {
+        self.import.as_ref().map_or(0, |r| r.writes) + self.actuals.as_ref().map_or(0, |r| r.writes)
+    }
+}
+
+/// Runs the job's work; `Ok(Err(why))` when there is nothing to do (a switch is off).
+async fn run_work(
+    store: &dyn Store,
     account: &Account,
-    job: &ImportJob,
+    job: &Job,
     deadline: Instant,
     cfg: &WorkerConfig,
-) -> Result<ImportReport, ApiError> {
+) -> Result<Result<Reports, String>, JobError> {
+    let settings = &account.settings;
     let (clockify, runn) = clients(account, cfg, Some(deadline))?;
-    let switches = account.settings.switches.import();
-    let switches = match job.only {
-        None => switches,
-        Some(only) => Switches {
-            clients_and_projects: switches.clients_and_projects && only.clients_and_projects,
-            people: switches.people && only.people,
-        },
-    };
     let limits = RunLimits {
         deadline: Some(deadline),
         max_writes: cfg.max_writes,
     };
-    run_import(
-        &account.settings.clockify_workspace,
-        &clockify,
-        &runn,
-        switches,
-        limits,
-    )
-    .await
+    let ctx = Ctx {
+        account: &settings.id,
+        settings,
+        clockify: &clockify,
+        runn: &runn,
+        store,
+    };
+    let mut reports = Reports::default();
+    match job.work {
+        Work::Import { only } => {
+            let switches = settings.switches.and(only.unwrap_or(Switches::ALL));
+            if !switches.imports_entities() && !switches.actuals {
+                return Ok(Err(format!(
+                    "nothing to do: the switches of {} are off",
+                    settings.id
+                )));
+            }
+            if switches.imports_entities() {
+                let report = run_import(
+                    &settings.clockify_workspace,
+                    &clockify,
+                    &runn,
+                    switches,
+                    limits,
+                )
+                .await?;
+                let done = report.finished;
+                reports.import = Some(report);
+                if !done {
+                    return Ok(Ok(reports));
+                }
+            }
+            // The import and the actuals in one job under one lease: they never race.
+            if switches.actuals {
+                let left = RunLimits {
+                    max_writes: cfg.max_writes.map(|m| m.saturating_sub(reports.writes())),
+                    ..limits
+                };
+                reports.actuals = Some(timesheets::sync_daily(&ctx, left).await?);
+            }
+        }
+        Work::Actuals { from, to } => {
+            if !settings.switches.actuals {
+                return Ok(Err(format!("actuals are off for {}", settings.id)));
+            }
+            reports.actuals = Some(timesheets::sync_range(&ctx, from, to, limits).await?);
+        }
+        Work::Autofill { week } => {
+            if !settings.autofill {
+                return Ok(Err(format!("autofill is off for {}", settings.id)));
+            }
+            let monday =
+                week.unwrap_or_else(|| last_complete_week(timesheets::today(settings.time_zone)));
+            reports.actuals = Some(timesheets::autofill(&ctx, monday, limits).await?);
+        }
+    }
+    Ok(Ok(reports))
 }
 
 /// A queued message as the worker sees it.
@@ -318,7 +427,7 @@ pub async fn work(
 ) -> Vec<String> {
     let mut retry = vec![];
     for Message { id, body } in messages {
-        let job: ImportJob = match body.as_deref().map(serde_json::from_str) {
+        let job: Job = match body.as_deref().map(serde_json::from_str) {
             Some(Ok(job)) => job,
             other => {
                 // Unreadable: let it go round to the dead-letter queue for a person to see.

@@ -1,28 +1,122 @@
 //! The import job queue: SQS in production and tests, memory for unit tests.
 
-use crate::account::{AccountId, Trigger};
+use crate::account::{AccountId, Switches, Trigger};
 use crate::error::FailureClass;
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use std::time::Duration;
 
-/// One account's import, as an SQS message body.
+/// One job for one account, as an SQS message body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportJob {
+#[serde(try_from = "WireJob", into = "WireJob")]
+pub struct Job {
     pub account: AccountId,
     pub run_id: String,
     pub trigger: Trigger,
-    /// Restricts the run to some parts (a button on one Runn page); `None` = the switches.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub only: Option<Parts>,
+    pub work: Work,
 }
 
-/// Parts of an import a manual run can be limited to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Parts {
-    pub clients_and_projects: bool,
-    pub people: bool,
+/// What a job does. Every kind runs under the account's one lease, so none races another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// The daily job and the import buttons: the import of clients, projects and people,
+    /// then the actuals sync (the back-fill first, while it is not done) — each where the
+    /// account's switches and `only` allow.
+    Import { only: Option<Switches> },
+    /// A one-off re-sync of the actuals of a past range, beyond the window.
+    Actuals { from: NaiveDate, to: NaiveDate },
+    /// The zero-hour autofill of the Monday–Sunday week starting `week`; `None`: the last
+    /// complete week in the account's time zone when the job runs.
+    Autofill { week: Option<NaiveDate> },
+}
+
+impl Job {
+    /// The import (and the actuals after it), as the daily schedule queues it.
+    pub fn import(account: AccountId, run_id: impl Into<String>, trigger: Trigger) -> Self {
+        Self {
+            account,
+            run_id: run_id.into(),
+            trigger,
+            work: Work::Import { only: None },
+        }
+    }
+}
+
+/// The message as JSON. A message without `kind` — every message before actuals — is an
+/// import, its `only` switches included.
+#[derive(Serialize, Deserialize)]
+struct WireJob {
+    account: AccountId,
+    run_id: String,
+    trigger: Trigger,
+    #[serde(default)]
+    kind: WireKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    only: Option<Switches>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    from: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    to: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    week: Option<NaiveDate>,
+}
+
+#[derive(Clone, Copy, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WireKind {
+    #[default]
+    Import,
+    Actuals,
+    Autofill,
+}
+
+impl TryFrom<WireJob> for Job {
+    type Error = String;
+    fn try_from(w: WireJob) -> Result<Self, String> {
+        let work = match w.kind {
+            WireKind::Import => Work::Import { only: w.only },
+            WireKind::Actuals => match (w.from, w.to) {
+                (Some(from), Some(to)) if from <= to => Work::Actuals { from, to },
+                _ => return Err("an actuals job needs `from` no later than `to`".into()),
+            },
+            WireKind::Autofill => Work::Autofill { week: w.week },
+        };
+        Ok(Job {
+            account: w.account,
+            run_id: w.run_id,
+            trigger: w.trigger,
+            work,
+        })
+    }
+}
+
+impl From<Job> for WireJob {
+    fn from(j: Job) -> Self {
+        let mut w = WireJob {
+            account: j.account,
+            run_id: j.run_id,
+            trigger: j.trigger,
+            kind: WireKind::Import,
+            only: None,
+            from: None,
+            to: None,
+            week: None,
+        };
+        match j.work {
+            Work::Import { only } => w.only = only,
+            Work::Actuals { from, to } => {
+                w.kind = WireKind::Actuals;
+                (w.from, w.to) = (Some(from), Some(to));
+            }
+            Work::Autofill { week } => {
+                w.kind = WireKind::Autofill;
+                w.week = week;
+            }
+        }
+        w
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,9 +146,9 @@ pub const LEASE_RETRY_DELAY: Duration = Duration::from_secs(180);
 #[async_trait::async_trait]
 pub trait Queue: Send + Sync {
     /// Sends jobs, at most ten per call, retrying entries the queue hands back.
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), QueueError>;
+    async fn send(&self, jobs: &[Job]) -> Result<(), QueueError>;
     /// Sends one job to be received no sooner than `delay` from now (at most 15 minutes).
-    async fn send_later(&self, job: &ImportJob, delay: Duration) -> Result<(), QueueError>;
+    async fn send_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError>;
 }
 
 #[derive(Clone, Debug)]
@@ -116,7 +210,7 @@ impl SqsQueue {
 
 #[async_trait::async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), QueueError> {
+    async fn send(&self, jobs: &[Job]) -> Result<(), QueueError> {
         for batch in jobs.chunks(MAX_BATCH) {
             let mut pending: Vec<(String, String)> = batch
                 .iter()
@@ -168,7 +262,7 @@ impl Queue for SqsQueue {
         Ok(())
     }
 
-    async fn send_later(&self, job: &ImportJob, delay: Duration) -> Result<(), QueueError> {
+    async fn send_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
         let body = serde_json::to_string(job).map_err(|e| QueueError(e.to_string()))?;
         self.sqs
             .send_message()
@@ -185,19 +279,70 @@ impl Queue for SqsQueue {
 /// Collects jobs in memory.
 #[derive(Default)]
 pub struct MemoryQueue {
-    pub sent: Mutex<Vec<ImportJob>>,
+    pub sent: Mutex<Vec<Job>>,
     /// Jobs sent with a delay, and the delay.
-    pub delayed: Mutex<Vec<(ImportJob, Duration)>>,
+    pub delayed: Mutex<Vec<(Job, Duration)>>,
 }
 
 #[async_trait::async_trait]
 impl Queue for MemoryQueue {
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), QueueError> {
+    async fn send(&self, jobs: &[Job]) -> Result<(), QueueError> {
         self.sent.lock().unwrap().extend_from_slice(jobs);
         Ok(())
     }
-    async fn send_later(&self, job: &ImportJob, delay: Duration) -> Result<(), QueueError> {
+    async fn send_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
         self.delayed.lock().unwrap().push((job.clone(), delay));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_of_the_import_only_days_still_decode_as_imports() {
+        let old = r#"{"account":"acme","run_id":"r1","trigger":"continuation"}"#;
+        let job: Job = serde_json::from_str(old).unwrap();
+        assert_eq!(job.work, Work::Import { only: None });
+        assert_eq!(job.trigger, Trigger::Continuation);
+        let old = r#"{"account":"acme","run_id":"r1","trigger":"manual","only":{"clients_and_projects":false,"people":true}}"#;
+        let job: Job = serde_json::from_str(old).unwrap();
+        let only = Switches {
+            clients_and_projects: false,
+            people: true,
+            actuals: false,
+        };
+        assert_eq!(job.work, Work::Import { only: Some(only) });
+    }
+
+    #[test]
+    fn every_kind_round_trips_and_a_bad_one_is_refused() {
+        let day = |s: &str| s.parse::<NaiveDate>().unwrap();
+        for work in [
+            Work::Import { only: None },
+            Work::Actuals {
+                from: day("2026-01-01"),
+                to: day("2026-03-31"),
+            },
+            Work::Autofill {
+                week: Some(day("2026-11-16")),
+            },
+            Work::Autofill { week: None },
+        ] {
+            let job = Job {
+                account: AccountId::parse("acme").unwrap(),
+                run_id: "r".into(),
+                trigger: Trigger::Schedule,
+                work,
+            };
+            let text = serde_json::to_string(&job).unwrap();
+            assert_eq!(serde_json::from_str::<Job>(&text).unwrap(), job, "{text}");
+        }
+        let bad = r#"{"account":"acme","run_id":"r","trigger":"manual","kind":"actuals","from":"2026-02-01","to":"2026-01-01"}"#;
+        assert!(serde_json::from_str::<Job>(bad).is_err());
+        let bad =
+            r#"{"account":"acme","run_id":"r","trigger":"manual","kind":"delete_everything"}"#;
+        assert!(serde_json::from_str::<Job>(bad).is_err());
     }
 }

@@ -71,10 +71,7 @@ async fn import(clockify: &SimProcess, runn: &SimProcess, ws: &WorkspaceId) -> R
             deadline: Some(tokio::time::Instant::now() + SLICE),
             max_writes: None,
         };
-        let all = Switches {
-            clients_and_projects: true,
-            people: true,
-        };
+        let all = Switches::ALL;
         let report = run_import(ws, &c, &r, all, limits).await.expect("import");
         assert!(report.failed.is_empty(), "{:?}", report.failed);
         created.clients += report.created.clients;

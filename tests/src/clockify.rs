@@ -196,6 +196,10 @@ impl ClockifySim {
                 get(user_time_entries),
             )
             .route(
+                "/api/v1/workspaces/{workspaceId}/time-entries/{id}",
+                axum::routing::put(update_time_entry).delete(delete_time_entry),
+            )
+            .route(
                 "/report/v1/workspaces/{workspaceId}/reports/detailed",
                 post(detailed_report),
             )
@@ -425,6 +429,83 @@ fn iso_duration(secs: i64) -> String {
         out += &format!("{s}S");
     }
     out
+}
+
+/// `DELETE /v1/workspaces/{workspaceId}/time-entries/{id}`: 204.
+async fn delete_time_entry(
+    State(s): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+) -> Res {
+    let mut data = s.data.write().unwrap();
+    let w = data
+        .workspaces
+        .iter_mut()
+        .find(|w| w.id == ws)
+        .ok_or_else(|| not_found("Workspace"))?;
+    let before = w.time_entries.len();
+    w.time_entries.retain(|e| e.id != id);
+    if w.time_entries.len() == before {
+        return Err(not_found("TimeEntry"));
+    }
+    Ok(axum::response::IntoResponse::into_response(
+        axum::http::StatusCode::NO_CONTENT,
+    ))
+}
+
+/// `UpdateTimeEntryRequest`, the parts the simulator keeps.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateTimeEntry {
+    start: DateTime<Utc>,
+    #[serde(default)]
+    end: Option<DateTime<Utc>>,
+    #[serde(default)]
+    project_id: Option<String>,
+    #[serde(default)]
+    billable: Option<bool>,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+/// `PUT /v1/workspaces/{workspaceId}/time-entries/{id}`: an edit (another project, other
+/// times), answered with the entry.
+async fn update_time_entry(
+    State(s): State<AppState>,
+    Path((ws, id)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Res {
+    let u: UpdateTimeEntry =
+        serde_json::from_slice(&body).map_err(|e| bad_request(format!("body: {e}")))?;
+    let mut data = s.data.write().unwrap();
+    let w = data
+        .workspaces
+        .iter_mut()
+        .find(|w| w.id == ws)
+        .ok_or_else(|| not_found("Workspace"))?;
+    if let Some(p) = u.project_id.as_deref().filter(|p| !p.is_empty()) {
+        if !w.projects.iter().any(|x| x.id == p) {
+            return Err(not_found("Project"));
+        }
+    }
+    let e = w
+        .time_entries
+        .iter_mut()
+        .find(|e| e.id == id)
+        .ok_or_else(|| not_found("TimeEntry"))?;
+    e.start = u.start;
+    e.end = u.end;
+    e.project_id = u.project_id.filter(|p| !p.is_empty());
+    if let Some(b) = u.billable {
+        e.billable = b;
+    }
+    if let Some(d) = u.description {
+        e.description = d;
+    }
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    let out = json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": ws,
+        "projectId": e.project_id, "billable": e.billable,
+        "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt)}});
+    Ok(common::json_response(200, &out))
 }
 
 async fn user_time_entries(

@@ -65,6 +65,9 @@ pub struct Faults {
     /// The `retry-after` header sent with injected 429s, verbatim (odd values included).
     #[serde(default)]
     pub retry_after: Option<String>,
+    /// Once this many writes (`POST`) have been served, every request is answered 429.
+    #[serde(default)]
+    pub throttle_after_writes: Option<u64>,
 }
 
 /// A server-side token bucket per credential: `requests` per `per`, with a full bucket of
@@ -183,6 +186,11 @@ impl Control {
         }
         if let Some(x) = f.next.pop_front() {
             return Some(x);
+        }
+        if let Some(n) = f.throttle_after_writes {
+            if self.writes.load(std::sync::atomic::Ordering::Relaxed) >= n {
+                return Some(Fault::Status(429));
+            }
         }
         if endpoint.starts_with("POST ") {
             let n = self

@@ -164,6 +164,11 @@ impl RunnSim {
                 "/assignments/",
                 get(list_assignments).post(create_assignment),
             )
+            .route(
+                "/assignments/{assignmentId}/",
+                axum::routing::delete(delete_assignment),
+            )
+            .route("/contracts/", get(list_contracts))
             .layer(middleware::from_fn_with_state(
                 st.clone(),
                 auth_version_rate,
@@ -174,6 +179,14 @@ impl RunnSim {
                 common::observe,
             ))
             .merge(common::admin_routes(self.ctl.clone()))
+    }
+
+    /// Changes an assignment's role, as a person does in Runn's planner (the API has no
+    /// PATCH for assignments).
+    pub fn set_assignment_role(&self, assignment: i64, role: i64) {
+        if let Some(a) = self.data.lock().unwrap().assignments.get_mut(&assignment) {
+            a["roleId"] = json!(role);
+        }
     }
 
     pub async fn spawn(&self) -> std::io::Result<common::Running> {
@@ -999,8 +1012,13 @@ fn check_actual_refs(d: &RunnData, input: &Value) -> Result<(), Response> {
         ("roleId", &d.roles),
     ] {
         let id = input[k].as_f64().unwrap_or(-1.0) as i64;
-        if !table.contains_key(&id) {
-            return Err(err(400, format!("{k} {id} does not exist")));
+        match table.get(&id) {
+            None => return Err(err(400, format!("{k} {id} does not exist"))),
+            // Runn keeps no new time on archived people or projects.
+            Some(v) if v["isArchived"] == true && k != "roleId" => {
+                return Err(err(400, format!("{k} {id} is archived")))
+            }
+            Some(_) => {}
         }
     }
     Ok(())
@@ -1126,6 +1144,28 @@ async fn list_assignments(
         .cloned()
         .collect();
     Ok(lq.page(&s, "inline:GET /assignments/ 200", items))
+}
+
+async fn delete_assignment(State(s): State<AppState>, Path(id): Path<String>) -> Res {
+    let id = path_id(&id, "assignmentId")?;
+    let gone = s
+        .data
+        .lock()
+        .unwrap()
+        .assignments
+        .remove(&id)
+        .ok_or_else(|| err(404, "Assignment not found"))?;
+    Ok(reply(&s, 200, "Assignment", gone))
+}
+
+/// `GET /contracts/`: every contract of every person (Style B `sortBy`, default applied).
+async fn list_contracts(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Res {
+    let lq = list_query(q, 50, 200)?;
+    let items = s.data.lock().unwrap().contracts.values().cloned().collect();
+    Ok(lq.page(&s, "inline:GET /contracts/ 200", items))
 }
 
 async fn create_assignment(State(s): State<AppState>, body: Bytes) -> Res {

@@ -184,11 +184,13 @@ pub fn offline_account(id: &str) -> shared::account::Account {
             clockify_host: ClockifyHost::Global,
             clockify_reports_url: None,
             clockify_workspace: shared::ids::WorkspaceId::new(crate::demo::WORKSPACE_ID),
-            switches: AccountSwitches {
+            switches: shared::account::Switches {
                 clients_and_projects: true,
                 people: true,
                 actuals: false,
             },
+            actuals_since: None,
+            window_days: shared::account::DEFAULT_WINDOW_DAYS,
             autofill: true,
             time_zone: chrono_tz::Europe::London,
             enabled: true,
@@ -217,13 +219,12 @@ pub fn demo_account(
 }
 
 /// A job for an account, as the scheduler queues it.
-pub fn job(account: &str, run_id: &str) -> shared::queue::ImportJob {
-    shared::queue::ImportJob {
-        account: shared::account::AccountId::parse(account).expect("valid account id"),
-        run_id: run_id.into(),
-        trigger: shared::account::Trigger::Schedule,
-        only: None,
-    }
+pub fn job(account: &str, run_id: &str) -> shared::queue::Job {
+    shared::queue::Job::import(
+        shared::account::AccountId::parse(account).expect("valid account id"),
+        run_id,
+        shared::account::Trigger::Schedule,
+    )
 }
 
 fn quick_clockify(c: &mut ClockifyConfig) {

@@ -358,6 +358,12 @@ impl RunnClient {
         )
     }
 
+    /// Every contract of every person (a person's role lives on the contract in force).
+    pub fn contracts(&self) -> PageStream<'_, Contract> {
+        let q: Query = vec![("sortBy", "id".into())];
+        self.paged("GET /contracts/", "/contracts/".into(), q, self.limit)
+    }
+
     pub fn roles(&self, name: Option<&str>) -> PageStream<'_, Role> {
         let mut q: Query = vec![("sortBy", "id".into())];
         if let Some(n) = name {

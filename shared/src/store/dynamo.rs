@@ -5,6 +5,8 @@
 //! | settings and sealed secrets | `ACCOUNT` | `settings` (JSON), `runn_token`, `clockify_api_key` (KMS ciphertext), `gsi1pk` = `ENABLED` while enabled, `gsi1sk` = id |
 //! | lease | `LEASE` | `holder`, `expires` (epoch seconds) |
 //! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON, bounded), `expires_at` (TTL, 90 days) |
+//! | the ledger of one person's month | `LEDGER#<YYYY-MM>#<Runn person id>` | `days` (JSON rows) |
+//! | the actuals back-fill's progress | `ACTUALS` | `backfilled_through` (date) |
 //!
 //! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
 //! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
@@ -14,6 +16,8 @@ use super::{
     run_json, AccountPage, LeaseAttempt, LeaseHolder, Sealer, Store, StoreError, RUN_RETENTION,
 };
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
+use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
+use crate::sync::actuals::{first_of_month, DayKey, Ledger, LedgerGroup, Source, Written};
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
@@ -21,6 +25,8 @@ use aws_sdk_dynamodb::types::{
     KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
 };
 use aws_sdk_dynamodb::Client;
+use chrono::{Datelike, NaiveDate};
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -381,6 +387,169 @@ impl Store for DynamoStore {
         Ok(())
     }
 
+    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError> {
+        let id = &settings.id;
+        let json =
+            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACCOUNT"))
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":s", s(json));
+        update = if settings.enabled {
+            update
+                .update_expression("SET settings = :s, gsi1pk = :e, gsi1sk = :id")
+                .expression_attribute_values(":e", s("ENABLED"))
+                .expression_attribute_values(":id", s(id.as_str()))
+        } else {
+            update.update_expression("SET settings = :s REMOVE gsi1pk, gsi1sk")
+        };
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(unavailable(format!("update the settings of account {id}"))(
+                e,
+            )),
+        }
+    }
+
+    async fn ledger(
+        &self,
+        id: &AccountId,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Ledger, StoreError> {
+        let from = format!("LEDGER#{}#", first_of_month(first).format("%Y-%m"));
+        let to = format!("LEDGER#{}#~", first_of_month(last).format("%Y-%m"));
+        let mut ledger = Ledger::new();
+        let mut start: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let page = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :a AND :b")
+                .expression_attribute_values(":pk", pk(id))
+                .expression_attribute_values(":a", s(from.clone()))
+                .expression_attribute_values(":b", s(to.clone()))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable(format!("read the ledger of account {id}")))?;
+            for item in page.items() {
+                let group = parse_group(text(item, "sk")?)?;
+                let rows: Vec<LedgerRow> = json(text(item, "days")?, "ledger")?;
+                for r in rows {
+                    let (key, written) = r.open(group)?;
+                    ledger.insert(key, written);
+                }
+            }
+            start = page.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok(ledger);
+            }
+        }
+    }
+
+    async fn save_ledger(
+        &self,
+        id: &AccountId,
+        ledger: &Ledger,
+        groups: &BTreeSet<LedgerGroup>,
+    ) -> Result<(), StoreError> {
+        for group in groups {
+            let rows: Vec<LedgerRow> = ledger
+                .range(
+                    DayKey {
+                        person: group.person,
+                        project: RunnProjectId(i64::MIN),
+                        role: RunnRoleId(i64::MIN),
+                        date: NaiveDate::MIN,
+                    }..,
+                )
+                .take_while(|(k, _)| k.person == group.person)
+                .filter(|(k, _)| LedgerGroup::of(k) == *group)
+                .map(|(k, w)| LedgerRow::seal(k, w))
+                .collect();
+            let days =
+                serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            if days.len() > super::MAX_ITEM_BYTES - 4096 {
+                return Err(StoreError::Refused {
+                    operation: format!("save the ledger of account {id}"),
+                    reason: format!(
+                        "person {} has {} day totals in {}, over one item",
+                        group.person,
+                        rows.len(),
+                        group.month.format("%Y-%m")
+                    ),
+                });
+            }
+            self.db
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", pk(id))
+                .item(
+                    "sk",
+                    s(format!(
+                        "LEDGER#{}#{}",
+                        group.month.format("%Y-%m"),
+                        group.person
+                    )),
+                )
+                .item("days", s(days))
+                .send()
+                .await
+                .map_err(unavailable(format!("save the ledger of account {id}")))?;
+        }
+        Ok(())
+    }
+
+    async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError> {
+        let out = self
+            .db
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACTUALS"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable(format!("read the back-fill of account {id}")))?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => text(&item, "backfilled_through")?
+                .parse()
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(format!("backfilled_through: {e}"))),
+        }
+    }
+
+    async fn set_backfilled_through(
+        &self,
+        id: &AccountId,
+        day: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s("ACTUALS"))
+            .item("backfilled_through", s(day.to_string()))
+            .send()
+            .await
+            .map_err(unavailable(format!("save the back-fill of account {id}")))?;
+        Ok(())
+    }
+
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
         let out = self
             .db
@@ -399,6 +568,67 @@ impl Store for DynamoStore {
             .map(|item| json(text(item, "run")?, "run"))
             .collect()
     }
+}
+
+/// One ledger total as stored: `[day of month, project, role, billable, non-billable,
+/// "s" (sync) or "a" (autofill)]`, about 30 bytes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LedgerRow(u32, i64, i64, u32, u32, char);
+
+impl LedgerRow {
+    fn seal(k: &DayKey, w: &Written) -> Self {
+        let source = match w.source {
+            Source::Sync => 's',
+            Source::Autofill => 'a',
+        };
+        LedgerRow(
+            k.date.day(),
+            k.project.0,
+            k.role.0,
+            w.billable,
+            w.nonbillable,
+            source,
+        )
+    }
+    fn open(self, group: LedgerGroup) -> Result<(DayKey, Written), StoreError> {
+        let date = group
+            .month
+            .with_day(self.0)
+            .ok_or_else(|| StoreError::Corrupt(format!("ledger day {}", self.0)))?;
+        let source = match self.5 {
+            'a' => Source::Autofill,
+            _ => Source::Sync,
+        };
+        Ok((
+            DayKey {
+                person: group.person,
+                project: RunnProjectId(self.1),
+                role: RunnRoleId(self.2),
+                date,
+            },
+            Written {
+                billable: self.3,
+                nonbillable: self.4,
+                source,
+            },
+        ))
+    }
+}
+
+/// `LEDGER#<YYYY-MM>#<person>` → the group.
+fn parse_group(sk: &str) -> Result<LedgerGroup, StoreError> {
+    let bad = || StoreError::Corrupt(format!("ledger key {sk}"));
+    let mut parts = sk.split('#').skip(1);
+    let month = parts
+        .next()
+        .and_then(|m| NaiveDate::parse_from_str(&format!("{m}-01"), "%Y-%m-%d").ok())
+        .ok_or_else(bad)?;
+    let person = parts
+        .next()
+        .and_then(|p| p.parse().ok())
+        .map(RunnPersonId)
+        .ok_or_else(bad)?;
+    Ok(LedgerGroup { month, person })
 }
 
 /// Creates the table (for tests, the demo and the command line; production's comes from

@@ -1,6 +1,8 @@
 use super::{run_json, AccountPage, LeaseAttempt, LeaseHolder, Store, StoreError};
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
-use std::collections::{BTreeMap, HashMap};
+use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};
+use chrono::NaiveDate;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -10,6 +12,10 @@ pub struct MemoryStore {
     accounts: Mutex<BTreeMap<AccountId, Account>>,
     leases: Mutex<HashMap<AccountId, (String, Instant)>>,
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
+    ledgers: Mutex<HashMap<AccountId, Ledger>>,
+    backfill: Mutex<HashMap<AccountId, NaiveDate>>,
+    /// Refuse to save run records, as an unreachable store would (for tests).
+    pub fail_record_run: std::sync::atomic::AtomicBool,
 }
 
 #[async_trait::async_trait]
@@ -106,7 +112,72 @@ impl Store for MemoryStore {
         }
         Ok(None)
     }
+    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError> {
+        match self.accounts.lock().unwrap().get_mut(&settings.id) {
+            Some(a) => {
+                a.settings = settings.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+    async fn ledger(
+        &self,
+        id: &AccountId,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Ledger, StoreError> {
+        let (from, to) = (first_of_month(first), first_of_month(last));
+        Ok(self
+            .ledgers
+            .lock()
+            .unwrap()
+            .get(id)
+            .map(|l| {
+                l.iter()
+                    .filter(|(k, _)| (from..=to).contains(&first_of_month(k.date)))
+                    .map(|(k, v)| (*k, *v))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+    async fn save_ledger(
+        &self,
+        id: &AccountId,
+        ledger: &Ledger,
+        groups: &BTreeSet<LedgerGroup>,
+    ) -> Result<(), StoreError> {
+        let mut all = self.ledgers.lock().unwrap();
+        let mine = all.entry(id.clone()).or_default();
+        mine.retain(|k, _| !groups.contains(&LedgerGroup::of(k)));
+        for (k, v) in ledger {
+            if groups.contains(&LedgerGroup::of(k)) {
+                mine.insert(*k, *v);
+            }
+        }
+        Ok(())
+    }
+    async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError> {
+        Ok(self.backfill.lock().unwrap().get(id).copied())
+    }
+    async fn set_backfilled_through(
+        &self,
+        id: &AccountId,
+        day: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.backfill.lock().unwrap().insert(id.clone(), day);
+        Ok(())
+    }
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
+        if self
+            .fail_record_run
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            return Err(StoreError::Unavailable {
+                operation: format!("record run {} of account {id}", run.run_id),
+                reason: "the store is unreachable (injected)".into(),
+            });
+        }
         // The same size rule as DynamoDB's.
         run_json(id, run)?;
         self.runs

@@ -29,7 +29,9 @@ pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreE
 
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::error::FailureClass;
-use chrono::{DateTime, Utc};
+use crate::sync::actuals::{Ledger, LedgerGroup};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 /// How long run records are kept (DynamoDB's TTL removes them after).
@@ -132,6 +134,33 @@ pub trait Store: Send + Sync {
         id: &AccountId,
         holder: &str,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Replaces an account's settings, leaving its sealed secrets as they are; `false`
+    /// when there is no such account.
+    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError>;
+
+    /// The ledger entries of every month that touches `[first, last]`.
+    async fn ledger(
+        &self,
+        id: &AccountId,
+        first: NaiveDate,
+        last: NaiveDate,
+    ) -> Result<Ledger, StoreError>;
+    /// Writes the named groups (a person's month each) whole, from `ledger`, which must
+    /// hold those months whole (as [`Store::ledger`] returns them).
+    async fn save_ledger(
+        &self,
+        id: &AccountId,
+        ledger: &Ledger,
+        groups: &BTreeSet<LedgerGroup>,
+    ) -> Result<(), StoreError>;
+    /// The last day the actuals back-fill has done, if any.
+    async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError>;
+    async fn set_backfilled_through(
+        &self,
+        id: &AccountId,
+        day: NaiveDate,
+    ) -> Result<(), StoreError>;
 
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError>;
     /// The latest `n` runs, newest first.

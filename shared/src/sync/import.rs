@@ -16,6 +16,7 @@ use crate::sync::plan::{
     plan_import, ClientToCreate, ClockifyState, LinkedInRunn, RecordKind, Switches,
 };
 use crate::sync::report::{summarize_skips, Failure, ImportReport, Lookup, Named};
+use crate::sync::{Budget, Halt};
 use futures::{Stream, TryStreamExt};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -33,7 +34,7 @@ pub struct RunLimits {
     pub max_writes: Option<usize>,
 }
 
-async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
+pub(crate) async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
 where
     S: Stream<Item = Result<Vec<T>, ApiError>>,
 {
@@ -63,43 +64,6 @@ impl Progress {
     fn created(&mut self, kind: RecordKind, name: &str) {
         self.done += 1;
         tracing::info!(target: PROGRESS, done = self.done, total = self.total, kind = kind.label(), name, "created");
-    }
-}
-
-/// Counts writes against the run's limits.
-struct Budget {
-    limits: RunLimits,
-    writes: usize,
-}
-
-impl Budget {
-    /// Takes one write from the budget, or says the run must stop here.
-    fn take(&mut self) -> Result<(), Halt> {
-        let time_ok = self.limits.deadline.is_none_or(|d| Instant::now() < d);
-        let count_ok = self.limits.max_writes.is_none_or(|m| self.writes < m);
-        if !(time_ok && count_ok) {
-            return Err(Halt::Limit);
-        }
-        self.writes += 1;
-        Ok(())
-    }
-}
-
-/// Why an import stopped before the end.
-enum Halt {
-    /// A limit of the run (its deadline, a wait that would pass it, its write budget):
-    /// stop cleanly, to be continued.
-    Limit,
-    Api(ApiError),
-}
-
-impl From<ApiError> for Halt {
-    fn from(e: ApiError) -> Self {
-        if e.is_out_of_time() {
-            Halt::Limit
-        } else {
-            Halt::Api(e)
-        }
     }
 }
 
@@ -160,7 +124,7 @@ pub async fn run_import(
     limits: RunLimits,
 ) -> Result<ImportReport, ApiError> {
     let mut report = ImportReport::default();
-    let mut budget = Budget { limits, writes: 0 };
+    let mut budget = Budget::new(limits);
     let result = import(ws, clockify, runn, switches, &mut budget, &mut report).await;
     report.writes = budget.writes;
     match result {
@@ -177,6 +141,11 @@ pub async fn run_import(
             Ok(report)
         }
         Err(Halt::Api(e)) => Err(e),
+        // The import itself never touches the store.
+        Err(Halt::Store(e)) => Err(ApiError::Invalid {
+            service: crate::error::Service::Runn,
+            reason: e.to_string(),
+        }),
     }
 }
 

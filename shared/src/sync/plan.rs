@@ -4,12 +4,7 @@ use crate::sync::names::split_name;
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 
-/// Which parts of the import an account has switched on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Switches {
-    pub clients_and_projects: bool,
-    pub people: bool,
-}
+pub use crate::account::Switches;
 
 /// What the Clockify workspace holds.
 #[derive(Clone, Debug, Default)]
@@ -271,10 +266,7 @@ mod tests {
             settings: None,
         }
     }
-    const ALL: Switches = Switches {
-        clients_and_projects: true,
-        people: true,
-    };
+    const ALL: Switches = Switches::ALL;
 
     fn state() -> ClockifyState {
         ClockifyState {
@@ -384,6 +376,7 @@ mod tests {
         let only_people = Switches {
             clients_and_projects: false,
             people: true,
+            actuals: false,
         };
         let plan = plan_import(&ws(), only_people, &state(), &LinkedInRunn::default());
         assert!(plan.clients.is_empty() && plan.projects.is_empty());
@@ -391,6 +384,7 @@ mod tests {
         let only_cp = Switches {
             clients_and_projects: true,
             people: false,
+            actuals: false,
         };
         let plan = plan_import(&ws(), only_cp, &state(), &LinkedInRunn::default());
         assert!(plan.people.is_empty());

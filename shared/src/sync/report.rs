@@ -44,6 +44,15 @@ impl<T> Capped<T> {
             self.named.push(item);
         }
     }
+    /// Adds another count and as many of its names as the cap leaves room for.
+    pub fn merge(&mut self, other: &Capped<T>)
+    where
+        T: Clone,
+    {
+        self.count += other.count;
+        let room = NAMED_CAP.saturating_sub(self.named.len());
+        self.named.extend(other.named.iter().take(room).cloned());
+    }
     /// How many were counted but not named.
     pub fn more(&self) -> usize {
         self.count.saturating_sub(self.named.len())

@@ -14,10 +14,7 @@ use sims::runn::{Kind, RunnData, RunnSim};
 use sims::testkit::*;
 use std::collections::HashMap;
 
-const ALL: Switches = Switches {
-    clients_and_projects: true,
-    people: true,
-};
+const ALL: Switches = Switches::ALL;
 
 struct Bed {
     clockify: ClockifySim,
@@ -298,6 +295,7 @@ async fn runns_references_are_the_truth() {
 async fn switches_choose_what_is_imported() {
     let bed = bed().await;
     let only_people = Switches {
+        actuals: false,
         clients_and_projects: false,
         people: true,
     };

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use secrecy::ExposeSecret;
 use shared::account::{Account, AccountId, Outcome, RunRecord, Trigger};
 use shared::jobs::{fan_out, run_job, JobOutcome, WorkerConfig};
-use shared::queue::{ImportJob, MemoryQueue, Queue, SqsQueue};
+use shared::queue::{Job, MemoryQueue, Queue, SqsQueue};
 use shared::runn::RunnHost;
 use shared::store::{Sealer, Store};
 use shared::FailureClass;
@@ -20,19 +20,19 @@ use std::time::Duration;
 /// Records what the real queue accepted.
 struct Recording {
     inner: SqsQueue,
-    sent: std::sync::Mutex<Vec<ImportJob>>,
+    sent: std::sync::Mutex<Vec<Job>>,
 }
 
 #[async_trait::async_trait]
 impl Queue for Recording {
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+    async fn send(&self, jobs: &[Job]) -> Result<(), shared::queue::QueueError> {
         self.inner.send(jobs).await?;
         self.sent.lock().unwrap().extend_from_slice(jobs);
         Ok(())
     }
     async fn send_later(
         &self,
-        job: &ImportJob,
+        job: &Job,
         delay: Duration,
     ) -> Result<(), shared::queue::QueueError> {
         self.inner.send_later(job, delay).await
@@ -227,20 +227,16 @@ async fn the_scheduler_queues_each_of_1000_accounts_exactly_once() {
 /// Counts what the scheduler hands to the queue, call by call.
 #[derive(Default)]
 struct Counting {
-    calls: std::sync::Mutex<Vec<Vec<ImportJob>>>,
+    calls: std::sync::Mutex<Vec<Vec<Job>>>,
 }
 
 #[async_trait::async_trait]
 impl Queue for Counting {
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+    async fn send(&self, jobs: &[Job]) -> Result<(), shared::queue::QueueError> {
         self.calls.lock().unwrap().push(jobs.to_vec());
         Ok(())
     }
-    async fn send_later(
-        &self,
-        _: &ImportJob,
-        _: Duration,
-    ) -> Result<(), shared::queue::QueueError> {
+    async fn send_later(&self, _: &Job, _: Duration) -> Result<(), shared::queue::QueueError> {
         unreachable!("the scheduler never delays")
     }
 }
@@ -289,7 +285,7 @@ async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     let a = account("acme", &cr, &rr, RUNN_TOKEN);
     aws.store.put_account(&a).await.unwrap();
     let q = MemoryQueue::default();
-    let job = ImportJob {
+    let job = Job {
         trigger: Trigger::Manual,
         ..job(a.settings.id.as_str(), "r1")
     };
@@ -318,7 +314,7 @@ async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     assert_eq!(report.people_on_unknown_role, 5);
 
     // Again: nothing created, newest run first.
-    let job2 = ImportJob {
+    let job2 = Job {
         run_id: "r2".into(),
         trigger: Trigger::Schedule,
         ..job.clone()
@@ -475,7 +471,7 @@ async fn a_daily_run_and_a_manual_import_never_run_at_once() {
         .await
         .unwrap()
         .is_taken());
-    let job = ImportJob {
+    let job = Job {
         trigger: Trigger::Manual,
         ..job(a.settings.id.as_str(), "r1")
     };
@@ -609,13 +605,9 @@ async fn a_job_that_keeps_failing_ends_in_the_dead_letter_queue_and_others_go_th
         .unwrap()
         .to_owned();
     let q = SqsQueue::new(aws.sqs.clone(), url.clone());
-    let job = |id: &Account| ImportJob {
-        account: id.settings.id.clone(),
-        run_id: "daily".into(),
-        trigger: Trigger::Schedule,
-        only: None,
-    };
-    q.send(&[job(&good), job(&down)]).await.unwrap();
+    q.send(&[job("acme", "daily"), job("down", "daily")])
+        .await
+        .unwrap();
     aws.sqs
         .send_message()
         .queue_url(&url)
@@ -682,76 +674,13 @@ async fn a_short_time_limit_still_imports_and_no_time_at_all_never_loops() {
     assert_eq!(out, JobOutcome::Done { finished: true });
 }
 
-/// A store whose run records cannot be saved (DynamoDB refusing or unreachable).
-struct StatusFails(shared::store::MemoryStore);
-
-#[async_trait::async_trait]
-impl Store for StatusFails {
-    async fn put_account(&self, a: &Account) -> Result<(), shared::store::StoreError> {
-        self.0.put_account(a).await
-    }
-    async fn settings(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<shared::account::AccountSettings>, shared::store::StoreError> {
-        self.0.settings(id).await
-    }
-    async fn account(&self, id: &AccountId) -> Result<Option<Account>, shared::store::StoreError> {
-        self.0.account(id).await
-    }
-    async fn enabled_accounts(
-        &self,
-        start: Option<String>,
-        limit: u32,
-    ) -> Result<shared::store::AccountPage, shared::store::StoreError> {
-        self.0.enabled_accounts(start, limit).await
-    }
-    async fn all_settings(
-        &self,
-    ) -> Result<Vec<shared::account::AccountSettings>, shared::store::StoreError> {
-        self.0.all_settings().await
-    }
-    async fn disable(&self, id: &AccountId) -> Result<(), shared::store::StoreError> {
-        self.0.disable(id).await
-    }
-    async fn try_lease(
-        &self,
-        id: &AccountId,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<shared::store::LeaseAttempt, shared::store::StoreError> {
-        self.0.try_lease(id, holder, ttl).await
-    }
-    async fn release_lease(
-        &self,
-        id: &AccountId,
-        holder: &str,
-    ) -> Result<Option<String>, shared::store::StoreError> {
-        self.0.release_lease(id, holder).await
-    }
-    async fn record_run(
-        &self,
-        _: &AccountId,
-        _: &RunRecord,
-    ) -> Result<(), shared::store::StoreError> {
-        Err(shared::store::StoreError::Unavailable {
-            operation: "record run".into(),
-            reason: "injected".into(),
-        })
-    }
-    async fn runs(
-        &self,
-        id: &AccountId,
-        n: u32,
-    ) -> Result<Vec<RunRecord>, shared::store::StoreError> {
-        self.0.runs(id, n).await
-    }
-}
-
 #[tokio::test]
 async fn a_run_whose_status_cannot_be_saved_still_releases_its_lease_and_queues_its_continuation() {
     let (_c, cr, _r, rr) = sims().await;
-    let store = StatusFails(shared::store::MemoryStore::default());
+    let store = shared::store::MemoryStore::default();
+    store
+        .fail_record_run
+        .store(true, std::sync::atomic::Ordering::Relaxed);
     let a = account("acme", &cr, &rr, RUNN_TOKEN);
     store.put_account(&a).await.unwrap();
     let q = MemoryQueue::default();
@@ -787,7 +716,7 @@ struct LeaseMustBeFree {
 
 #[async_trait::async_trait]
 impl Queue for LeaseMustBeFree {
-    async fn send(&self, jobs: &[ImportJob]) -> Result<(), shared::queue::QueueError> {
+    async fn send(&self, jobs: &[Job]) -> Result<(), shared::queue::QueueError> {
         let probe = self
             .store
             .try_lease(&self.account, "probe:1", Duration::from_secs(5))
@@ -803,11 +732,7 @@ impl Queue for LeaseMustBeFree {
             .unwrap();
         self.inner.send(jobs).await
     }
-    async fn send_later(
-        &self,
-        job: &ImportJob,
-        d: Duration,
-    ) -> Result<(), shared::queue::QueueError> {
+    async fn send_later(&self, job: &Job, d: Duration) -> Result<(), shared::queue::QueueError> {
         self.inner.send_later(job, d).await
     }
 }
@@ -904,28 +829,18 @@ async fn a_run_throttled_past_its_deadline_ends_in_time_retried_or_continued() {
     );
 
     // The throttling starts after a few writes: the run ends in time and is continued.
-    runn.ctl.set_faults(Default::default());
-    let watcher = {
-        let (data, ctl) = (runn.data.clone(), runn.ctl.clone());
-        tokio::spawn(async move {
-            for _ in 0..5_000 {
-                if data.lock().unwrap().projects.len() >= 2 {
-                    ctl.set_faults(throttled);
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            panic!("the run never wrote two projects");
-        })
-    };
+    runn.ctl.set_faults(sims::common::Faults {
+        throttle_after_writes: Some(3),
+        throttle_rate: 0.0,
+        ..throttled
+    });
     let started = std::time::Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let job = ImportJob {
+    let job = Job {
         run_id: "r2".into(),
         ..job
     };
     let out = run_job(&aws.store, &q, &job, deadline, &cfg).await.unwrap();
-    watcher.await.unwrap();
     assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(out, JobOutcome::Done { finished: false });
     assert_eq!(q.sent.lock().unwrap().len(), 1, "continued");
@@ -980,6 +895,7 @@ async fn a_run_record_of_6000_skips_is_stored_and_read_back_with_its_counts() {
         finished_at: chrono::Utc::now(),
         outcome: Outcome::Succeeded,
         report: Some(report.clone()),
+        actuals: None,
     };
     let bytes = serde_json::to_string(&run).unwrap().len();
     println!("largest run record for 6,000 skips and 500 failures: {bytes} bytes");
