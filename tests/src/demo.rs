@@ -3,7 +3,8 @@
 //! in several time zones with one-word, accented and oddly spaced names.
 
 use crate::clockify::{ClockifyData, SimClient, SimProject, SimTimeEntry, SimUser, WorkspaceData};
-use chrono::{Duration, TimeZone, Utc};
+use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
+use chrono_tz::Tz;
 
 pub const WORKSPACE_ID: &str = "65b1c0ffee0000000000a001";
 pub const API_KEY: &str = "demo-clockify-api-key";
@@ -137,22 +138,7 @@ pub fn workspace() -> WorkspaceData {
             "UTC",
         ),
     ];
-    let start = Utc.with_ymd_and_hms(2025, 5, 5, 9, 0, 0).unwrap();
-    let mut time_entries = vec![];
-    for (i, u) in users.iter().take(5).enumerate() {
-        for day in 0..5 {
-            let s = start + Duration::days(day) + Duration::hours(i as i64);
-            time_entries.push(SimTimeEntry {
-                id: format!("t{:023}", i * 10 + day as usize),
-                user_id: u.id.clone(),
-                project_id: Some(projects[(i + day as usize) % 4].id.clone()),
-                billable: true,
-                description: "Client work".into(),
-                start: s,
-                end: Some(s + Duration::hours(6)),
-            });
-        }
-    }
+    let time_entries = entries(&users, &projects, Utc::now().date_naive());
     WorkspaceData {
         id: WORKSPACE_ID.into(),
         name: "Northwind Agency".into(),
@@ -169,4 +155,73 @@ pub fn data() -> ClockifyData {
         api_keys: vec![API_KEY.into()],
         workspaces: vec![workspace()],
     }
+}
+
+/// Two working weeks of time before `today`, in each person's own zone: a morning on a
+/// client project (billable), an afternoon on internal training (no client, so not in
+/// Runn), Mei's late evenings in Shanghai (23:30, her day, not UTC's), and Søren's
+/// running timer.
+fn entries(users: &[SimUser], projects: &[SimProject], today: NaiveDate) -> Vec<SimTimeEntry> {
+    let mut out = vec![];
+    for (i, u) in users.iter().take(5).enumerate() {
+        let tz: Tz = u.time_zone.parse().unwrap_or(Tz::UTC);
+        let at = |day: NaiveDate, h: u32, m: u32| {
+            tz.from_local_datetime(&day.and_hms_opt(h, m, 0).expect("valid time"))
+                .earliest()
+                .expect("a local time that exists")
+                .with_timezone(&Utc)
+        };
+        for back in 1..=14 {
+            let day = today - Duration::days(back);
+            if matches!(day.weekday(), Weekday::Sat | Weekday::Sun) {
+                continue;
+            }
+            let n = out.len();
+            let project = &projects[(i + back as usize) % 4];
+            let morning = at(day, 9, 0);
+            // 3 h 7 min 31 s: minutes are rounded once a day, not per entry.
+            out.push(SimTimeEntry {
+                id: format!("t{n:023}"),
+                user_id: u.id.clone(),
+                project_id: Some(project.id.clone()),
+                billable: true,
+                description: "Client work".into(),
+                start: morning,
+                end: Some(morning + Duration::seconds(3 * 3600 + 7 * 60 + 31)),
+            });
+            let afternoon = at(day, 14, 0);
+            out.push(SimTimeEntry {
+                id: format!("t{:023}", n + 1),
+                user_id: u.id.clone(),
+                project_id: Some(projects[6].id.clone()),
+                billable: false,
+                description: "Training".into(),
+                start: afternoon,
+                end: Some(afternoon + Duration::minutes(90)),
+            });
+            if i == 2 {
+                let late = at(day, 23, 30);
+                out.push(SimTimeEntry {
+                    id: format!("t{:023}", n + 2),
+                    user_id: u.id.clone(),
+                    project_id: Some(project.id.clone()),
+                    billable: false,
+                    description: "Late release".into(),
+                    start: late,
+                    end: Some(late + Duration::minutes(45)),
+                });
+            }
+        }
+    }
+    let running = Utc::now() - Duration::minutes(20);
+    out.push(SimTimeEntry {
+        id: "t_running_timer_000000001".into(),
+        user_id: users[4].id.clone(),
+        project_id: Some(projects[0].id.clone()),
+        billable: true,
+        description: "Still going".into(),
+        start: running,
+        end: None,
+    });
+    out
 }

@@ -32,6 +32,8 @@ pub struct RunnData {
     pub roles: BTreeMap<i64, Value>,
     pub actuals: BTreeMap<i64, Value>,
     pub assignments: BTreeMap<i64, Value>,
+    /// Projects whose timesheets are locked: actuals for them are refused with 400.
+    pub locked_projects: std::collections::BTreeSet<i64>,
 }
 
 impl RunnData {
@@ -169,6 +171,10 @@ impl RunnSim {
                 axum::routing::delete(delete_assignment),
             )
             .route("/contracts/", get(list_contracts))
+            .route(
+                "/contracts/{contractId}",
+                axum::routing::patch(patch_contract),
+            )
             .layer(middleware::from_fn_with_state(
                 st.clone(),
                 auth_version_rate,
@@ -179,6 +185,90 @@ impl RunnSim {
                 common::observe,
             ))
             .merge(common::admin_routes(self.ctl.clone()))
+    }
+
+    /// Gives a person `role` (created if need be) on every contract, as a Runn user does
+    /// when fixing the "Unknown" roles; returns the role's id.
+    pub fn give_role(&self, person: i64, role: &str) -> i64 {
+        let mut d = self.data.lock().unwrap();
+        let existing = d
+            .roles
+            .values()
+            .find(|r| r["name"] == role)
+            .and_then(|r| r["id"].as_i64());
+        let role_id = existing.unwrap_or_else(|| {
+            let id = d.id();
+            let now = now();
+            d.roles.insert(
+                id,
+                json!({"id": id, "name": role, "isArchived": false,
+                "defaultHourCost": 0, "standardRate": 0, "references": [], "personIds": [],
+                "createdAt": now, "updatedAt": now}),
+            );
+            id
+        });
+        for c in d.contracts.values_mut() {
+            if c["personId"].as_i64() == Some(person) {
+                c["roleId"] = json!(role_id);
+            }
+        }
+        role_id
+    }
+
+    /// Plans a person on a project (as `POST /assignments/` would); returns its id.
+    pub fn add_assignment(
+        &self,
+        person: i64,
+        project: i64,
+        role: i64,
+        start: NaiveDate,
+        end: NaiveDate,
+        minutes_per_day: i64,
+    ) -> i64 {
+        let mut d = self.data.lock().unwrap();
+        let id = d.id();
+        let now = now();
+        d.assignments.insert(
+            id,
+            json!({"id": id, "personId": person, "startDate": start.to_string(),
+            "endDate": end.to_string(), "projectId": project, "minutesPerDay": minutes_per_day,
+            "roleId": role, "isActive": true, "note": null, "isBillable": true, "phaseId": null,
+            "isNonWorkingDay": false, "isTemplate": false, "isPlaceholder": false,
+            "workstreamId": null, "createdAt": now, "updatedAt": now}),
+        );
+        id
+    }
+
+    /// The Runn id of the record carrying a Clockify id.
+    pub fn id_of(&self, kind: Kind, clockify_id: &str) -> Option<i64> {
+        let mut d = self.data.lock().unwrap();
+        kind.table(&mut d)
+            .values()
+            .find(|v| {
+                v["references"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|r| r["externalId"] == clockify_id))
+            })
+            .and_then(|v| v["id"].as_i64())
+    }
+
+    /// Minutes (billable, non-billable) Runn holds for a person, project and day, over
+    /// every role.
+    pub fn minutes(&self, person: i64, project: i64, date: NaiveDate) -> (i64, i64) {
+        let d = self.data.lock().unwrap();
+        d.actuals
+            .values()
+            .filter(|a| {
+                a["personId"].as_i64() == Some(person)
+                    && a["projectId"].as_i64() == Some(project)
+                    && a["date"] == date.to_string()
+            })
+            .fold((0, 0), |(b, nb), a| {
+                (
+                    b + a["billableMinutes"].as_f64().unwrap_or(0.0) as i64,
+                    nb + a["nonbillableMinutes"].as_f64().unwrap_or(0.0) as i64,
+                )
+            })
     }
 
     /// Changes an assignment's role, as a person does in Runn's planner (the API has no
@@ -763,6 +853,13 @@ async fn add_tag_to_project(
     }
     t["updatedAt"] = json!(now());
     let t = t.clone();
+    // The project carries its tags too (api-facts: "a project's tags come back on it").
+    if let Some(p) = d.projects.get_mut(&project) {
+        let tags = p["tags"].as_array_mut().unwrap();
+        if !tags.iter().any(|x| x["id"].as_i64() == Some(tag)) {
+            tags.push(json!({"id": tag, "name": t["name"]}));
+        }
+    }
     drop(d);
     Ok(reply(&s, 201, "ProjectTag", t))
 }
@@ -1014,6 +1111,9 @@ fn check_actual_refs(d: &RunnData, input: &Value) -> Result<(), Response> {
         let id = input[k].as_f64().unwrap_or(-1.0) as i64;
         match table.get(&id) {
             None => return Err(err(400, format!("{k} {id} does not exist"))),
+            Some(_) if k == "projectId" && d.locked_projects.contains(&id) => {
+                return Err(err(400, format!("project {id} has its timesheets locked")))
+            }
             // Runn keeps no new time on archived people or projects.
             Some(v) if v["isArchived"] == true && k != "roleId" => {
                 return Err(err(400, format!("{k} {id} is archived")))
@@ -1156,6 +1256,33 @@ async fn delete_assignment(State(s): State<AppState>, Path(id): Path<String>) ->
         .remove(&id)
         .ok_or_else(|| err(404, "Assignment not found"))?;
     Ok(reply(&s, 200, "Assignment", gone))
+}
+
+/// `PATCH /contracts/{contractId}`: a person's role changed on their contract.
+async fn patch_contract(State(s): State<AppState>, Path(id): Path<String>, body: Bytes) -> Res {
+    let id = path_id(&id, "contractId")?;
+    let patch = body_of(
+        &body,
+        "inline:PATCH /contracts/{contractId} requestBody",
+        false,
+    )?;
+    let mut d = s.data.lock().unwrap();
+    if let Some(role) = patch.get("roleId").and_then(Value::as_f64) {
+        if !d.roles.contains_key(&(role as i64)) {
+            return Err(err(400, format!("roleId {role} does not exist")));
+        }
+    }
+    let c = d
+        .contracts
+        .get_mut(&id)
+        .ok_or_else(|| err(404, "Contract not found"))?;
+    merge(c, &patch);
+    if let Some(role) = patch.get("roleId").and_then(Value::as_f64) {
+        c["roleId"] = json!(role as i64);
+    }
+    let c = c.clone();
+    drop(d);
+    Ok(reply(&s, 200, "Contract", c))
 }
 
 /// `GET /contracts/`: every contract of every person (Style B `sortBy`, default applied).

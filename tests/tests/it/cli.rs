@@ -325,3 +325,83 @@ async fn a_killed_sync_is_named_unlock_frees_it_and_ctrl_c_releases_the_lease() 
         (3, 4, 5)
     );
 }
+
+#[tokio::test]
+async fn actuals_are_refused_while_linked_people_are_on_unknown_then_sync_and_autofill() {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (env, _) = setup(&unique("actuals")).await;
+    let path = file("acct.json", &account_json(&cr, &rr).to_string());
+    assert!(
+        cli(&env, &["account", "put", path.to_str().unwrap()])
+            .await
+            .ok
+    );
+    assert!(cli(&env, &["sync", "northwind"]).await.ok);
+
+    // Every way in refuses while linked people are on "Unknown", naming them.
+    let out = cli(&env, &["account", "set", "northwind", "--actuals", "on"]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr
+            .contains("5 linked people are still on the \"Unknown\" role")
+            && out.stderr.contains("Ana García")
+            && out.stderr.contains("nothing was changed"),
+        "{}",
+        out.stderr
+    );
+    let mut on = account_json(&cr, &rr);
+    on["switches"]["actuals"] = true.into();
+    let on = file("on.json", &on.to_string());
+    let out = cli(&env, &["account", "put", on.to_str().unwrap()]).await;
+    assert!(!out.ok && out.stderr.contains("Unknown"), "{}", out.stderr);
+    let out = cli(&env, &["status", "northwind"]).await;
+    assert!(out.stdout.contains("actuals off"), "{}", out.stdout);
+
+    // Roles given in Runn: actuals go on, and sync brings the timesheets.
+    let people: Vec<i64> = r.data.lock().unwrap().people.keys().copied().collect();
+    for p in people {
+        r.give_role(p, "Consultant");
+    }
+    let out = cli(
+        &env,
+        &[
+            "account",
+            "set",
+            "northwind",
+            "--actuals",
+            "on",
+            "--window",
+            "30",
+        ],
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("actuals on"), "{}", out.stdout);
+    let out = cli(&env, &["sync", "northwind"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(out.stdout.contains("day totals written"), "{}", out.stdout);
+    let out = cli(
+        &env,
+        &[
+            "sync",
+            "northwind",
+            "--from",
+            "2026-01-05",
+            "--to",
+            "2026-01-09",
+        ],
+    )
+    .await;
+    assert!(out.ok, "{}", out.stderr);
+    let out = cli(&env, &["autofill", "northwind", "--week", "2026-W02"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("Actuals 2026-01-05 to 2026-01-11"),
+        "{}",
+        out.stdout
+    );
+    let out = cli(&env, &["autofill", "northwind", "--week", "2026-13"]).await;
+    assert!(!out.ok && out.stderr.contains("ISO week"), "{}", out.stderr);
+}

@@ -1,6 +1,7 @@
 //! Every integration test of the workspace, in one test binary: each file was its own
 //! binary, and linking the AWS SDK and the simulators into each took most of CI's time.
 
+mod actuals;
 mod aws_testbed;
 mod cli;
 mod clockify_client;
