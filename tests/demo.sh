@@ -66,3 +66,73 @@ step "The next day: the schedule runs again, and nothing is created twice"
 "$rc" work
 "$rc" status northwind --runs 1
 "$rc" show northwind
+
+# Plays Runn's and Clockify's users: HTTP calls to the simulators, as their apps make them.
+sim() {
+  python3 - "$@" <<'PY'
+import json, sys, urllib.request, datetime
+runn, clockify, action = sys.argv[1].rstrip("/") + "/", sys.argv[2].rstrip("/") + "/", sys.argv[3]
+RH = {"Authorization": "Bearer TEST_demo-runn-token", "Accept-Version": "1.0.0", "Content-Type": "application/json"}
+CH = {"X-Api-Key": "demo-clockify-api-key", "Content-Type": "application/json"}
+WS = "65b1c0ffee0000000000a001"
+def call(url, headers, method="GET", body=None):
+    req = urllib.request.Request(url, method=method, headers=headers,
+                                 data=None if body is None else json.dumps(body).encode())
+    with urllib.request.urlopen(req) as r:
+        text = r.read()
+        return json.loads(text) if text else None
+def runn_list(path):
+    out, cursor = [], None
+    while True:
+        sep = "&" if "?" in path else "?"
+        page = call(f"{runn}{path}{sep}limit=200" + (f"&cursor={cursor}" if cursor else ""), RH)
+        out += page["values"]
+        cursor = page.get("nextCursor")
+        if not cursor:
+            return out
+if action == "roles":
+    role = call(f"{runn}roles/", RH, "POST", {"name": "Consultant"})
+    for c in runn_list("contracts/?sortBy=id"):
+        call(f"{runn}contracts/{c['id']}", RH, "PATCH", {"roleId": role["id"]})
+    print(f"  Everyone now has the role Consultant (role {role['id']}).")
+elif action == "plan":
+    today = datetime.date.today()
+    monday = today - datetime.timedelta(days=today.weekday() + 7)
+    people = {p["email"]: p for p in runn_list("people/")}
+    projects = {p["name"]: p for p in runn_list("projects/")}
+    ana, tps = people["ana@agency.example"], projects["Initech TPS Reports"]
+    role = [c for c in runn_list("contracts/?sortBy=id") if c["personId"] == ana["id"]][0]["roleId"]
+    call(f"{runn}assignments/", RH, "POST", {"personId": ana["id"], "projectId": tps["id"], "roleId": role,
+         "startDate": str(monday), "endDate": str(monday + datetime.timedelta(days=6)), "minutesPerDay": 240})
+    print(f"  Ana García is planned on Initech TPS Reports, 4 h a day, the week of {monday}.")
+elif action == "delete":
+    user = "u0000000000000000000u001"
+    entries = call(f"{clockify}api/v1/workspaces/{WS}/user/{user}/time-entries?page-size=50", CH)
+    e = [x for x in entries if x["description"] == "Client work"][2]
+    call(f"{clockify}api/v1/workspaces/{WS}/time-entries/{e['id']}", CH, "DELETE")
+    print(f"  Deleted Ana García's entry of {e['timeInterval']['start']} ({e['timeInterval']['start'][:10]}).")
+PY
+}
+
+step "Timesheets: a Runn user gives everyone a real role, and turns actuals on"
+sim "$runn/" "$clockify/" roles
+"$rc" account set northwind --actuals on
+
+step "The next daily run brings the last weeks' timesheets in as actuals"
+"$rc" schedule
+"$rc" work
+"$rc" status northwind --runs 1
+
+step "The weekly autofill: 0 hours where someone was planned but logged nothing"
+sim "$runn/" "$clockify/" plan
+"$rc" autofill northwind
+
+step "Clockify's hours beside Runn's, per person and project"
+"$rc" hours northwind
+
+step "Someone deletes a time entry in Clockify; the next day, Runn follows"
+sim "$runn/" "$clockify/" delete
+"$rc" schedule
+"$rc" work
+"$rc" status northwind --runs 1
+"$rc" hours northwind

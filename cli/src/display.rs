@@ -3,7 +3,7 @@
 use futures::TryStreamExt;
 use shared::account::{Account, AccountSettings, Outcome, RunRecord, Trigger};
 use shared::runn::{PeopleFilter, ProjectFilter, Reference, RunnClient};
-use shared::sync::timesheets::ActualsReport;
+use shared::sync::timesheets::{ActualsReport, HoursRow};
 use shared::sync::{RecordKind, SkipReason, UNKNOWN_ROLE};
 use shared::{ApiError, FailureClass};
 use std::collections::HashMap;
@@ -333,4 +333,33 @@ fn actuals(out: &mut String, a: &ActualsReport) {
     for n in &a.notes.named {
         let _ = writeln!(out, "      Note: {n}");
     }
+}
+
+fn hm(minutes: u64) -> String {
+    format!("{}:{:02}", minutes / 60, minutes % 60)
+}
+
+/// Clockify's hours beside Runn's, a line per person and project.
+pub fn hours(from: chrono::NaiveDate, to: chrono::NaiveDate, rows: &[HoursRow]) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\nHours {from} to {to} (h:mm), Clockify beside Runn:");
+    let _ = writeln!(
+        out,
+        "  {:<24} {:<28} {:>9} {:>9}",
+        "person", "project", "Clockify", "Runn"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "  {:<24} {:<28} {:>9} {:>9}  {}",
+            tidy(&r.person),
+            tidy(&r.project),
+            hm(r.clockify),
+            hm(r.runn),
+            if r.clockify == r.runn { "=" } else { "DIFFERENT" }
+        );
+    }
+    let (c, n): (u64, u64) = rows.iter().fold((0, 0), |(c, n), r| (c + r.clockify, n + r.runn));
+    let _ = writeln!(out, "  {:<53} {:>9} {:>9}", "total", hm(c), hm(n));
+    out
 }

@@ -61,6 +61,15 @@ enum Command {
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
     },
+    /// Clockify's hours beside Runn's actuals, per person and project (default: the
+    /// account's window), to check a sync.
+    Hours {
+        account: String,
+        #[arg(long, requires = "to")]
+        from: Option<NaiveDate>,
+        #[arg(long, requires = "from")]
+        to: Option<NaiveDate>,
+    },
     /// Write the zero-hour actuals of a week (the weekly autofill), now.
     Autofill {
         account: String,
@@ -326,6 +335,35 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
                 },
             };
             return sync(&store, id, work).await;
+        }
+        Command::Hours { account, from, to } => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            let Some(account) = store.account(&id).await? else {
+                return Err(format!("no account {id}").into());
+            };
+            let s = &account.settings;
+            let today = shared::sync::timesheets::today(s.time_zone);
+            let (from, to) = match (from, to) {
+                (Some(f), Some(t)) => (*f, *t),
+                _ => (
+                    today - chrono::Duration::days(i64::from(s.window_days) - 1),
+                    today,
+                ),
+            };
+            let (clockify, runn) = jobs::clients(&account, &WorkerConfig::default(), None)?;
+            let ctx = shared::sync::timesheets::Ctx {
+                account: &id,
+                settings: s,
+                clockify: &clockify,
+                runn: &runn,
+                store: &store,
+            };
+            let rows = shared::sync::timesheets::hours(&ctx, from, to).await?;
+            print!("{}", display::hours(from, to, &rows));
+            if rows.iter().any(|r| r.clockify != r.runn) {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Autofill { account, week } => {
             let id = account_id(account)?;

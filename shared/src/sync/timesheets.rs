@@ -522,3 +522,83 @@ impl Run {
         Ok(())
     }
 }
+
+/// Hours per person and project over a range, as Clockify and Runn each hold them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoursRow {
+    pub person: String,
+    pub project: String,
+    /// Clockify's minutes, rounded once a day as the sync rounds them.
+    pub clockify: u64,
+    /// Runn's actuals, every role together.
+    pub runn: u64,
+}
+
+/// Clockify's time beside Runn's actuals, per linked person and project, for `[from, to]`
+/// (what an operator checks after a sync: the two columns should match).
+pub async fn hours(
+    ctx: &Ctx<'_>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<HoursRow>, ApiError> {
+    let index = load_index(ctx, true).await?;
+    let fetch = DateRange::new(from - Duration::days(1), to + Duration::days(1), Tz::UTC)
+        .map_err(|e| ApiError::Invalid {
+            service: crate::error::Service::Clockify,
+            reason: e.to_string(),
+        })?;
+    let mut totals = DayTotals::new();
+    let mut pages = ctx
+        .clockify
+        .time_entries(&ctx.settings.clockify_workspace, fetch);
+    while let Some(page) = pages.next().await {
+        for e in page? {
+            let tz = index
+                .zones
+                .get(&e.user_id)
+                .copied()
+                .unwrap_or(ctx.settings.time_zone);
+            add_entry(&mut totals, &e, tz, (from, to));
+        }
+    }
+    let mut rows: BTreeMap<(RunnPersonId, RunnProjectId), (u64, u64)> = BTreeMap::new();
+    for ((user, project, _), secs) in &totals {
+        let (Some(person), Some(project)) = (
+            index.people.get(user),
+            project.as_ref().and_then(|p| index.projects.get(p)),
+        ) else {
+            continue;
+        };
+        let m = u64::from(crate::sync::actuals::minutes(secs.billable))
+            + u64::from(crate::sync::actuals::minutes(secs.nonbillable));
+        rows.entry((person.id, project.id)).or_default().0 += m;
+    }
+    let linked_people: BTreeSet<RunnPersonId> = index.people.values().map(|p| p.id).collect();
+    let linked_projects: BTreeSet<RunnProjectId> =
+        index.projects.values().map(|p| p.id).collect();
+    for a in all(ctx.runn.actuals(&dated(from, to))).await? {
+        if linked_people.contains(&a.person_id) && linked_projects.contains(&a.project_id) {
+            let m = a.billable_minutes.max(0.0) + a.nonbillable_minutes.max(0.0);
+            rows.entry((a.person_id, a.project_id)).or_default().1 += m.round() as u64;
+        }
+    }
+    let mut out: Vec<HoursRow> = rows
+        .into_iter()
+        .map(|((person, project), (clockify, runn))| HoursRow {
+            person: index
+                .person_names
+                .get(&person)
+                .cloned()
+                .unwrap_or_else(|| format!("person {person}")),
+            project: index
+                .project_names
+                .get(&project)
+                .cloned()
+                .unwrap_or_else(|| format!("project {project}")),
+            clockify,
+            runn,
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.person, &a.project).cmp(&(&b.person, &b.project)));
+    Ok(out)
+}
