@@ -356,10 +356,16 @@ pub fn hours(from: chrono::NaiveDate, to: chrono::NaiveDate, rows: &[HoursRow]) 
             tidy(&r.project),
             hm(r.clockify),
             hm(r.runn),
-            if r.clockify == r.runn { "=" } else { "DIFFERENT" }
+            if r.clockify == r.runn {
+                "="
+            } else {
+                "DIFFERENT"
+            }
         );
     }
-    let (c, n): (u64, u64) = rows.iter().fold((0, 0), |(c, n), r| (c + r.clockify, n + r.runn));
+    let (c, n): (u64, u64) = rows
+        .iter()
+        .fold((0, 0), |(c, n), r| (c + r.clockify, n + r.runn));
     let _ = writeln!(out, "  {:<53} {:>9} {:>9}", "total", hm(c), hm(n));
     out
 }

@@ -542,10 +542,12 @@ pub async fn hours(
     to: NaiveDate,
 ) -> Result<Vec<HoursRow>, ApiError> {
     let index = load_index(ctx, true).await?;
-    let fetch = DateRange::new(from - Duration::days(1), to + Duration::days(1), Tz::UTC)
-        .map_err(|e| ApiError::Invalid {
-            service: crate::error::Service::Clockify,
-            reason: e.to_string(),
+    let fetch =
+        DateRange::new(from - Duration::days(1), to + Duration::days(1), Tz::UTC).map_err(|e| {
+            ApiError::Invalid {
+                service: crate::error::Service::Clockify,
+                reason: e.to_string(),
+            }
         })?;
     let mut totals = DayTotals::new();
     let mut pages = ctx
@@ -574,8 +576,7 @@ pub async fn hours(
         rows.entry((person.id, project.id)).or_default().0 += m;
     }
     let linked_people: BTreeSet<RunnPersonId> = index.people.values().map(|p| p.id).collect();
-    let linked_projects: BTreeSet<RunnProjectId> =
-        index.projects.values().map(|p| p.id).collect();
+    let linked_projects: BTreeSet<RunnProjectId> = index.projects.values().map(|p| p.id).collect();
     for a in all(ctx.runn.actuals(&dated(from, to))).await? {
         if linked_people.contains(&a.person_id) && linked_projects.contains(&a.project_id) {
             let m = a.billable_minutes.max(0.0) + a.nonbillable_minutes.max(0.0);
