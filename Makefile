@@ -45,9 +45,9 @@ demo: $(MOTO)
 	$(CARGO) build -p runn-clockify -p sims --bins
 	tests/with-moto.sh $(MOTO) tests/demo.sh
 
-## bench: the Clockify fetch and Runn import benchmarks (optimised build)
+## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build)
 bench:
-	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import
+	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import --bench actuals_sync
 
 ## moto: install moto (pinned) into a local virtual environment
 moto: $(MOTO)

@@ -32,6 +32,9 @@ pub struct RunnData {
     pub roles: BTreeMap<i64, Value>,
     pub actuals: BTreeMap<i64, Value>,
     pub assignments: BTreeMap<i64, Value>,
+    /// Actuals by their upsert key (date, person, project, role, workstream), so upserts
+    /// stay quick with a hundred thousand of them; rebuilt when out of step.
+    actual_ids: HashMap<(String, i64, i64, i64, Option<i64>), i64>,
     /// Projects whose timesheets are locked: actuals for them are refused with 400.
     pub locked_projects: std::collections::BTreeSet<i64>,
 }
@@ -1128,11 +1131,18 @@ fn write_actual(d: &mut RunnData, input: &Value) -> Value {
     let int = |k: &str| input[k].as_f64().map(|f| f as i64);
     let now = now();
     let key = actual_key(input);
+    if d.actual_ids.len() != d.actuals.len() {
+        d.actual_ids = d
+            .actuals
+            .iter()
+            .map(|(id, a)| (actual_key(a), *id))
+            .collect();
+    }
     let existing = d
-        .actuals
-        .iter()
-        .find(|(_, a)| actual_key(a) == key)
-        .map(|(id, _)| *id);
+        .actual_ids
+        .get(&key)
+        .copied()
+        .filter(|id| d.actuals.contains_key(id));
     let id = match existing {
         Some(id) => id,
         None => d.id(),
@@ -1150,6 +1160,7 @@ fn write_actual(d: &mut RunnData, input: &Value) -> Value {
         "workstreamId": input.get("workstreamId").cloned().unwrap_or(Value::Null),
         "createdAt": created, "updatedAt": now});
     d.actuals.insert(id, a.clone());
+    d.actual_ids.insert(key, id);
     a
 }
 
