@@ -305,6 +305,37 @@ pub async fn autofill(
     run.finish(result)
 }
 
+/// Clockify's time of `[first, last]` summed per user, project and day. The report takes
+/// one zone for the whole request: ask in UTC for the days widened by one each side, then
+/// give each entry to its user's own day.
+async fn day_totals(
+    ctx: &Ctx<'_>,
+    index: &Index,
+    first: NaiveDate,
+    last: NaiveDate,
+) -> Result<DayTotals, ApiError> {
+    let fetch = DateRange::new(first - Duration::days(1), last + Duration::days(1), Tz::UTC)
+        .map_err(|e| ApiError::Invalid {
+            service: crate::error::Service::Clockify,
+            reason: e.to_string(),
+        })?;
+    let mut totals = DayTotals::new();
+    let mut pages = ctx
+        .clockify
+        .time_entries(&ctx.settings.clockify_workspace, fetch);
+    while let Some(page) = pages.next().await {
+        for e in page? {
+            let tz = index
+                .zones
+                .get(&e.user_id)
+                .copied()
+                .unwrap_or(ctx.settings.time_zone);
+            add_entry(&mut totals, &e, tz, (first, last));
+        }
+    }
+    Ok(totals)
+}
+
 fn dated(first: NaiveDate, last: NaiveDate) -> DatedFilter {
     DatedFilter {
         min_date: Some(first),
@@ -386,26 +417,7 @@ impl Run {
         last: NaiveDate,
     ) -> Result<(), Halt> {
         let account_tz = ctx.settings.time_zone;
-        // The report takes one zone for the whole request: ask in UTC for the days widened
-        // by one each side, then give each entry to its user's own day.
-        let fetch = DateRange::new(first - Duration::days(1), last + Duration::days(1), Tz::UTC)
-            .map_err(|e| {
-                Halt::Api(ApiError::Invalid {
-                    service: crate::error::Service::Clockify,
-                    reason: e.to_string(),
-                })
-            })?;
-        let mut totals = DayTotals::new();
-        let mut pages = ctx
-            .clockify
-            .time_entries(&ctx.settings.clockify_workspace, fetch);
-        while let Some(page) = pages.next().await {
-            for e in page? {
-                let tz = index.zones.get(&e.user_id).copied().unwrap_or(account_tz);
-                add_entry(&mut totals, &e, tz, (first, last));
-            }
-        }
-        drop(pages);
+        let totals = day_totals(ctx, index, first, last).await?;
         let range = dated(first, last);
         let assignments = all(ctx.runn.assignments(&range)).await?;
         let actuals = all(ctx.runn.actuals(&range)).await?;
@@ -542,27 +554,7 @@ pub async fn hours(
     to: NaiveDate,
 ) -> Result<Vec<HoursRow>, ApiError> {
     let index = load_index(ctx, true).await?;
-    let fetch =
-        DateRange::new(from - Duration::days(1), to + Duration::days(1), Tz::UTC).map_err(|e| {
-            ApiError::Invalid {
-                service: crate::error::Service::Clockify,
-                reason: e.to_string(),
-            }
-        })?;
-    let mut totals = DayTotals::new();
-    let mut pages = ctx
-        .clockify
-        .time_entries(&ctx.settings.clockify_workspace, fetch);
-    while let Some(page) = pages.next().await {
-        for e in page? {
-            let tz = index
-                .zones
-                .get(&e.user_id)
-                .copied()
-                .unwrap_or(ctx.settings.time_zone);
-            add_entry(&mut totals, &e, tz, (from, to));
-        }
-    }
+    let totals = day_totals(ctx, &index, from, to).await?;
     let mut rows: BTreeMap<(RunnPersonId, RunnProjectId), (u64, u64)> = BTreeMap::new();
     for ((user, project, _), secs) in &totals {
         let (Some(person), Some(project)) = (
