@@ -247,27 +247,43 @@ async fn main() {
         .iter()
         .filter(|e| e.end.is_some())
         .collect();
-    let span_first = first_day - Days::days(1);
-    let mut min_clockify = 1;
-    let mut w = span_first;
-    while w <= today + Days::days(1) {
-        let end = w + Days::days(30);
-        let n = finished
-            .iter()
-            .filter(|e| {
-                let d = e.start.date_naive();
-                d >= w && d <= end
-            })
-            .count();
-        min_clockify += pages(n, 1000);
-        w = end + Days::days(1);
-    }
+    let report_pages = |from: chrono::NaiveDate, to: chrono::NaiveDate| {
+        let mut n_pages = 1; // the users
+        let mut w = from - Days::days(1);
+        while w <= to + Days::days(1) {
+            let end = w + Days::days(30);
+            let n = finished
+                .iter()
+                .filter(|e| {
+                    let d = e.start.date_naive();
+                    d >= w && d <= end
+                })
+                .count();
+            n_pages += pages(n, 1000);
+            w = end + Days::days(1);
+        }
+        n_pages
+    };
+    // The next day re-reads only the window (the back-fill is done).
+    let window_first = today - Days::days(i64::from(account.settings.window_days) - 1);
+    let min_clockify = report_pages(first_day, today);
+    let min_clockify_again = report_pages(window_first, today);
+    let in_window: usize = runn_client(&runn)
+        .actuals(&shared::runn::DatedFilter {
+            min_date: Some(window_first),
+            max_date: Some(today),
+            ..Default::default()
+        })
+        .try_concat()
+        .await
+        .unwrap()
+        .len();
     // Runn: people, projects, contracts (200 a page) and the role once; the range's
     // assignments and actuals (500 a page); the day totals in calls of 100.
     let totals = first.report.written;
     let reads = pages(PEOPLE, MAX_LIMIT as usize) * 2 + pages(150, MAX_LIMIT as usize) + 1;
     let min_first = reads + 1 + 1 + totals.div_ceil(MAX_BULK) as u64;
-    let min_again = reads + 1 + pages(totals, 500);
+    let min_again = reads + 1 + pages(in_window, 500);
     let runn_limit = RateLimit::new(RUNN_PER_MINUTE, Duration::from_secs(60) / SCALE);
     let clockify_limit = RateLimit::per_second(CLOCKIFY_PER_SECOND);
 
@@ -289,9 +305,9 @@ async fn main() {
         "writes",
         "peak heap"
     );
-    for (name, run, min_runn) in [
-        ("first", &first, min_first),
-        ("next day", &again, min_again),
+    for (name, run, min_runn, min_clockify) in [
+        ("first", &first, min_first, min_clockify),
+        ("next day", &again, min_again, min_clockify_again),
     ] {
         let bound = runn_limit
             .min_duration_for(run.runn_requests)
