@@ -7,7 +7,11 @@
 use crate::clockify::TimeEntry;
 use crate::ids::{ClockifyProjectId, ClockifyUserId, RunnPersonId, RunnProjectId, RunnRoleId};
 use crate::runn::{Actual, Assignment, Contract};
-use crate::sync::report::Capped;
+use crate::sync::report::{clip, Capped};
+
+/// A line of a report (a skipped day, a note) is cut to this many characters, so a run
+/// record stays small whatever the names in it.
+pub const LINE_CHARS: usize = 240;
 use chrono::{Datelike, NaiveDate, Weekday};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
@@ -177,7 +181,7 @@ pub fn add_skip(groups: &mut Vec<TimeSkipGroup>, reason: TimeSkip, minutes: u64,
         }
     };
     groups[i].minutes += minutes;
-    groups[i].days.push(what);
+    groups[i].days.push(clip(&what, LINE_CHARS));
 }
 
 /// One upsert of a day total.
@@ -380,9 +384,12 @@ pub fn plan_actuals(
         let role = match assignment_role(&covering) {
             Some((role, several)) => {
                 if several {
-                    plan.notes.push(format!(
-                        "{} · {} · {date}: several assignments; role {role} (most minutes a day)",
-                        person.name, proj.name
+                    plan.notes.push(clip(
+                        &format!(
+                            "{} · {} · {date}: several assignments; role {role} (most minutes a day)",
+                            person.name, proj.name
+                        ),
+                        LINE_CHARS,
                     ));
                 }
                 Some(role)
@@ -917,6 +924,26 @@ mod tests {
             reasons,
             [TimeSkip::PersonArchived, TimeSkip::ProjectNotLinked]
         );
+    }
+
+    #[test]
+    fn skipped_days_keep_counts_and_minutes_but_name_few_and_short() {
+        let mut groups = vec![];
+        for i in 0..5000 {
+            add_skip(
+                &mut groups,
+                TimeSkip::NoProject,
+                2,
+                format!("{i} {}", "x".repeat(1000)),
+            );
+        }
+        assert_eq!((groups[0].days.count, groups[0].minutes), (5000, 10_000));
+        assert_eq!(groups[0].days.named.len(), crate::sync::report::NAMED_CAP);
+        assert!(groups[0]
+            .days
+            .named
+            .iter()
+            .all(|n| n.chars().count() <= LINE_CHARS + 1));
     }
 
     #[test]

@@ -10,12 +10,13 @@ use crate::error::ApiError;
 use crate::ids::{ClockifyProjectId, ClockifyUserId, RunnPersonId, RunnProjectId, RunnRoleId};
 use crate::runn::{ActualInput, DatedFilter, PeopleFilter, ProjectFilter, RunnClient, MAX_BULK};
 use crate::store::Store;
+use crate::sync::actuals::LINE_CHARS;
 use crate::sync::actuals::{
     add_entry, is_sync_off, plan_actuals, plan_autofill, ActualsPlan, AutofillSide, DayTotals,
     DayWrite, Ledger, LedgerGroup, PersonInRunn, ProjectInRunn, RunnSide, Source, TimeSkipGroup,
 };
 use crate::sync::import::{all, clockify_ref, UNKNOWN_ROLE};
-use crate::sync::report::Capped;
+use crate::sync::report::{clip, Capped};
 use crate::sync::{Budget, Halt, RunLimits};
 use chrono::{Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -362,7 +363,9 @@ impl Run {
 
     fn finish(mut self, result: Result<(), Halt>) -> Result<ActualsReport, crate::sync::SyncError> {
         for (who, m) in &self.unknown {
-            self.report.unknown_role.push(format!("{who} ({m} min)"));
+            self.report
+                .unknown_role
+                .push(clip(&format!("{who} ({m} min)"), LINE_CHARS));
         }
         self.report.writes = self.budget.writes;
         match result {
@@ -519,9 +522,10 @@ impl Run {
                 }) => {
                     if let [one] = part {
                         tracing::warn!(what = %index.describe(one), %message, "Runn refused a day total");
-                        self.report
-                            .refused
-                            .push(format!("{}: {message}", index.describe(one)));
+                        self.report.refused.push(clip(
+                            &format!("{}: {message}", index.describe(one)),
+                            2 * LINE_CHARS,
+                        ));
                     } else {
                         let (a, b) = part.split_at(part.len() / 2);
                         stack.push(b);
