@@ -130,8 +130,22 @@ impl AccountSettings {
     /// file, the HTTP API), before anything is stored.
     pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {
         let bad = |field, reason: String| Err(SettingsError { field, reason });
-        if self.runn_account.trim().is_empty() {
-            return bad("runn_account", "must not be empty".into());
+        if self.runn_account.trim().is_empty() || self.runn_account.chars().count() > 200 {
+            return bad("runn_account", "must be 1 to 200 characters".into());
+        }
+        // Every stored item has a bounded size.
+        for (field, url) in [
+            ("runn_host", Some(self.runn_host.base())),
+            ("clockify_reports_url", self.clockify_reports_url.clone()),
+        ] {
+            if url.is_some_and(|u| u.as_str().len() > 2048) {
+                return bad(field, "must be at most 2,048 characters".into());
+            }
+        }
+        if let ClockifyHost::Server { url } = &self.clockify_host {
+            if url.as_str().len() > 2048 {
+                return bad("clockify_host", "must be at most 2,048 characters".into());
+            }
         }
         if let Err(e) = check_url(&self.runn_host.base(), hosts) {
             return bad("runn_host", format!("the Runn URL {e}"));

@@ -91,9 +91,9 @@ pub fn add_entry(totals: &mut DayTotals, entry: &TimeEntry, tz: Tz, days: (Naive
         .entry((entry.user_id.clone(), entry.project_id.clone(), date))
         .or_default();
     if entry.billable {
-        sum.billable += secs;
+        sum.billable = sum.billable.saturating_add(secs);
     } else {
-        sum.nonbillable += secs;
+        sum.nonbillable = sum.nonbillable.saturating_add(secs);
     }
 }
 
@@ -180,7 +180,7 @@ pub fn add_skip(groups: &mut Vec<TimeSkipGroup>, reason: TimeSkip, minutes: u64,
             groups.len() - 1
         }
     };
-    groups[i].minutes += minutes;
+    groups[i].minutes = groups[i].minutes.saturating_add(minutes);
     groups[i].days.push(clip(&what, LINE_CHARS));
 }
 
@@ -412,7 +412,8 @@ pub fn plan_actuals(
                 all,
                 what(&proj.name),
             );
-            *plan.unknown_role.entry(person.name.clone()).or_default() += all;
+            let m = plan.unknown_role.entry(person.name.clone()).or_default();
+            *m = m.saturating_add(all);
             kept.insert((person.id, proj.id, *date));
             continue;
         }
@@ -423,8 +424,9 @@ pub fn plan_actuals(
             date: *date,
         };
         let w = wanted.entry(key).or_default();
-        w.0 += b;
-        w.1 += nb;
+        // A server's odd entry (years long) saturates; it cannot overflow.
+        w.0 = w.0.saturating_add(b);
+        w.1 = w.1.saturating_add(nb);
     }
 
     let current = current_totals(runn.actuals);
@@ -924,6 +926,25 @@ mod tests {
             reasons,
             [TimeSkip::PersonArchived, TimeSkip::ProjectNotLinked]
         );
+    }
+
+    #[test]
+    fn an_entry_years_long_saturates_instead_of_overflowing() {
+        let w = World::new();
+        let huge = |id| {
+            entry(
+                id,
+                Some("web"),
+                "2026-11-10T09:00:00Z",
+                250_000_000_000,
+                true,
+            )
+        };
+        let plan = w.plan(
+            &[huge("a"), huge("b"), huge("c"), huge("d"), huge("e")],
+            chrono_tz::UTC,
+        );
+        assert_eq!(plan.writes[0].billable, u32::MAX);
     }
 
     #[test]
