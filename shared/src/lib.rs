@@ -12,6 +12,7 @@ pub mod ids;
 pub mod jobs;
 pub mod queue;
 pub mod runn;
+pub mod signature;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
