@@ -230,6 +230,15 @@ pub async fn run_job(
     if let Some(next) = continuation {
         queue.send(&[next]).await?;
     }
+    // The job has ended: the account's import button may queue another.
+    if matches!(
+        outcome,
+        Ok(JobOutcome::Done { finished: true }) | Ok(JobOutcome::Dropped(_))
+    ) {
+        if let Err(e) = store.clear_pending(id, &job.run_id).await {
+            tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
+        }
+    }
     outcome
 }
 

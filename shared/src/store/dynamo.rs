@@ -7,13 +7,16 @@
 //! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON, bounded), `expires_at` (TTL, 90 days) |
 //! | the ledger of one person's month | `LEDGER#<YYYY-MM>#<Runn person id>` | `days` (JSON rows) |
 //! | the actuals back-fill's progress | `ACTUALS` | `backfilled_through` (date) |
+//! | a run's latest record, by run id | `RUNID#<run id>` | `latest` (its `RUN#` key), `expires_at` |
+//! | a job queued or running | `PENDING` | `run_id`, `expires` (and `expires_at`, its TTL) |
 //!
 //! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
 //! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
 //! account's `RUN#` range, newest first).
 
 use super::{
-    run_json, AccountPage, LeaseAttempt, LeaseHolder, Sealer, Store, StoreError, RUN_RETENTION,
+    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Sealer, Store, StoreError,
+    RUN_RETENTION,
 };
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
@@ -375,7 +378,7 @@ impl Store for DynamoStore {
             .put_item()
             .table_name(&self.table)
             .item("pk", pk(id))
-            .item("sk", s(sk))
+            .item("sk", s(sk.clone()))
             .item("run", s(json))
             .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
             .send()
@@ -384,7 +387,121 @@ impl Store for DynamoStore {
                 "record run {} of account {id}",
                 run.run_id
             )))?;
+        // A pointer, so a run can be read by its id.
+        self.db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s(format!("RUNID#{}", run.run_id)))
+            .item("latest", s(sk))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .send()
+            .await
+            .map_err(unavailable(format!(
+                "record run {} of account {id}",
+                run.run_id
+            )))?;
         Ok(())
+    }
+
+    async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let get = |sk: String| {
+            self.db
+                .get_item()
+                .table_name(&self.table)
+                .key("pk", pk(id))
+                .key("sk", s(sk))
+                .consistent_read(true)
+                .send()
+        };
+        let Some(pointer) = get(format!("RUNID#{run_id}"))
+            .await
+            .map_err(unavailable(format!("read run {run_id} of account {id}")))?
+            .item
+        else {
+            return Ok(None);
+        };
+        let latest = text(&pointer, "latest")?.to_owned();
+        match get(latest)
+            .await
+            .map_err(unavailable(format!("read run {run_id} of account {id}")))?
+            .item
+        {
+            None => Ok(None),
+            Some(item) => Ok(Some(json(text(&item, "run")?, "run")?)),
+        }
+    }
+
+    async fn mark_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Pending, StoreError> {
+        let now = now_epoch();
+        let until = now + ttl.as_secs() as i64;
+        let result = self
+            .db
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", pk(id))
+            .item("sk", s("PENDING"))
+            .item("run_id", s(run_id))
+            .item("expires", AttributeValue::N(until.to_string()))
+            .item(TTL_ATTRIBUTE, AttributeValue::N(until.to_string()))
+            .condition_expression("attribute_not_exists(pk) OR expires < :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Pending::Marked),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                let item = self
+                    .db
+                    .get_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(id))
+                    .key("sk", s("PENDING"))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(unavailable(format!("read the pending job of account {id}")))?
+                    .item
+                    .unwrap_or_default();
+                Ok(Pending::Already(
+                    text(&item, "run_id").unwrap_or("unknown").to_owned(),
+                ))
+            }
+            Err(e) => Err(unavailable(format!("mark a job of account {id}"))(e)),
+        }
+    }
+
+    async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
+        let result = self
+            .db
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("PENDING"))
+            .condition_expression("run_id = :r")
+            .expression_attribute_values(":r", s(run_id))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(unavailable(format!(
+                "clear the pending job of account {id}"
+            ))(e)),
+        }
     }
 
     async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError> {

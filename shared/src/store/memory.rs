@@ -1,4 +1,4 @@
-use super::{run_json, AccountPage, LeaseAttempt, LeaseHolder, Store, StoreError};
+use super::{run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError};
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};
 use chrono::NaiveDate;
@@ -14,6 +14,7 @@ pub struct MemoryStore {
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
     ledgers: Mutex<HashMap<AccountId, Ledger>>,
     backfill: Mutex<HashMap<AccountId, NaiveDate>>,
+    pending: Mutex<HashMap<AccountId, (String, Instant)>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
     pub fail_record_run: std::sync::atomic::AtomicBool,
 }
@@ -186,6 +187,37 @@ impl Store for MemoryStore {
             .entry(id.clone())
             .or_default()
             .push(run.clone());
+        Ok(())
+    }
+    async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        Ok(self.runs.lock().unwrap().get(id).and_then(|runs| {
+            runs.iter()
+                .filter(|r| r.run_id == run_id)
+                .max_by_key(|r| r.started_at)
+                .cloned()
+        }))
+    }
+    async fn mark_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Pending, StoreError> {
+        let mut pending = self.pending.lock().unwrap();
+        let now = Instant::now();
+        match pending.get(id) {
+            Some((run, until)) if *until > now => Ok(Pending::Already(run.clone())),
+            _ => {
+                pending.insert(id.clone(), (run_id.to_owned(), now + ttl));
+                Ok(Pending::Marked)
+            }
+        }
+    }
+    async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
+        let mut pending = self.pending.lock().unwrap();
+        if pending.get(id).is_some_and(|(run, _)| run == run_id) {
+            pending.remove(id);
+        }
         Ok(())
     }
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {

@@ -87,6 +87,14 @@ impl LeaseHolder {
     }
 }
 
+/// What marking a job as pending got.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pending {
+    Marked,
+    /// A job of this run is already queued or running.
+    Already(String),
+}
+
 /// What asking for a lease got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LeaseAttempt {
@@ -163,6 +171,20 @@ pub trait Store: Send + Sync {
     ) -> Result<(), StoreError>;
 
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError>;
+    /// The latest record of one run, by its id.
+    async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
+
+    /// Marks a job for the account as queued or running, unless one already is (then
+    /// says which run). The mark expires on its own after `ttl`, so a job that dies or is
+    /// dead-lettered never leaves the account's import button stuck.
+    async fn mark_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Pending, StoreError>;
+    /// Clears the mark when the job ends (only if it is still this run's).
+    async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError>;
     /// The latest `n` runs, newest first.
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError>;
 }

@@ -335,10 +335,10 @@ async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     for item in items.items() {
         let sk = item["sk"].as_s().unwrap();
         assert!(
-            sk == "ACCOUNT" || sk.starts_with("RUN#"),
+            sk == "ACCOUNT" || sk.starts_with("RUN#") || sk.starts_with("RUNID#"),
             "unexpected item {sk}"
         );
-        if sk.starts_with("RUN#") {
+        if sk.starts_with("RUN") {
             let expires: i64 = item["expires_at"].as_n().unwrap().parse().unwrap();
             let days = (expires - now) / 86_400;
             assert!((89..=90).contains(&days), "expires in {days} days");
@@ -943,4 +943,38 @@ fn the_template_and_setup_agree_on_the_queue() {
         template.contains("AttributeName: expires_at"),
         "the runs' TTL"
     );
+}
+
+#[tokio::test]
+async fn a_pending_mark_keeps_a_second_press_out_until_the_job_ends_or_it_expires() {
+    use shared::store::Pending;
+    let aws = aws().await;
+    let (_c, cr, _r, rr) = sims().await;
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    aws.store.put_account(&a).await.unwrap();
+    let id = &a.settings.id;
+    let s = &aws.store;
+    let mark = |run: &'static str, secs: u64| s.mark_pending(id, run, Duration::from_secs(secs));
+    assert_eq!(mark("press-1", 600).await.unwrap(), Pending::Marked);
+    assert_eq!(
+        mark("press-2", 600).await.unwrap(),
+        Pending::Already("press-1".into())
+    );
+    // The job of the first press runs to its end: the mark is cleared, and the run can
+    // be read by its id.
+    let job = Job {
+        trigger: Trigger::Manual,
+        ..job(id.as_str(), "press-1")
+    };
+    let out = run_job(s, &MemoryQueue::default(), &job, far_deadline(), &worker())
+        .await
+        .unwrap();
+    assert_eq!(out, JobOutcome::Done { finished: true });
+    assert_eq!(mark("press-3", 1).await.unwrap(), Pending::Marked);
+    let run = s.run(id, "press-1").await.unwrap().expect("read by id");
+    assert_eq!(run.outcome, Outcome::Succeeded);
+    assert!(s.run(id, "never").await.unwrap().is_none());
+    // A mark whose job died expires on its own.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(mark("press-4", 60).await.unwrap(), Pending::Marked);
 }
