@@ -116,21 +116,31 @@ impl DynamoStore {
         }
     }
 
-    async fn account_item(
+    /// One item of an account, read consistently; `what` names it in errors.
+    async fn item(
         &self,
         id: &AccountId,
+        sk: &str,
+        what: &str,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
         let out = self
             .db
             .get_item()
             .table_name(&self.table)
             .key("pk", pk(id))
-            .key("sk", s("ACCOUNT"))
+            .key("sk", s(sk))
             .consistent_read(true)
             .send()
             .await
-            .map_err(unavailable("get account"))?;
+            .map_err(unavailable(format!("read {what} of account {id}")))?;
         Ok(out.item)
+    }
+
+    async fn account_item(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
+        self.item(id, "ACCOUNT", "the settings").await
     }
 }
 
@@ -305,16 +315,8 @@ impl Store for DynamoStore {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 let item = self
-                    .db
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", pk(id))
-                    .key("sk", s("LEASE"))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(unavailable("read lease"))?
-                    .item
+                    .item(id, "LEASE", "the lease")
+                    .await?
                     .unwrap_or_default();
                 let until = item
                     .get("expires")
@@ -405,28 +407,11 @@ impl Store for DynamoStore {
     }
 
     async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let get = |sk: String| {
-            self.db
-                .get_item()
-                .table_name(&self.table)
-                .key("pk", pk(id))
-                .key("sk", s(sk))
-                .consistent_read(true)
-                .send()
-        };
-        let Some(pointer) = get(format!("RUNID#{run_id}"))
-            .await
-            .map_err(unavailable(format!("read run {run_id} of account {id}")))?
-            .item
-        else {
+        let what = format!("run {run_id}");
+        let Some(pointer) = self.item(id, &format!("RUNID#{run_id}"), &what).await? else {
             return Ok(None);
         };
-        let latest = text(&pointer, "latest")?.to_owned();
-        match get(latest)
-            .await
-            .map_err(unavailable(format!("read run {run_id} of account {id}")))?
-            .item
-        {
+        match self.item(id, text(&pointer, "latest")?, &what).await? {
             None => Ok(None),
             Some(item) => Ok(Some(json(text(&item, "run")?, "run")?)),
         }
@@ -460,16 +445,8 @@ impl Store for DynamoStore {
                     .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
             {
                 let item = self
-                    .db
-                    .get_item()
-                    .table_name(&self.table)
-                    .key("pk", pk(id))
-                    .key("sk", s("PENDING"))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(unavailable(format!("read the pending job of account {id}")))?
-                    .item
+                    .item(id, "PENDING", "the pending job")
+                    .await?
                     .unwrap_or_default();
                 Ok(Pending::Already(
                     text(&item, "run_id").unwrap_or("unknown").to_owned(),
@@ -631,17 +608,7 @@ impl Store for DynamoStore {
     }
 
     async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError> {
-        let out = self
-            .db
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("ACTUALS"))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable(format!("read the back-fill of account {id}")))?;
-        match out.item {
+        match self.item(id, "ACTUALS", "the back-fill").await? {
             None => Ok(None),
             Some(item) => text(&item, "backfilled_through")?
                 .parse()
