@@ -45,6 +45,12 @@ pub struct DynamoStore {
 /// The attribute DynamoDB's TTL reads (epoch seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
+/// Whether a conditional write was refused because its condition did not hold (the
+/// lease is held, the mark is set, the item is not ours): an answer, not a failure.
+fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
+    e.code() == Some("ConditionalCheckFailedException")
+}
+
 /// Classes a DynamoDB failure: the service refusing the request itself (validation, an
 /// item too large) is permanent; anything else (throttling, the network) may pass.
 fn unavailable<E, R>(operation: impl Into<String>) -> impl FnOnce(SdkError<E, R>) -> StoreError
@@ -310,10 +316,7 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(LeaseAttempt::Taken),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 let item = self
                     .item(id, "LEASE", "the lease")
                     .await?
@@ -357,12 +360,7 @@ impl Store for DynamoStore {
                 .and_then(|v| v.as_s().ok())
                 .cloned()),
             // Someone else holds it now (ours ran out), or nobody: nothing of ours to free.
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(None)
-            }
+            Err(e) if condition_failed(&e) => Ok(None),
             Err(e) => Err(unavailable(format!("release the lease of account {id}"))(e)),
         }
     }
@@ -440,10 +438,7 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Pending::Marked),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
+            Err(e) if condition_failed(&e) => {
                 let item = self
                     .item(id, "PENDING", "the pending job")
                     .await?
@@ -469,12 +464,7 @@ impl Store for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
+            Err(e) if condition_failed(&e) => Ok(()),
             Err(e) => Err(unavailable(format!(
                 "clear the pending job of account {id}"
             ))(e)),
@@ -503,12 +493,7 @@ impl Store for DynamoStore {
         };
         match update.send().await {
             Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
+            Err(e) if condition_failed(&e) => Ok(false),
             Err(e) => Err(unavailable(format!("update the settings of account {id}"))(
                 e,
             )),
