@@ -73,7 +73,34 @@ pub fn account_line(s: &AccountSettings, last: Option<&RunRecord>) -> String {
 }
 
 /// An account's settings and runs, for `status` and after `sync`.
+/// `status`: the account, why it is disabled, who is on "Unknown", and its runs.
+pub fn account_status(st: &shared::status::AccountStatus) -> String {
+    let mut out = status_head(&st.settings);
+    if let Some(why) = &st.settings.disabled_reason {
+        let _ = writeln!(out, "  Disabled: {why}");
+    }
+    if !st.credentials_stored {
+        let _ = writeln!(out, "  No credentials stored.");
+    }
+    if st.people_on_unknown_role_count > 0 {
+        let _ = writeln!(
+            out,
+            "  On the \"Unknown\" role in Runn ({}): {}",
+            st.people_on_unknown_role_count,
+            st.people_on_unknown_role.join(", ")
+        );
+    }
+    out.push_str(runs_text(&st.runs).as_str());
+    out
+}
+
 pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
+    let mut out = status_head(s);
+    out.push_str(&runs_text(runs));
+    out
+}
+
+fn status_head(s: &AccountSettings) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -109,6 +136,11 @@ pub fn status(s: &AccountSettings, runs: &[RunRecord]) -> String {
             s.window_days
         );
     }
+    out
+}
+
+fn runs_text(runs: &[RunRecord]) -> String {
+    let mut out = String::new();
     if runs.is_empty() {
         let _ = writeln!(out, "  No runs yet.");
     }

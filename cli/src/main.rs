@@ -295,11 +295,11 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
         Command::Status { account, runs } => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
-            let Some(settings) = store.settings(&id).await? else {
+            let Some(status) = shared::status::AccountStatus::read(&store, &id, *runs).await?
+            else {
                 return Err(format!("no account {id}").into());
             };
-            let runs = store.runs(&id, *runs).await?;
-            print!("{}", display::status(&settings, &runs));
+            print!("{}", display::account_status(&status));
         }
         Command::Show { account } => {
             let id = account_id(account)?;
@@ -409,16 +409,10 @@ const SYNC_SLICE: Duration = Duration::from_secs(30 * 60);
 async fn unknown_gate(account: &Account) -> Fallible<()> {
     let (_, runn) = jobs::clients(account, &WorkerConfig::default(), None)?;
     let names = shared::sync::timesheets::people_on_unknown_role(&runn).await?;
-    if names.is_empty() {
-        return Ok(());
+    match shared::checks::unknown_role_refusal(&names) {
+        Some(message) => Err(message.into()),
+        None => Ok(()),
     }
-    Err(format!(
-        "actuals cannot be turned on while {} linked {} still on the \"Unknown\" role in Runn: {}. Give them their roles in Runn first; nothing was changed.",
-        names.len(),
-        if names.len() == 1 { "person is" } else { "people are" },
-        names.join(", ")
-    )
-    .into())
 }
 
 async fn sync(store: &DynamoStore, id: AccountId, work: Work) -> Fallible<ExitCode> {

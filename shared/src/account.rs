@@ -111,6 +111,9 @@ pub struct AccountSettings {
     pub time_zone: Tz,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Why the account is disabled (credentials rejected, turned off in Runn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
 }
 
 fn yes() -> bool {

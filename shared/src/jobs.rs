@@ -197,12 +197,19 @@ pub async fn run_job(
     cfg: &WorkerConfig,
 ) -> Result<JobOutcome, JobError> {
     let id = &job.account;
+    // Settings first: a turned-off account has no credentials left to open.
+    match store.settings(id).await? {
+        None => return Ok(JobOutcome::Dropped(format!("no account {id}"))),
+        Some(s) if !s.enabled => {
+            // Its button must not stay stuck on a job that will never run.
+            store.clear_pending(id, &job.run_id).await?;
+            return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
+        }
+        Some(_) => {}
+    }
     let Some(account) = store.account(id).await? else {
         return Ok(JobOutcome::Dropped(format!("no account {id}")));
     };
-    if !account.settings.enabled {
-        return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
-    }
     if already_succeeded(store, job).await? {
         return Ok(JobOutcome::Dropped(format!(
             "run {} of account {id} already succeeded",
@@ -310,7 +317,8 @@ async fn leased(
             let outcome = match class {
                 FailureClass::CredentialsRejected => {
                     // No retry storm: stop until someone enters working credentials.
-                    if let Err(d) = store.disable(id).await {
+                    let reason = format!("credentials rejected: {e}");
+                    if let Err(d) = store.disable(id, &reason).await {
                         return (Err(d.into()), None);
                     }
                     tracing::warn!(account = %id, error = %e, "credentials rejected; account disabled");

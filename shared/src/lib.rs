@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod aws;
+pub mod checks;
 pub mod clockify;
 pub mod error;
 pub mod hosts;
@@ -13,6 +14,7 @@ pub mod jobs;
 pub mod queue;
 pub mod runn;
 pub mod signature;
+pub mod status;
 pub mod store;
 pub mod sync;
 pub mod telemetry;

@@ -9,6 +9,7 @@ pub use model::{
     Client, DateRange, InvertedRange, Membership, MembershipStatus, Project, TimeEntry, User,
     UserSettings, Workspace,
 };
+pub use model::{CurrentUser, WorkspaceRole};
 
 use crate::error::{ApiError, Service};
 use crate::hosts::{check_dns_label, check_url, HostPolicy, HostRefused};
@@ -270,6 +271,20 @@ impl ClockifyClient {
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, ApiError> {
         let url = format!("{}/v1/workspaces", self.api);
         Ok(self.get("GET /v1/workspaces", &url, &[]).await?.body)
+    }
+
+    /// The workspaces where the key's user has `role` (`WORKSPACE_ADMIN` or `OWNER`;
+    /// Clockify does not count owners as admins in this filter).
+    pub async fn workspaces_with_role(&self, role: WorkspaceRole) -> Result<Vec<Workspace>, ApiError> {
+        let url = format!("{}/v1/workspaces", self.api);
+        let q = [("roles", role.as_str().to_owned())];
+        Ok(self.get("GET /v1/workspaces", &url, &q).await?.body)
+    }
+
+    /// The key's own user.
+    pub async fn current_user(&self) -> Result<CurrentUser, ApiError> {
+        let url = format!("{}/v1/user", self.api);
+        Ok(self.get("GET /v1/user", &url, &[]).await?.body)
     }
 
     /// Pages through a list endpoint: `page` from 1 at our page size, until `Last-Page:

@@ -14,6 +14,31 @@ pub struct Workspace {
     pub name: String,
 }
 
+/// A workspace role that sees everyone's time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkspaceRole {
+    Admin,
+    Owner,
+}
+
+impl WorkspaceRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkspaceRole::Admin => "WORKSPACE_ADMIN",
+            WorkspaceRole::Owner => "OWNER",
+        }
+    }
+}
+
+/// `UserDtoV1` of `GET /v1/user`, the fields we use.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentUser {
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+}
+
 /// `ClientWithCurrencyDtoV1`, the fields we use.
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -16,8 +16,9 @@
 
 use super::{
     run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Sealer, Store, StoreError,
-    RUN_RETENTION,
+    StoredCredentials, RUN_RETENTION,
 };
+use secrecy::SecretString;
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
 use crate::sync::actuals::{first_of_month, DayKey, Ledger, LedgerGroup, Source, Written};
@@ -271,24 +272,112 @@ impl Store for DynamoStore {
         Ok(found)
     }
 
-    async fn disable(&self, id: &AccountId) -> Result<(), StoreError> {
+    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError> {
         let Some(mut settings) = self.settings(id).await? else {
             return Ok(());
         };
         settings.enabled = false;
+        settings.disabled_reason = Some(reason.to_owned());
+        self.update_settings(&settings).await.map(|_| ())
+    }
+
+    async fn save_integration(
+        &self,
+        settings: &AccountSettings,
+        runn_token: Option<&SecretString>,
+        clockify_api_key: Option<&SecretString>,
+    ) -> Result<bool, StoreError> {
+        let id = &settings.id;
         let json =
-            serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.db
+            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut set = vec!["settings = :s"];
+        let mut conditions = vec![];
+        let mut update = self
+            .db
             .update_item()
             .table_name(&self.table)
             .key("pk", pk(id))
             .key("sk", s("ACCOUNT"))
-            .update_expression("SET settings = :s REMOVE gsi1pk, gsi1sk")
+            .expression_attribute_values(":s", s(json));
+        for (name, value, placeholder) in [
+            ("runn_token", runn_token, ":r"),
+            ("clockify_api_key", clockify_api_key, ":c"),
+        ] {
+            match value {
+                Some(secret) => {
+                    let sealed = self.sealer.seal(id, secret).await?;
+                    update = update
+                        .expression_attribute_values(placeholder, AttributeValue::B(sealed.into()));
+                    set.push(if name == "runn_token" {
+                        "runn_token = :r"
+                    } else {
+                        "clockify_api_key = :c"
+                    });
+                }
+                // Left out: the stored one is kept, and must be there.
+                None => conditions.push(format!("attribute_exists({name})")),
+            }
+        }
+        let expression = if settings.enabled {
+            update = update
+                .expression_attribute_values(":e", s("ENABLED"))
+                .expression_attribute_values(":id", s(id.as_str()));
+            format!("SET {}, gsi1pk = :e, gsi1sk = :id", set.join(", "))
+        } else {
+            format!("SET {} REMOVE gsi1pk, gsi1sk", set.join(", "))
+        };
+        update = update.update_expression(expression);
+        if !conditions.is_empty() {
+            update = update.condition_expression(conditions.join(" AND "));
+        }
+        match update.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(format!("save the integration of account {id}"))(e)),
+        }
+    }
+
+    async fn credentials(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError> {
+        let Some(item) = self.account_item(id).await? else {
+            return Ok(None);
+        };
+        let settings = json(text(&item, "settings")?, "settings")?;
+        let stored = StoredCredentials {
+            runn_token: item.contains_key("runn_token"),
+            clockify_api_key: item.contains_key("clockify_api_key"),
+        };
+        Ok(Some((settings, stored)))
+    }
+
+    async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
+        let Some(mut settings) = self.settings(id).await? else {
+            return Ok(false);
+        };
+        settings.enabled = false;
+        settings.disabled_reason = Some(reason.to_owned());
+        let json =
+            serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACCOUNT"))
+            .update_expression(
+                "SET settings = :s REMOVE runn_token, clockify_api_key, gsi1pk, gsi1sk",
+            )
+            .condition_expression("attribute_exists(pk)")
             .expression_attribute_values(":s", s(json))
             .send()
-            .await
-            .map_err(unavailable("disable account"))?;
-        Ok(())
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(e) if condition_failed(&e) => Ok(false),
+            Err(e) => Err(unavailable(format!("turn off account {id}"))(e)),
+        }
     }
 
     async fn try_lease(

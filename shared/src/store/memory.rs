@@ -1,7 +1,11 @@
-use super::{run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError};
+use super::{
+    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError,
+    StoredCredentials,
+};
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};
 use chrono::NaiveDate;
+use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -9,7 +13,7 @@ use std::time::{Duration, Instant};
 /// An in-memory [`Store`] for unit tests of the domain.
 #[derive(Default)]
 pub struct MemoryStore {
-    accounts: Mutex<BTreeMap<AccountId, Account>>,
+    accounts: Mutex<BTreeMap<AccountId, Stored>>,
     leases: Mutex<HashMap<AccountId, (String, Instant)>>,
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
     ledgers: Mutex<HashMap<AccountId, Ledger>>,
@@ -19,14 +23,79 @@ pub struct MemoryStore {
     pub fail_record_run: std::sync::atomic::AtomicBool,
 }
 
+/// An account as stored: its credentials may have been deleted (integration turned off).
+#[derive(Clone)]
+struct Stored {
+    settings: AccountSettings,
+    runn_token: Option<SecretString>,
+    clockify_api_key: Option<SecretString>,
+}
+
 #[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.accounts
-            .lock()
-            .unwrap()
-            .insert(account.settings.id.clone(), account.clone());
+        self.accounts.lock().unwrap().insert(
+            account.settings.id.clone(),
+            Stored {
+                settings: account.settings.clone(),
+                runn_token: Some(account.runn_token.clone()),
+                clockify_api_key: Some(account.clockify_api_key.clone()),
+            },
+        );
         Ok(())
+    }
+    async fn save_integration(
+        &self,
+        settings: &AccountSettings,
+        runn_token: Option<&SecretString>,
+        clockify_api_key: Option<&SecretString>,
+    ) -> Result<bool, StoreError> {
+        let mut accounts = self.accounts.lock().unwrap();
+        let old = accounts.get(&settings.id);
+        let runn_token = runn_token
+            .cloned()
+            .or_else(|| old.and_then(|a| a.runn_token.clone()));
+        let clockify_api_key = clockify_api_key
+            .cloned()
+            .or_else(|| old.and_then(|a| a.clockify_api_key.clone()));
+        if runn_token.is_none() || clockify_api_key.is_none() {
+            return Ok(false);
+        }
+        accounts.insert(
+            settings.id.clone(),
+            Stored {
+                settings: settings.clone(),
+                runn_token,
+                clockify_api_key,
+            },
+        );
+        Ok(true)
+    }
+    async fn credentials(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError> {
+        Ok(self.accounts.lock().unwrap().get(id).map(|a| {
+            (
+                a.settings.clone(),
+                StoredCredentials {
+                    runn_token: a.runn_token.is_some(),
+                    clockify_api_key: a.clockify_api_key.is_some(),
+                },
+            )
+        }))
+    }
+    async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
+        Ok(match self.accounts.lock().unwrap().get_mut(id) {
+            Some(a) => {
+                a.settings.enabled = false;
+                a.settings.disabled_reason = Some(reason.to_owned());
+                a.runn_token = None;
+                a.clockify_api_key = None;
+                true
+            }
+            None => false,
+        })
     }
     async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
         Ok(self
@@ -37,7 +106,19 @@ impl Store for MemoryStore {
             .map(|a| a.settings.clone()))
     }
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        Ok(self.accounts.lock().unwrap().get(id).cloned())
+        let Some(a) = self.accounts.lock().unwrap().get(id).cloned() else {
+            return Ok(None);
+        };
+        match (a.runn_token, a.clockify_api_key) {
+            (Some(runn_token), Some(clockify_api_key)) => Ok(Some(Account {
+                settings: a.settings,
+                runn_token,
+                clockify_api_key,
+            })),
+            _ => Err(StoreError::Corrupt(format!(
+                "account {id} has no stored credentials"
+            ))),
+        }
     }
     async fn enabled_accounts(
         &self,
@@ -74,9 +155,10 @@ impl Store for MemoryStore {
         found.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
     }
-    async fn disable(&self, id: &AccountId) -> Result<(), StoreError> {
+    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError> {
         if let Some(a) = self.accounts.lock().unwrap().get_mut(id) {
             a.settings.enabled = false;
+            a.settings.disabled_reason = Some(reason.to_owned());
         }
         Ok(())
     }

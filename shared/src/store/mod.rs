@@ -31,6 +31,7 @@ use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::error::FailureClass;
 use crate::sync::actuals::{Ledger, LedgerGroup};
 use chrono::{DateTime, NaiveDate, Utc};
+use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -60,6 +61,13 @@ impl StoreError {
             StoreError::Corrupt(_) | StoreError::Refused { .. } => FailureClass::Permanent,
         }
     }
+}
+
+/// Which credentials an account has stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StoredCredentials {
+    pub runn_token: bool,
+    pub clockify_api_key: bool,
 }
 
 /// A page of enabled accounts.
@@ -124,8 +132,26 @@ pub trait Store: Send + Sync {
     ) -> Result<AccountPage, StoreError>;
     /// Every account's settings, enabled or not, by id (for operators: a full scan).
     async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError>;
-    /// Marks an account disabled (its credentials were rejected), keeping everything else.
-    async fn disable(&self, id: &AccountId) -> Result<(), StoreError>;
+    /// Marks an account disabled (its credentials were rejected), saying why and keeping
+    /// everything else.
+    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError>;
+    /// Saves settings with whichever credentials are given (sealed); a credential left out
+    /// keeps the stored one. `false`, and nothing saved, when a left-out credential is not
+    /// stored. Sealing only: whoever saves needs no right to open a secret.
+    async fn save_integration(
+        &self,
+        settings: &AccountSettings,
+        runn_token: Option<&SecretString>,
+        clockify_api_key: Option<&SecretString>,
+    ) -> Result<bool, StoreError>;
+    /// An account's settings and which credentials it has stored, without opening them.
+    async fn credentials(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError>;
+    /// Turns the integration off: disabled, saying why, and its credentials deleted.
+    /// `false` when there is no such account.
+    async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError>;
 
     /// Takes the account's lease for `ttl` unless another holder has an unexpired one.
     async fn try_lease(

@@ -18,7 +18,7 @@ use crate::sync::plan::{
 use crate::sync::report::{summarize_skips, Failure, ImportReport, Lookup, Named};
 use crate::sync::{Budget, Halt};
 use futures::{Stream, TryStreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use tokio::time::Instant;
 
@@ -339,8 +339,11 @@ async fn import(
                 Err(halt) => refused(report, RecordKind::Person, &record, halt)?,
             }
         }
-        if let Some(role) = unknown {
-            report.people_on_unknown_role = people_on_role(runn, role).await?;
+        if unknown.is_some() {
+            for name in crate::sync::timesheets::people_on_unknown_role(runn).await? {
+                report.unknown_role_people.push(crate::sync::report::clip(&name, 120));
+            }
+            report.people_on_unknown_role = report.unknown_role_people.count;
         }
     }
     Ok(())
@@ -493,13 +496,3 @@ async fn find_unknown_role(runn: &RunnClient) -> Result<Option<RunnRoleId>, ApiE
         .map(|r| r.id))
 }
 
-/// How many people's current contract is on `role`.
-async fn people_on_role(runn: &RunnClient, role: RunnRoleId) -> Result<usize, ApiError> {
-    let contracts = all(runn.current_contracts()).await?;
-    let people: HashSet<_> = contracts
-        .into_iter()
-        .filter(|c| c.role_id == role)
-        .map(|c| c.person_id)
-        .collect();
-    Ok(people.len())
-}

@@ -155,8 +155,12 @@ pub struct ImportReport {
     /// Writes whose answer was lost, each looked up before anything was resent.
     #[serde(default)]
     pub lookups: Capped<Lookup>,
-    /// Imported people whose current role is still "Unknown".
+    /// Linked people whose current role is still "Unknown" (the help article's "fix all
+    /// unknown roles" list).
     pub people_on_unknown_role: usize,
+    /// Their names, the first few.
+    #[serde(default)]
+    pub unknown_role_people: Capped<String>,
     /// False when the run stopped at a limit and must be continued.
     pub finished: bool,
     pub writes: usize,

@@ -1,0 +1,172 @@
+//! The checks "Save & Run" makes of what it is given, before anything is saved: each
+//! credential is used read-only, within a short deadline (API Gateway allows 30 s in all),
+//! and a refusal names the field in words a person understands.
+
+use crate::clockify::{ClockifyClient, WorkspaceRole};
+use crate::error::{ApiError, FailureClass};
+use crate::ids::WorkspaceId;
+use crate::runn::{PeopleFilter, RunnClient};
+use futures::StreamExt;
+
+/// A check's answer when it cannot let the request through.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    /// What was given is wrong: nothing is saved, and the message names the field.
+    #[error("{field}: {message}")]
+    Refused {
+        field: &'static str,
+        message: String,
+    },
+    /// The service could not be asked in time; nothing is saved, and trying again may pass.
+    #[error("{message}")]
+    Unavailable { message: String },
+}
+
+/// How a failed request of a check reads: a rejected credential names the credential, a
+/// service that answers but not as it should names the host, anything else may pass.
+fn refusal(
+    e: ApiError,
+    service: &str,
+    credential: (&'static str, &str),
+    host_field: &'static str,
+) -> CheckError {
+    match e.class() {
+        FailureClass::CredentialsRejected => CheckError::Refused {
+            field: credential.0,
+            message: format!("the {} was rejected by {service}", credential.1),
+        },
+        FailureClass::Transient => CheckError::Unavailable {
+            message: format!(
+                "{service} could not be reached in time to check the {}; nothing was saved, try again",
+                credential.1
+            ),
+        },
+        FailureClass::Permanent => CheckError::Refused {
+            field: host_field,
+            message: format!(
+                "{service} at this address did not answer as {service} does ({e}); check the address"
+            ),
+        },
+    }
+}
+
+const CLOCKIFY_KEY: (&str, &str) = ("clockify_api_key", "Clockify API key");
+const RUNN_TOKEN: (&str, &str) = ("runn_token", "Runn API token");
+
+/// Checks a Clockify key against its workspace: the key's own user, the workspace among
+/// theirs, and whether they are an admin or owner of it. `Ok(Some(warning))` when they are
+/// not: the key still works, but Clockify shows it only that user's own time.
+pub async fn check_clockify(
+    clockify: &ClockifyClient,
+    workspace: &WorkspaceId,
+) -> Result<Option<String>, CheckError> {
+    let fail = |e| refusal(e, "Clockify", CLOCKIFY_KEY, "clockify_host");
+    let user = clockify.current_user().await.map_err(fail)?;
+    let all = clockify.workspaces().await.map_err(fail)?;
+    if !all.iter().any(|w| &w.id == workspace) {
+        return Err(CheckError::Refused {
+            field: "clockify_workspace",
+            message: format!(
+                "the Clockify workspace {workspace} is not one the API key's user belongs to"
+            ),
+        });
+    }
+    for role in [WorkspaceRole::Admin, WorkspaceRole::Owner] {
+        let with_role = clockify.workspaces_with_role(role).await.map_err(fail)?;
+        if with_role.iter().any(|w| &w.id == workspace) {
+            return Ok(None);
+        }
+    }
+    let who = if user.name.trim().is_empty() {
+        "its user".to_owned()
+    } else {
+        crate::sync::report::clip(user.name.trim(), 120)
+    };
+    Ok(Some(format!(
+        "the Clockify API key belongs to {who}, who is not an admin or owner of the workspace: \
+         only {who}'s own time will be visible to the import. Use an admin's key to import everyone's time."
+    )))
+}
+
+/// Checks a Runn token: who it is (`GET /me/`) and a read the import needs (people).
+pub async fn check_runn(runn: &RunnClient) -> Result<(), CheckError> {
+    let fail = |e| refusal(e, "Runn", RUNN_TOKEN, "runn_host");
+    runn.me().await.map_err(fail)?;
+    let mut people = runn.people(&PeopleFilter::default());
+    if let Some(Err(e)) = people.next().await {
+        return Err(fail(e));
+    }
+    Ok(())
+}
+
+/// Refuses to turn actuals on while linked people are still on "Unknown": their time
+/// would be skipped (the help article's "fix all unknown roles").
+pub async fn unknown_role_gate(runn: &RunnClient) -> Result<(), CheckError> {
+    let names = crate::sync::timesheets::people_on_unknown_role(runn)
+        .await
+        .map_err(|e| refusal(e, "Runn", RUNN_TOKEN, "runn_host"))?;
+    match unknown_role_refusal(&names) {
+        Some(message) => Err(CheckError::Refused {
+            field: "switches.actuals",
+            message,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The gate's message for the people on "Unknown", if any.
+pub fn unknown_role_refusal(names: &[String]) -> Option<String> {
+    if names.is_empty() {
+        return None;
+    }
+    const SHOWN: usize = 20;
+    let mut list = names
+        .iter()
+        .take(SHOWN)
+        .map(|n| crate::sync::report::clip(n, 120))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > SHOWN {
+        list.push_str(&format!(" and {} more", names.len() - SHOWN));
+    }
+    Some(format!(
+        "actuals cannot be turned on while {} linked {} still on the \"Unknown\" role in Runn: {list}. \
+         Give them their roles in Runn first; nothing was changed.",
+        names.len(),
+        if names.len() == 1 { "person is" } else { "people are" },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Service;
+
+    #[test]
+    fn a_rejected_key_is_named_in_words_not_a_status_code() {
+        let e = ApiError::CredentialsRejected {
+            service: Service::Clockify,
+            request: "GET /v1/user".into(),
+            status: 401,
+        };
+        let r = refusal(e, "Clockify", CLOCKIFY_KEY, "clockify_host");
+        assert_eq!(
+            r,
+            CheckError::Refused {
+                field: "clockify_api_key",
+                message: "the Clockify API key was rejected by Clockify".into()
+            }
+        );
+    }
+
+    #[test]
+    fn the_gate_names_people_and_stops_at_twenty() {
+        assert_eq!(unknown_role_refusal(&[]), None);
+        let one = unknown_role_refusal(&["Ann Lee".into()]).unwrap();
+        assert!(one.contains("1 linked person is") && one.contains("Ann Lee"), "{one}");
+        let many: Vec<String> = (0..25).map(|i| format!("P{i}")).collect();
+        let msg = unknown_role_refusal(&many).unwrap();
+        assert!(msg.contains("25 linked people are") && msg.contains("and 5 more"), "{msg}");
+        assert!(!msg.contains("P24"), "{msg}");
+    }
+}
