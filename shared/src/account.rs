@@ -49,7 +49,7 @@ impl fmt::Display for AccountId {
 /// What is imported: the switches of Runn's integration page, and (the same type) what
 /// one run is limited to — an import button on one Runn page, or an operator's `--only`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub struct Switches {
     pub clients_and_projects: bool,
     pub people: bool,
@@ -192,21 +192,22 @@ impl Account {
     /// The settings' checks, and credentials that can be sent at all.
     pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {
         self.settings.validate(hosts)?;
-        use secrecy::ExposeSecret;
-        for (field, secret) in [
-            ("runn_token", &self.runn_token),
-            ("clockify_api_key", &self.clockify_api_key),
-        ] {
-            let v = secret.expose_secret();
-            if v.trim().is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {
-                return Err(SettingsError {
-                    field,
-                    reason: "must be 1 to 512 printable characters without spaces".into(),
-                });
-            }
-        }
-        Ok(())
+        validate_credential("runn_token", &self.runn_token)?;
+        validate_credential("clockify_api_key", &self.clockify_api_key)
     }
+}
+
+/// A credential that can be sent at all: 1 to 512 printable characters without spaces.
+pub fn validate_credential(field: &'static str, secret: &SecretString) -> Result<(), SettingsError> {
+    use secrecy::ExposeSecret;
+    let v = secret.expose_secret();
+    if v.trim().is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(SettingsError {
+            field,
+            reason: "must be 1 to 512 printable characters without spaces".into(),
+        });
+    }
+    Ok(())
 }
 
 /// What started a run.

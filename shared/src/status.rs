@@ -15,6 +15,8 @@ pub struct AccountStatus {
     #[serde(flatten)]
     pub settings: AccountSettings,
     pub credentials_stored: bool,
+    /// The run of a job queued or running for the account, if any.
+    pub pending_run: Option<String>,
     /// Linked people whose role is still "Unknown", as the latest import found them:
     /// their time is not imported until they have a role.
     pub people_on_unknown_role: Vec<String>,
@@ -33,15 +35,46 @@ impl AccountStatus {
             return Ok(None);
         };
         let runs = store.runs(id, runs).await?;
+        let pending_run = store.pending(id).await?;
         let latest = runs.iter().find_map(|r| r.report.as_ref());
         Ok(Some(AccountStatus {
             settings,
             credentials_stored: stored.runn_token && stored.clockify_api_key,
+            pending_run,
             people_on_unknown_role: latest
                 .map(|r| r.unknown_role_people.named.clone())
                 .unwrap_or_default(),
             people_on_unknown_role_count: latest.map_or(0, |r| r.people_on_unknown_role),
             runs,
+        }))
+    }
+}
+
+/// One run, as `GET /accounts/{id}/runs/{runId}` shows it: its latest record (none yet
+/// while its job is queued or running for the first time) and whether it is still going.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunStatus {
+    pub run_id: String,
+    /// Its job is queued or running (a continuing run has a record and is pending).
+    pub pending: bool,
+    pub record: Option<RunRecord>,
+}
+
+impl RunStatus {
+    pub async fn read(
+        store: &dyn Store,
+        id: &AccountId,
+        run_id: &str,
+    ) -> Result<Option<RunStatus>, StoreError> {
+        let pending = store.pending(id).await?.is_some_and(|r| r == run_id);
+        let record = store.run(id, run_id).await?;
+        if record.is_none() && !pending {
+            return Ok(None);
+        }
+        Ok(Some(RunStatus {
+            run_id: run_id.to_owned(),
+            pending,
+            record,
         }))
     }
 }

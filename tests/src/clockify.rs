@@ -22,8 +22,12 @@ pub const FREE_PLAN_REPORT_DAYS: i64 = 31;
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClockifyData {
-    /// Keys that authenticate (all see every workspace).
+    /// Keys that authenticate as a workspace admin (they see every workspace and all time).
     pub api_keys: Vec<String>,
+    /// Keys of regular members: they authenticate and see every workspace, but are admin
+    /// or owner of none (Clockify shows such a key only its user's own time).
+    #[serde(default)]
+    pub member_keys: Vec<String>,
     pub workspaces: Vec<WorkspaceData>,
 }
 
@@ -191,6 +195,7 @@ impl ClockifySim {
                 get(list_projects),
             )
             .route("/api/v1/workspaces/{workspaceId}/users", get(list_users))
+            .route("/api/v1/user", get(current_user))
             .route(
                 "/api/v1/workspaces/{workspaceId}/user/{userId}/time-entries",
                 get(user_time_entries),
@@ -219,7 +224,10 @@ impl ClockifySim {
 
 async fn auth_and_rate(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let key = header(req.headers(), "x-api-key").unwrap_or("").to_owned();
-    let known = s.data.read().unwrap().api_keys.iter().any(|k| k == &key);
+    let known = {
+        let data = s.data.read().unwrap();
+        data.api_keys.iter().chain(&data.member_keys).any(|k| k == &key)
+    };
     if !known {
         return json_response(401, &error_body(401));
     }
@@ -288,11 +296,32 @@ fn opt_bool(q: &HashMap<String, String>, name: &str) -> Result<Option<bool>, Res
     }
 }
 
-async fn list_workspaces(State(s): State<AppState>) -> Response {
+/// `GET /v1/workspaces`, with the `roles` filter (one of the spec's enum): an admin key
+/// has `WORKSPACE_ADMIN` everywhere and owns nothing (owners are not counted as admins in
+/// this filter); a member key has no role.
+async fn list_workspaces(
+    State(s): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
+) -> Response {
     let data = s.data.read().unwrap();
+    let key = header(&headers, "x-api-key").unwrap_or("");
+    let admin = data.api_keys.iter().any(|k| k == key);
+    let visible = match q.get("roles").map(String::as_str) {
+        None => true,
+        Some("WORKSPACE_ADMIN") => admin,
+        Some("OWNER" | "TEAM_MANAGER" | "PROJECT_MANAGER") => false,
+        Some(other) => {
+            return json_response(
+                400,
+                &json!({"message": format!("Invalid value for roles: {other}"), "code": 400}),
+            )
+        }
+    };
     let body: Vec<Value> = data
         .workspaces
         .iter()
+        .filter(|_| visible)
         .map(|w| {
             json!({
                 "id": w.id, "name": w.name, "imageUrl": "", "memberships": [],
@@ -302,6 +331,34 @@ async fn list_workspaces(State(s): State<AppState>) -> Response {
         })
         .collect();
     json_response(200, &Value::Array(body))
+}
+
+/// `GET /v1/user` (`UserDtoV1`): the key's own user, named after the key's kind.
+async fn current_user(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    let data = s.data.read().unwrap();
+    let key = header(&headers, "x-api-key").unwrap_or("");
+    let admin = data.api_keys.iter().any(|k| k == key);
+    let n = data
+        .api_keys
+        .iter()
+        .chain(&data.member_keys)
+        .position(|k| k == key)
+        .unwrap_or(0);
+    let (name, email) = if admin {
+        ("Workspace Admin".to_owned(), format!("admin{n}@example.com"))
+    } else {
+        ("Regular Member".to_owned(), format!("member{n}@example.com"))
+    };
+    json_response(
+        200,
+        &json!({
+            "id": format!("{:024x}", 0xa000 + n), "name": name, "email": email,
+            "activeWorkspace": data.workspaces.first().map(|w| w.id.clone()).unwrap_or_default(),
+            "defaultWorkspace": data.workspaces.first().map(|w| w.id.clone()).unwrap_or_default(),
+            "memberships": [], "profilePicture": "", "status": "ACTIVE",
+            "settings": {"timeZone": "UTC"}
+        }),
+    )
 }
 
 async fn list_clients(

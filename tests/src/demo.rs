@@ -7,6 +7,8 @@ use chrono::{Datelike, Duration, NaiveDate, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 
 pub const WORKSPACE_ID: &str = "65b1c0ffee0000000000a001";
+/// A regular member's key: it works, but is no admin's.
+pub const MEMBER_API_KEY: &str = "demo-member-key-0002";
 pub const API_KEY: &str = "demo-clockify-api-key";
 
 fn client(id: &str, name: &str, archived: bool) -> SimClient {
@@ -153,6 +155,7 @@ pub fn workspace() -> WorkspaceData {
 pub fn data() -> ClockifyData {
     ClockifyData {
         api_keys: vec![API_KEY.into()],
+        member_keys: vec![MEMBER_API_KEY.into()],
         workspaces: vec![workspace()],
     }
 }

@@ -59,7 +59,7 @@ impl Region {
 
 /// Where an account's Clockify lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClockifyHost {
     /// `https://api.clockify.me/api`, reports at `https://reports.api.clockify.me`.
     Global,

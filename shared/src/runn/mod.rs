@@ -29,7 +29,7 @@ pub const ACCEPT_VERSION: &str = "1.0.0";
 
 /// Where an account's Runn lives.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RunnHost {
     /// `https://api.runn.io`
     Eu,

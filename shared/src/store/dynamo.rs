@@ -540,6 +540,21 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError> {
+        let Some(item) = self.item(id, "PENDING", "the pending job").await? else {
+            return Ok(None);
+        };
+        let expires = item
+            .get("expires")
+            .and_then(|v| v.as_n().ok())
+            .and_then(|n| n.parse::<i64>().ok())
+            .unwrap_or(0);
+        if expires < now_epoch() {
+            return Ok(None);
+        }
+        Ok(Some(text(&item, "run_id")?.to_owned()))
+    }
+
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
         let result = self
             .db

@@ -295,6 +295,13 @@ impl Store for MemoryStore {
             }
         }
     }
+    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError> {
+        let pending = self.pending.lock().unwrap();
+        Ok(pending
+            .get(id)
+            .filter(|(_, until)| *until > Instant::now())
+            .map(|(run, _)| run.clone()))
+    }
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
         let mut pending = self.pending.lock().unwrap();
         if pending.get(id).is_some_and(|(run, _)| run == run_id) {

@@ -209,6 +209,8 @@ pub trait Store: Send + Sync {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Pending, StoreError>;
+    /// The run of the job queued or running, if any (an expired mark counts as none).
+    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError>;
     /// Clears the mark when the job ends (only if it is still this run's).
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError>;
     /// The latest `n` runs, newest first.

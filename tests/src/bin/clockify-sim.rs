@@ -46,6 +46,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             };
             ClockifyData {
                 api_keys: vec![args.api_key.clone()],
+                member_keys: vec![],
                 workspaces: vec![workspace(&spec)],
             }
         }

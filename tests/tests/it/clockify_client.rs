@@ -36,6 +36,7 @@ async fn serve(spec: &GenSpec) -> (ClockifySim, sims::common::Running) {
 fn sim_with(spec: &GenSpec) -> ClockifySim {
     ClockifySim::new(ClockifyData {
         api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
         workspaces: vec![workspace(spec)],
     })
 }

@@ -416,6 +416,7 @@ async fn under_5xx_and_lost_answers_one_run_imports_everything_exactly_once() {
     };
     let clockify = ClockifySim::new(sims::clockify::ClockifyData {
         api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
         workspaces: vec![workspace(&spec)],
     });
     let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));

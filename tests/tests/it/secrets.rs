@@ -23,6 +23,7 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
     };
     let clockify = ClockifySim::new(ClockifyData {
         api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
         workspaces: vec![workspace(&spec)],
     });
     let c_run = clockify.spawn().await.unwrap();

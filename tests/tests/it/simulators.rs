@@ -363,6 +363,7 @@ async fn clockify() -> (ClockifySim, sims::common::Running) {
     let spec = GenSpec::default();
     let sim = ClockifySim::new(ClockifyData {
         api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
         workspaces: vec![workspace(&spec)],
     });
     let running = sim.spawn().await.unwrap();
