@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod clockify;
 pub mod common;
+pub mod contract;
 pub mod demo;
 pub mod generate;
 pub mod runn;
