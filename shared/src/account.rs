@@ -198,7 +198,10 @@ impl Account {
 }
 
 /// A credential that can be sent at all: 1 to 512 printable characters without spaces.
-pub fn validate_credential(field: &'static str, secret: &SecretString) -> Result<(), SettingsError> {
+pub fn validate_credential(
+    field: &'static str,
+    secret: &SecretString,
+) -> Result<(), SettingsError> {
     use secrecy::ExposeSecret;
     let v = secret.expose_secret();
     if v.trim().is_empty() || v.len() > 512 || !v.bytes().all(|b| b.is_ascii_graphic()) {

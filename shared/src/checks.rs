@@ -163,10 +163,16 @@ mod tests {
     fn the_gate_names_people_and_stops_at_twenty() {
         assert_eq!(unknown_role_refusal(&[]), None);
         let one = unknown_role_refusal(&["Ann Lee".into()]).unwrap();
-        assert!(one.contains("1 linked person is") && one.contains("Ann Lee"), "{one}");
+        assert!(
+            one.contains("1 linked person is") && one.contains("Ann Lee"),
+            "{one}"
+        );
         let many: Vec<String> = (0..25).map(|i| format!("P{i}")).collect();
         let msg = unknown_role_refusal(&many).unwrap();
-        assert!(msg.contains("25 linked people are") && msg.contains("and 5 more"), "{msg}");
+        assert!(
+            msg.contains("25 linked people are") && msg.contains("and 5 more"),
+            "{msg}"
+        );
         assert!(!msg.contains("P24"), "{msg}");
     }
 }

@@ -226,7 +226,10 @@ async fn auth_and_rate(State(s): State<AppState>, req: Request, next: Next) -> R
     let key = header(req.headers(), "x-api-key").unwrap_or("").to_owned();
     let known = {
         let data = s.data.read().unwrap();
-        data.api_keys.iter().chain(&data.member_keys).any(|k| k == &key)
+        data.api_keys
+            .iter()
+            .chain(&data.member_keys)
+            .any(|k| k == &key)
     };
     if !known {
         return json_response(401, &error_body(401));
@@ -345,9 +348,15 @@ async fn current_user(State(s): State<AppState>, headers: axum::http::HeaderMap)
         .position(|k| k == key)
         .unwrap_or(0);
     let (name, email) = if admin {
-        ("Workspace Admin".to_owned(), format!("admin{n}@example.com"))
+        (
+            "Workspace Admin".to_owned(),
+            format!("admin{n}@example.com"),
+        )
     } else {
-        ("Regular Member".to_owned(), format!("member{n}@example.com"))
+        (
+            "Regular Member".to_owned(),
+            format!("member{n}@example.com"),
+        )
     };
     json_response(
         200,

@@ -47,7 +47,9 @@ impl Contract {
         match v.get("$ref").and_then(Value::as_str) {
             Some(r) => {
                 let ptr = r.trim_start_matches('#');
-                self.doc.pointer(ptr).unwrap_or_else(|| panic!("no {r} in api.yaml"))
+                self.doc
+                    .pointer(ptr)
+                    .unwrap_or_else(|| panic!("no {r} in api.yaml"))
             }
             None => v,
         }
@@ -128,18 +130,25 @@ mod tests {
     fn the_document_parses_and_an_answer_that_breaks_it_is_caught() {
         let c = contract();
         assert_eq!(c.doc()["openapi"], "3.1.0");
-        assert!(c.paths().contains(&"/accounts/{accountId}/imports".to_owned()));
+        assert!(c
+            .paths()
+            .contains(&"/accounts/{accountId}/imports".to_owned()));
         let path = "/accounts/acme/imports";
         let ok = json!({"account": "acme", "run_id": "r1", "queued": true});
         assert_eq!(c.check_response("POST", path, 202, &ok), Ok(()));
         let extra = json!({"account": "acme", "run_id": "r1", "queued": true, "secret": "x"});
         assert!(c.check_response("POST", path, 202, &extra).is_err());
-        assert!(c.check_response("POST", path, 201, &ok).is_err(), "undocumented status");
+        assert!(
+            c.check_response("POST", path, 201, &ok).is_err(),
+            "undocumented status"
+        );
         let err = json!({"error": {"code": "refused", "field": "kinds", "message": "m"}});
         assert_eq!(c.check_response("POST", path, 422, &err), Ok(()));
         assert!(c
             .check_request("POST", path, &json!({"kinds": ["invoices"]}))
             .is_err());
-        assert!(c.check_request("POST", path, &json!({"kinds": ["people"]})).is_ok());
+        assert!(c
+            .check_request("POST", path, &json!({"kinds": ["people"]}))
+            .is_ok());
     }
 }

@@ -275,7 +275,10 @@ impl ClockifyClient {
 
     /// The workspaces where the key's user has `role` (`WORKSPACE_ADMIN` or `OWNER`;
     /// Clockify does not count owners as admins in this filter).
-    pub async fn workspaces_with_role(&self, role: WorkspaceRole) -> Result<Vec<Workspace>, ApiError> {
+    pub async fn workspaces_with_role(
+        &self,
+        role: WorkspaceRole,
+    ) -> Result<Vec<Workspace>, ApiError> {
         let url = format!("{}/v1/workspaces", self.api);
         let q = [("roles", role.as_str().to_owned())];
         Ok(self.get("GET /v1/workspaces", &url, &q).await?.body)

@@ -18,7 +18,6 @@ use super::{
     run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Sealer, Store, StoreError,
     StoredCredentials, RUN_RETENTION,
 };
-use secrecy::SecretString;
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
 use crate::sync::actuals::{first_of_month, DayKey, Ledger, LedgerGroup, Source, Written};
@@ -30,6 +29,7 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{Datelike, NaiveDate};
+use secrecy::SecretString;
 use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::sync::Arc;

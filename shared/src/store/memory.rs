@@ -1,6 +1,5 @@
 use super::{
-    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError,
-    StoredCredentials,
+    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError, StoredCredentials,
 };
 use crate::account::{Account, AccountId, AccountSettings, RunRecord};
 use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};

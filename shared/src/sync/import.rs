@@ -341,7 +341,9 @@ async fn import(
         }
         if unknown.is_some() {
             for name in crate::sync::timesheets::people_on_unknown_role(runn).await? {
-                report.unknown_role_people.push(crate::sync::report::clip(&name, 120));
+                report
+                    .unknown_role_people
+                    .push(crate::sync::report::clip(&name, 120));
             }
             report.people_on_unknown_role = report.unknown_role_people.count;
         }
@@ -495,4 +497,3 @@ async fn find_unknown_role(runn: &RunnClient) -> Result<Option<RunnRoleId>, ApiE
         .find(|r| !r.is_archived && r.name.as_deref() == Some(UNKNOWN_ROLE))
         .map(|r| r.id))
 }
-
