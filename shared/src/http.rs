@@ -211,9 +211,32 @@ pub struct CoreConfig {
     pub deadline: Option<Instant>,
 }
 
+/// What a client has sent so far (for the run's metrics).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestCounts {
+    /// Requests sent, retries and 429s included.
+    pub requests: u64,
+    /// Answers of HTTP 429.
+    pub rate_limited: u64,
+    /// Requests sent again after a transient failure.
+    pub retries: u64,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    requests: std::sync::atomic::AtomicU64,
+    rate_limited: std::sync::atomic::AtomicU64,
+    retries: std::sync::atomic::AtomicU64,
+}
+
+fn bump(c: &std::sync::atomic::AtomicU64) {
+    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// The shared request executor: one per API client.
 #[derive(Debug, Clone)]
 pub struct HttpCore {
+    counters: Arc<Counters>,
     http: reqwest::Client,
     service: Service,
     limiter: Arc<RateLimiter>,
@@ -238,6 +261,7 @@ impl HttpCore {
             reason: format!("HTTP client: {e}"),
         })?;
         Ok(Self {
+            counters: Arc::default(),
             http,
             service,
             limiter: Arc::new(RateLimiter::new(cfg.limit)),
@@ -263,6 +287,16 @@ impl HttpCore {
 
     pub fn service(&self) -> Service {
         self.service
+    }
+
+    /// What this client (and its clones) has sent so far.
+    pub fn counts(&self) -> RequestCounts {
+        use std::sync::atomic::Ordering::Relaxed;
+        RequestCounts {
+            requests: self.counters.requests.load(Relaxed),
+            rate_limited: self.counters.rate_limited.load(Relaxed),
+            retries: self.counters.retries.load(Relaxed),
+        }
     }
 
     /// Sends the request `make` builds (again on each attempt) and parses a JSON answer.
@@ -315,6 +349,7 @@ impl HttpCore {
                 }
                 None => self.timeout,
             };
+            bump(&self.counters.requests);
             let (reason, maybe_applied) = match make(&self.http).timeout(timeout).send().await {
                 Err(e) if refused_host(&e).is_some() => {
                     return Err(ApiError::Invalid {
@@ -363,6 +398,7 @@ impl HttpCore {
                             }
                         }
                     } else if status == StatusCode::TOO_MANY_REQUESTS {
+                        bump(&self.counters.rate_limited);
                         rate_limited += 1;
                         if rate_limited > self.retry.max_rate_limited {
                             return Err(ApiError::Transient {
@@ -432,6 +468,7 @@ impl HttpCore {
             tracing::warn!(%service, request = label, attempt = failures, %reason,
                 wait_ms = wait.as_millis() as u64, "transient failure; retrying");
             tokio::time::sleep(wait).await;
+            bump(&self.counters.retries);
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::account::Switches;
 use crate::account::{Account, Outcome, RunRecord, Trigger};
 use crate::clockify::{ClockifyClient, ClockifyConfig};
 use crate::error::{ApiError, FailureClass};
+use crate::http::RequestCounts;
 use crate::queue::{Job, Queue, QueueError, SqsQueue, Work, LEASE_RETRY_DELAY};
 use crate::runn::{RunnClient, RunnConfig};
 use crate::store::{LeaseAttempt, Store, StoreError};
@@ -132,6 +133,9 @@ pub struct WorkerConfig {
     pub tune_runn: Option<fn(&mut RunnConfig)>,
     /// Writes per run before it hands over to a continuation (`None`: only the deadline).
     pub max_writes: Option<usize>,
+    /// Emits each run's metrics as an EMF line on standard output (the Lambda function
+    /// does; the command line and the tests do not).
+    pub emit_metrics: bool,
 }
 
 impl Default for WorkerConfig {
@@ -141,6 +145,7 @@ impl Default for WorkerConfig {
             tune_clockify: None,
             tune_runn: None,
             max_writes: None,
+            emit_metrics: false,
         }
     }
 }
@@ -264,7 +269,9 @@ async fn leased(
     // with a short timeout still gets most of it.
     let remaining = deadline.saturating_duration_since(Instant::now());
     let stop_at = deadline - cfg.safety_margin.min(remaining / 4);
-    let result = run_work(store, account, job, stop_at, cfg).await;
+    let mut counts = Default::default();
+    let result = run_work(store, account, job, stop_at, cfg, &mut counts).await;
+    let [clockify_counts, runn_counts] = counts;
     let record = |outcome, reports: Reports| RunRecord {
         run_id: job.run_id.clone(),
         trigger: job.trigger,
@@ -330,6 +337,19 @@ async fn leased(
             (record(failed, Reports::default()), outcome)
         }
     };
+    if cfg.emit_metrics {
+        let metrics = crate::metrics::RunMetrics {
+            failed: matches!(run.outcome, Outcome::Failed { .. }),
+            duration: (run.finished_at - run.started_at)
+                .to_std()
+                .unwrap_or_default(),
+            import: run.report.clone(),
+            actuals: run.actuals.clone(),
+            clockify: clockify_counts,
+            runn: runn_counts,
+        };
+        crate::metrics::emit(&metrics.emf("worker", run.finished_at.timestamp_millis()));
+    }
     match store.record_run(id, &run).await {
         Ok(()) => (Ok(outcome), continuation),
         Err(e) => (Err(e.into()), continuation),
@@ -360,9 +380,24 @@ async fn run_work(
     job: &Job,
     deadline: Instant,
     cfg: &WorkerConfig,
+    counts: &mut [RequestCounts; 2],
+) -> Result<Result<Reports, String>, JobError> {
+    let (clockify, runn) = clients(account, cfg, Some(deadline))?;
+    let result = run_work_with(store, account, job, deadline, cfg, &clockify, &runn).await;
+    *counts = [clockify.request_counts(), runn.request_counts()];
+    result
+}
+
+async fn run_work_with(
+    store: &dyn Store,
+    account: &Account,
+    job: &Job,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+    clockify: &ClockifyClient,
+    runn: &RunnClient,
 ) -> Result<Result<Reports, String>, JobError> {
     let settings = &account.settings;
-    let (clockify, runn) = clients(account, cfg, Some(deadline))?;
     let limits = RunLimits {
         deadline: Some(deadline),
         max_writes: cfg.max_writes,
@@ -370,8 +405,8 @@ async fn run_work(
     let ctx = Ctx {
         account: &settings.id,
         settings,
-        clockify: &clockify,
-        runn: &runn,
+        clockify,
+        runn,
         store,
     };
     let mut reports = Reports::default();
@@ -387,8 +422,8 @@ async fn run_work(
             if switches.imports_entities() {
                 let report = run_import(
                     &settings.clockify_workspace,
-                    &clockify,
-                    &runn,
+                    clockify,
+                    runn,
                     switches,
                     limits,
                 )

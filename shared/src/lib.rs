@@ -11,6 +11,7 @@ pub mod hosts;
 pub mod http;
 pub mod ids;
 pub mod jobs;
+pub mod metrics;
 pub mod queue;
 pub mod runn;
 pub mod signature;

@@ -246,6 +246,7 @@ pub fn quick_worker() -> shared::jobs::WorkerConfig {
         tune_clockify: Some(quick_clockify),
         tune_runn: Some(quick_runn),
         max_writes: None,
+        emit_metrics: false,
     }
 }
 

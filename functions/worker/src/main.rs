@@ -14,7 +14,10 @@ async fn main() -> Result<(), Error> {
     let cfg = shared::aws::config().await;
     let store = Arc::new(shared::aws::store_from_env(&cfg).await?);
     let queue = Arc::new(shared::aws::queue_from_env(&cfg)?);
-    let worker = Arc::new(WorkerConfig::default());
+    let worker = Arc::new(WorkerConfig {
+        emit_metrics: true,
+        ..WorkerConfig::default()
+    });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let (store, queue, worker) = (store.clone(), queue.clone(), worker.clone());
         async move { handler::handle(store.as_ref(), queue.as_ref(), &worker, event).await }

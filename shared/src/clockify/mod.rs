@@ -267,6 +267,11 @@ impl ClockifyClient {
             .await
     }
 
+    /// What this client has sent so far (requests, 429s, retries).
+    pub fn request_counts(&self) -> crate::http::RequestCounts {
+        self.core.counts()
+    }
+
     /// The workspaces the key can see (not a paged endpoint).
     pub async fn workspaces(&self) -> Result<Vec<Workspace>, ApiError> {
         let url = format!("{}/v1/workspaces", self.api);

@@ -239,6 +239,11 @@ impl RunnClient {
         })
     }
 
+    /// What this client has sent so far (requests, 429s, retries).
+    pub fn request_counts(&self) -> crate::http::RequestCounts {
+        self.core.counts()
+    }
+
     pub async fn me(&self) -> Result<Me, ApiError> {
         Ok(self.get("GET /me/", "/me/", &vec![]).await?.body)
     }
