@@ -26,6 +26,16 @@ pub async fn store_from_env(cfg: &aws_config::SdkConfig) -> Result<DynamoStore, 
     ))
 }
 
+/// The store for a function that never seals nor opens a secret (the scheduler and the
+/// autofill fan-out): `TABLE_NAME` only, and no KMS rights needed.
+pub fn store_without_secrets(cfg: &aws_config::SdkConfig) -> Result<DynamoStore, MissingEnv> {
+    Ok(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(cfg),
+        env("TABLE_NAME")?,
+        Arc::new(crate::store::NoSecrets),
+    ))
+}
+
 /// `QUEUE_URL` names the import job queue.
 pub fn queue_from_env(cfg: &aws_config::SdkConfig) -> Result<SqsQueue, MissingEnv> {
     Ok(SqsQueue::new(

@@ -10,7 +10,7 @@ use std::sync::Arc;
 async fn main() -> Result<(), Error> {
     shared::telemetry::init_lambda_logging();
     let cfg = shared::aws::config().await;
-    let store = Arc::new(shared::aws::store_from_env(&cfg).await?);
+    let store = Arc::new(shared::aws::store_without_secrets(&cfg)?);
     let queue = Arc::new(shared::aws::queue_from_env(&cfg)?);
     run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let (store, queue) = (store.clone(), queue.clone());

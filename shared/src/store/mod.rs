@@ -12,7 +12,7 @@ mod seal;
 
 pub use dynamo::{create_table, DynamoStore};
 pub use memory::MemoryStore;
-pub use seal::{KmsSealer, Sealer};
+pub use seal::{KmsSealer, NoSecrets, Sealer};
 
 /// The JSON of a run record, refused when it would not fit in one item.
 pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreError> {

@@ -80,3 +80,21 @@ impl Sealer for KmsSealer {
         Ok(SecretString::from(text))
     }
 }
+
+/// For functions with no right to secrets: every seal or open is refused.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoSecrets;
+
+#[async_trait::async_trait]
+impl Sealer for NoSecrets {
+    async fn seal(&self, account: &AccountId, _: &SecretString) -> Result<Vec<u8>, StoreError> {
+        Err(StoreError::Seal(format!(
+            "this function may not seal the secrets of account {account}"
+        )))
+    }
+    async fn open(&self, account: &AccountId, _: &[u8]) -> Result<SecretString, StoreError> {
+        Err(StoreError::Seal(format!(
+            "this function may not open the secrets of account {account}"
+        )))
+    }
+}

@@ -7,6 +7,7 @@ mod cli;
 mod clockify_client;
 mod functions;
 mod import;
+mod infra;
 mod pipeline;
 mod runn_client;
 mod secrets;

@@ -1,0 +1,262 @@
+//! The SAM template against the code: every function crate is a function of the template,
+//! built by cargo lambda for arm64; every environment variable a function's code reads is
+//! set for it; every route of `infra/api.yaml` is an event of the API function; every
+//! metric the worker emits is on the dashboard; the alarms and log groups are there; and
+//! the API function can seal credentials but never open them.
+
+use serde_yaml_ng::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn template() -> Value {
+    let text = std::fs::read_to_string(root().join("infra/template.yaml")).unwrap();
+    serde_yaml_ng::from_str(&text).expect("the template parses")
+}
+
+/// A tagged value (`!Ref X`, `!GetAtt X.Y`) as its plain value.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        v => v,
+    }
+}
+
+fn resources(t: &Value) -> BTreeMap<String, Value> {
+    t["Resources"]
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().to_owned(), v.clone()))
+        .collect()
+}
+
+fn of_type(t: &Value, ty: &str) -> BTreeMap<String, Value> {
+    resources(t)
+        .into_iter()
+        .filter(|(_, r)| r["Type"].as_str() == Some(ty))
+        .collect()
+}
+
+/// The environment variables each helper of `shared::aws` reads.
+fn helper_env() -> BTreeMap<String, BTreeSet<String>> {
+    let src = std::fs::read_to_string(root().join("shared/src/aws.rs")).unwrap();
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut current = None;
+    for line in src.lines() {
+        let l = line.trim_start();
+        if let Some(rest) = l
+            .strip_prefix("pub fn ")
+            .or(l.strip_prefix("pub async fn "))
+        {
+            current = rest.split('(').next().map(str::to_owned);
+        }
+        if let (Some(f), Some(name)) = (&current, env_name(line)) {
+            out.entry(f.clone()).or_default().insert(name);
+        }
+    }
+    out
+}
+
+/// `X` of an `env("X")` on the line.
+fn env_name(line: &str) -> Option<String> {
+    let i = line.find("env(\"")?;
+    let rest = &line[i + 5..];
+    Some(rest[..rest.find('"')?].to_owned())
+}
+
+/// What a function's `main` reads from its environment, directly or through a helper.
+fn env_read_by(function: &str) -> BTreeSet<String> {
+    let main =
+        std::fs::read_to_string(root().join(format!("functions/{function}/src/main.rs"))).unwrap();
+    let helpers = helper_env();
+    let mut names = BTreeSet::new();
+    for line in main.lines() {
+        if let Some(n) = env_name(line) {
+            names.insert(n);
+        }
+        for (helper, vars) in &helpers {
+            if line.contains(&format!("shared::aws::{helper}(")) {
+                names.extend(vars.iter().cloned());
+            }
+        }
+    }
+    names
+}
+
+fn function_dirs() -> Vec<String> {
+    let mut dirs: Vec<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_function_is_in_the_template_with_what_its_code_reads() {
+    let t = template();
+    let globals = &t["Globals"]["Function"];
+    assert_eq!(globals["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(globals["Architectures"][0].as_str(), Some("arm64"));
+    let global_env: BTreeSet<String> = globals["Environment"]["Variables"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    let dirs = function_dirs();
+    assert_eq!(dirs, ["api", "autofill", "scheduler", "worker"]);
+    for dir in dirs {
+        let (name, f) = functions
+            .iter()
+            .find(|(_, f)| {
+                f["Properties"]["CodeUri"].as_str() == Some(&format!("../functions/{dir}"))
+            })
+            .unwrap_or_else(|| panic!("no function of the template builds functions/{dir}"));
+        assert_eq!(
+            f["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda"),
+            "{name}"
+        );
+        let mut env = global_env.clone();
+        if let Some(vars) = f["Properties"]["Environment"]["Variables"].as_mapping() {
+            env.extend(vars.keys().map(|k| k.as_str().unwrap().to_owned()));
+        }
+        let read = env_read_by(&dir);
+        assert!(!read.is_empty(), "{dir} reads nothing?");
+        for var in read {
+            assert!(
+                env.contains(&var),
+                "{name} ({dir}) reads {var}, which the template does not set"
+            );
+        }
+        // Every function's logs are kept for a set time.
+        let logs = of_type(&t, "AWS::Logs::LogGroup");
+        assert!(
+            logs.values().any(|g| {
+                let group = untag(&g["Properties"]["LogGroupName"]);
+                group.as_str() == Some(&format!("/aws/lambda/${{{name}}}"))
+                    && g["Properties"]["RetentionInDays"] != Value::Null
+            }),
+            "{name} has no log group with a retention"
+        );
+    }
+}
+
+#[test]
+fn the_resources_the_code_needs_and_the_alarms_are_there() {
+    let t = template();
+    let r = resources(&t);
+    let table = &r["Table"]["Properties"];
+    assert_eq!(
+        table["TimeToLiveSpecification"]["AttributeName"].as_str(),
+        Some("expires_at")
+    );
+    assert!(r["JobsQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] != Value::Null);
+    let visibility = r["JobsQueue"]["Properties"]["VisibilityTimeout"]
+        .as_u64()
+        .unwrap();
+    let worker_timeout = r["WorkerFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(visibility >= 6 * worker_timeout);
+    assert_eq!(r["CredentialsKey"]["Type"].as_str(), Some("AWS::KMS::Key"));
+    assert_eq!(
+        r["SigningSecret"]["Type"].as_str(),
+        Some("AWS::SecretsManager::Secret")
+    );
+    assert_eq!(
+        r["HttpApi"]["Type"].as_str(),
+        Some("AWS::Serverless::HttpApi")
+    );
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let text = serde_yaml_ng::to_string(&alarms).unwrap();
+    for needle in [
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "Throttles",
+        "RunsFailed",
+    ] {
+        assert!(text.contains(needle), "no alarm on {needle}");
+    }
+    // Both schedules deliver what their handlers are tested with (EventBridge
+    // Scheduler's envelope; no Input of their own).
+    for (f, event) in [
+        ("SchedulerFunction", "Daily"),
+        ("AutofillFunction", "Weekly"),
+    ] {
+        let e = &r[f]["Properties"]["Events"][event];
+        assert_eq!(e["Type"].as_str(), Some("ScheduleV2"), "{f}");
+        assert_eq!(e["Properties"]["Input"], Value::Null, "{f}");
+    }
+}
+
+#[test]
+fn every_route_of_the_contract_is_an_event_of_the_api_function() {
+    let t = template();
+    let events = t["Resources"]["ApiFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap();
+    let routes: BTreeSet<(String, String)> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+        .map(|e| {
+            let p = &e["Properties"];
+            (
+                p["Method"].as_str().unwrap().to_ascii_lowercase(),
+                p["Path"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let doc = sims::contract::contract().doc();
+    let mut documented = BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for method in ["get", "put", "post", "delete", "patch"] {
+            if item.get(method).is_some() {
+                documented.insert((method.to_owned(), path.clone()));
+            }
+        }
+    }
+    assert_eq!(routes, documented);
+}
+
+#[test]
+fn the_api_may_seal_credentials_but_only_the_worker_opens_them() {
+    let t = template();
+    let r = resources(&t);
+    let policies = |f: &str| serde_yaml_ng::to_string(&r[f]["Properties"]["Policies"]).unwrap();
+    let api = policies("ApiFunction");
+    assert!(api.contains("kms:Encrypt"), "{api}");
+    assert!(!api.contains("Decrypt") && !api.contains("kms:*"), "{api}");
+    assert!(policies("WorkerFunction").contains("KMSDecryptPolicy"));
+    for f in ["SchedulerFunction", "AutofillFunction"] {
+        let p = policies(f);
+        assert!(!p.contains("KMS") && !p.contains("kms:"), "{f}: {p}");
+        assert!(
+            !p.contains("DynamoDBCrudPolicy"),
+            "{f} only reads the table: {p}"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_shows_every_metric_a_run_emits() {
+    let t = template();
+    let body =
+        serde_yaml_ng::to_string(&t["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
+            .unwrap();
+    for (name, _) in shared::metrics::RUN_METRICS {
+        assert!(
+            body.contains(&format!("\"{name}\"")),
+            "{name} is not on the dashboard"
+        );
+    }
+    assert!(body.contains(shared::metrics::NAMESPACE));
+}
