@@ -37,7 +37,7 @@ unit:
 
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
 integration: $(MOTO) $(CARGO_LAMBDA)
-	$(CARGO) build -p scheduler -p worker -p autofill -p runn-clockify
+	$(CARGO) build -p scheduler -p worker -p autofill -p api -p runn-clockify
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --tests
 
 ## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators

@@ -5,6 +5,7 @@
 // of a response on the rare error path does not matter here.
 #![allow(clippy::result_large_err)]
 
+pub mod backend;
 pub mod bench;
 pub mod clockify;
 pub mod common;

@@ -222,3 +222,208 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         + &std::fs::read_to_string(&scheduler.log).unwrap();
     assert!(!all.contains(RUNN_TOKEN) && !all.contains(demo::API_KEY));
 }
+
+/// The jobs waiting in a queue, received (in flight until deleted or timed out).
+async fn receive(aws: &TestAws, url: &str) -> Vec<(String, String)> {
+    let got = aws
+        .sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+    got.messages()
+        .iter()
+        .map(|m| {
+            (
+                m.message_id().unwrap_or_default().to_owned(),
+                m.body().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Checks an answer of the api function against `infra/api.yaml`.
+fn checked(method: &str, path: &str, a: sims::backend::Answer) -> sims::backend::Answer {
+    sims::contract::contract()
+        .check_response(method, path, a.status, &a.body)
+        .unwrap_or_else(|e| panic!("{e}\n{}", a.body));
+    a
+}
+
+#[tokio::test]
+async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
+    use sims::backend::{create_secret, Backend};
+    let aws = TestAws::new().await;
+    let queue_url = aws.queue().await;
+    let secret_value = "whsec_e2e_9d3f0a";
+    let secret_arn = create_secret(&aws.config, &unique("signing"), secret_value).await;
+    let clockify = ClockifySim::new(demo::data());
+    let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (clockify.spawn().await.unwrap(), runn.spawn().await.unwrap());
+    let env = [
+        ("TABLE_NAME", aws.table.clone()),
+        ("KMS_KEY_ID", aws.key_id.clone()),
+        ("QUEUE_URL", queue_url.clone()),
+        ("SIGNING_SECRET_ARN", secret_arn.clone()),
+    ];
+    let api = Function::start("api", &env);
+    let worker = Function::start("worker", &env);
+    let backend = Backend::new(
+        format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
+            api.port
+        ),
+        shared::SecretString::from(secret_value),
+    );
+    let call = |method: &'static str, path: String, body: Option<Value>| {
+        let backend = &backend;
+        async move {
+            let a = backend.call(method, &path, body.as_ref()).await;
+            checked(method, &path, a)
+        }
+    };
+    let integration = |key: &str| {
+        json!({
+            "runn_account": "Northwind Agency",
+            "runn_host": {"kind": "custom", "url": rr.url()},
+            "clockify_host": {"kind": "server", "url": cr.url()},
+            "clockify_workspace": demo::WORKSPACE_ID,
+            "switches": {"clients_and_projects": true, "people": true, "actuals": false},
+            "time_zone": "Europe/London",
+            "clockify_api_key": key,
+            "runn_token": RUNN_TOKEN
+        })
+    };
+    let save = "/accounts/northwind/integration".to_owned();
+
+    // Save & Run with a bad key: refused by name, nothing saved or queued.
+    let bad = call("PUT", save.clone(), Some(integration("not-a-key"))).await;
+    assert_eq!(bad.status, 422);
+    assert_eq!(bad.body["error"]["field"], "clockify_api_key");
+    assert_eq!(
+        bad.body["error"]["message"],
+        "the Clockify API key was rejected by Clockify; nothing was saved"
+    );
+    let id = shared::account::AccountId::parse("northwind").unwrap();
+    assert!(aws.store.settings(&id).await.unwrap().is_none());
+
+    // A non-admin's key: saved, with a warning, and a first import queued.
+    let member = call("PUT", save.clone(), Some(integration(demo::MEMBER_API_KEY))).await;
+    assert_eq!(member.status, 202, "{}", member.body);
+    assert!(member.body["warnings"][0]
+        .as_str()
+        .unwrap()
+        .contains("own time"));
+    // An admin's key, saved while that import is still queued: no second job.
+    let admin = call("PUT", save.clone(), Some(integration(demo::API_KEY))).await;
+    assert_eq!((admin.status, &admin.body["queued"]), (202, &json!(false)));
+    assert_eq!(admin.body["run_id"], member.body["run_id"]);
+    let first_run = member.body["run_id"].as_str().unwrap().to_owned();
+
+    // The job is received (running): a press now gets its run, and queues nothing.
+    let jobs = receive(&aws, &queue_url).await;
+    assert_eq!(jobs.len(), 1);
+    let press = || {
+        call(
+            "POST",
+            "/accounts/northwind/imports".to_owned(),
+            Some(json!({"kinds": ["people"]})),
+        )
+    };
+    let during = press().await;
+    assert_eq!(
+        (during.status, &during.body["queued"]),
+        (202, &json!(false))
+    );
+    assert_eq!(during.body["run_id"], first_run.as_str());
+    let answer = worker
+        .invoke(json!({"Records": [sqs_record(&jobs[0].0, &jobs[0].1)]}))
+        .await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    assert_eq!(runn.data.lock().unwrap().people.len(), 5);
+
+    // What the run did, by its id, and the status with the people still on "Unknown".
+    let run = call("GET", format!("/accounts/northwind/runs/{first_run}"), None).await;
+    assert_eq!(run.status, 200);
+    assert_eq!(run.body["pending"], false);
+    assert_eq!(run.body["record"]["report"]["created"]["people"], 5);
+    let status = call("GET", "/accounts/northwind/status".to_owned(), None).await;
+    assert_eq!(status.body["people_on_unknown_role_count"], 5);
+    assert_eq!(
+        status.body["people_on_unknown_role"]
+            .as_array()
+            .unwrap()
+            .len(),
+        5
+    );
+    assert_eq!(status.body["autofill"], true);
+
+    // Two presses of the import button: one job, one run id.
+    let one = press().await;
+    let two = press().await;
+    assert_eq!((one.status, &one.body["queued"]), (202, &json!(true)));
+    assert_eq!((two.status, &two.body["queued"]), (202, &json!(false)));
+    assert_eq!(one.body["run_id"], two.body["run_id"]);
+    let jobs = receive(&aws, &queue_url).await;
+    assert_eq!(jobs.len(), 1, "one job for two presses");
+    worker
+        .invoke(json!({"Records": [sqs_record(&jobs[0].0, &jobs[0].1)]}))
+        .await;
+    assert_eq!(
+        runn.data.lock().unwrap().people.len(),
+        5,
+        "nothing duplicated"
+    );
+
+    // Forged, stale and cross-account signatures.
+    let path = "/accounts/northwind/status";
+    let now = chrono::Utc::now().timestamp();
+    let forged = shared::signature::sign(
+        &shared::SecretString::from("guessed"),
+        now,
+        "GET",
+        path,
+        b"",
+    );
+    let stale = shared::signature::sign(&backend.secret, now - 600, "GET", path, b"");
+    let other =
+        shared::signature::sign(&backend.secret, now, "GET", "/accounts/globex/status", b"");
+    for sig in [None, Some(forged), Some(stale), Some(other)] {
+        let a = backend.call_raw("GET", path, "", sig.as_deref()).await;
+        let a = checked("GET", path, a);
+        assert_eq!(a.status, 401, "{}", a.body);
+    }
+
+    // The weekly autofill's schedule: one autofill job for the account (autofill is on).
+    let autofill = Function::start("autofill", &env);
+    let answer = autofill.invoke(scheduler_payload("weekly-1")).await;
+    assert_eq!(answer["queued"], 1, "{answer}");
+    let jobs = receive(&aws, &queue_url).await;
+    assert_eq!(jobs.len(), 1);
+    let job: Value = serde_json::from_str(&jobs[0].1).unwrap();
+    assert!(job.to_string().contains("autofill"), "{job}");
+
+    // The worker's metrics line, and no secret in any log.
+    let emf = worker
+        .log_lines()
+        .into_iter()
+        .find(|l| l.get("_aws").is_some())
+        .expect("an EMF metrics line");
+    assert_eq!(emf["PeopleCreated"], 5.0);
+    assert_eq!(emf["Function"], "worker");
+    assert!(emf["RunnRequests"].as_f64().unwrap() > 0.0);
+    let logs = [&api, &worker, &autofill]
+        .iter()
+        .map(|f| std::fs::read_to_string(&f.log).unwrap())
+        .collect::<String>();
+    for secret in [
+        RUNN_TOKEN,
+        demo::API_KEY,
+        demo::MEMBER_API_KEY,
+        secret_value,
+    ] {
+        assert!(!logs.contains(secret), "a secret in the logs");
+    }
+}
