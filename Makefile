@@ -41,9 +41,9 @@ integration: $(MOTO) $(CARGO_LAMBDA)
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --tests
 
 ## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators
-demo: $(MOTO)
-	$(CARGO) build -p runn-clockify -p sims --bins
-	tests/with-moto.sh $(MOTO) tests/demo.sh
+demo: $(MOTO) $(CARGO_LAMBDA)
+	$(CARGO) build -p runn-clockify -p api -p sims --bins
+	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) tests/demo.sh
 
 ## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build)
 bench:

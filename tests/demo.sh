@@ -2,7 +2,8 @@
 # The demo: a small agency's Clockify imported into Runn, end to end, on this machine.
 # Run by `make demo` under tests/with-moto.sh (DynamoDB, KMS and SQS on 127.0.0.1), with
 # both simulators as processes and the `runn-clockify` command line driving the same code
-# as the scheduler and worker functions.
+# as the scheduler and worker functions. Runn's backend is played by `runn-backend`: signed
+# requests to the real api function binary under `cargo lambda watch`.
 set -euo pipefail
 bin=${CARGO_TARGET_DIR:-target}/debug
 rc="$bin/runn-clockify"
@@ -32,34 +33,65 @@ setup=$("$rc" setup --prefix demo)
 echo "$setup"
 eval "$setup"
 
-cat >"$work/northwind.json" <<EOF
+step "The api function (what API Gateway invokes) under cargo lambda watch, on moto"
+lambda_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"${CARGO_LAMBDA:-cargo-lambda}" lambda watch --only-lambda-apis -A 127.0.0.1 -P "$lambda_port" \
+  >"$work/watch.log" 2>&1 & pids+=($!)
+for _ in $(seq 1 100); do
+  python3 -c "import socket; socket.create_connection(('127.0.0.1', $lambda_port), 1)" 2>/dev/null && break
+  sleep 0.1
+done
+AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$lambda_port/.rt" AWS_LAMBDA_FUNCTION_NAME=_ \
+  AWS_LAMBDA_FUNCTION_VERSION=1 AWS_LAMBDA_FUNCTION_MEMORY_SIZE=256 RUST_LOG=warn \
+  "$bin/api" >"$work/api.log" 2>&1 & pids+=($!)
+echo "  POST http://127.0.0.1:$lambda_port/2015-03-31/functions/_/invocations"
+backend() { "$bin/runn-backend" --invoke "http://127.0.0.1:$lambda_port/2015-03-31/functions/_/invocations" "$@"; }
+
+integration() { # the Integrations page's form: $1 the Clockify key, $2 actuals on or off
+  cat <<EOF
 {
-  "id": "northwind",
   "runn_account": "Northwind Agency",
   "runn_host": {"kind": "custom", "url": "$runn"},
   "runn_token": "TEST_demo-runn-token",
   "clockify_host": {"kind": "server", "url": "$clockify"},
   "clockify_workspace": "65b1c0ffee0000000000a001",
-  "clockify_api_key": "demo-clockify-api-key",
-  "switches": {"clients_and_projects": true, "people": true, "actuals": false},
-  "autofill": true,
+  "clockify_api_key": "$1",
+  "switches": {"clients_and_projects": true, "people": true, "actuals": $2},
   "time_zone": "Europe/London"
 }
 EOF
+}
 
-step "Northwind Agency connects Clockify (simulated at $clockify) to Runn (simulated at $runn)"
-"$rc" account put "$work/northwind.json"
+step "Northwind Agency fills in Runn's Integrations page with a mistyped Clockify key: Save & Run"
+integration demo-clockify-api-kye false >"$work/form.json"
+backend PUT /accounts/northwind/integration "@$work/form.json"
+
+step "With a regular member's key: saved, with a warning (only their own time is visible)"
+integration demo-member-key-0002 false >"$work/form.json"
+backend PUT /accounts/northwind/integration "@$work/form.json"
+
+step "With the admin's key: saved; the first import is already queued (same run)"
+integration demo-clockify-api-key false >"$work/form.json"
+backend PUT /accounts/northwind/integration "@$work/form.json"
 "$rc" account list
-
-step "The daily schedule queues one import per account"
-"$rc" schedule
 
 step "The worker picks up the queued import"
 RUST_LOG=${RUST_LOG:-warn} "$rc" work
+
+step "Runn shows the status (GET /accounts/northwind/status): the people still on \"Unknown\""
+backend --fields enabled,pending_run,people_on_unknown_role_count,people_on_unknown_role \
+  GET /accounts/northwind/status
 "$rc" status northwind --runs 1
 
 step "What Runn holds now"
 "$rc" show northwind
+
+step "Someone presses \"Import from Clockify\" on Runn's People page, twice: one job"
+backend POST /accounts/northwind/imports '{"kinds": ["people"]}'
+backend POST /accounts/northwind/imports '{"kinds": ["people"]}'
+"$rc" work
+run=$(backend --fields runs GET /accounts/northwind/status | tail -n +2 | python3 -c 'import json,sys; print(json.load(sys.stdin)["runs"][0]["run_id"])')
+backend --fields run_id,pending GET "/accounts/northwind/runs/$run"
 
 step "The next day: the schedule runs again, and nothing is created twice"
 "$rc" schedule
@@ -114,14 +146,18 @@ elif action == "delete":
 PY
 }
 
-step "Timesheets: a Runn user gives everyone a real role, and turns actuals on"
-sim "$runn/" "$clockify/" roles
-"$rc" account set northwind --actuals on
+step "Timesheets: actuals cannot be switched on while people are on \"Unknown\""
+integration demo-clockify-api-key true >"$work/form.json"
+backend PUT /accounts/northwind/integration "@$work/form.json"
 
-step "The next daily run brings the last weeks' timesheets in as actuals"
+step "A Runn user gives everyone a real role; Save & Run with actuals on"
+sim "$runn/" "$clockify/" roles
+backend PUT /accounts/northwind/integration "@$work/form.json"
+
+step "The worker runs the import Save & Run queued, then the next daily run: the timesheets are actuals"
 "$rc" schedule
 "$rc" work
-"$rc" status northwind --runs 1
+"$rc" status northwind --runs 2
 
 step "The weekly autofill: 0 hours where someone was planned but logged nothing"
 sim "$runn/" "$clockify/" plan

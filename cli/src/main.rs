@@ -410,7 +410,7 @@ async fn unknown_gate(account: &Account) -> Fallible<()> {
     let (_, runn) = jobs::clients(account, &WorkerConfig::default(), None)?;
     let names = shared::sync::timesheets::people_on_unknown_role(&runn).await?;
     match shared::checks::unknown_role_refusal(&names) {
-        Some(message) => Err(message.into()),
+        Some(message) => Err(format!("{message}; nothing was changed.").into()),
         None => Ok(()),
     }
 }

@@ -1,5 +1,5 @@
 //! Creates what the SAM template creates in AWS — the table, the key, the job queue and
-//! its dead-letter queue — on a local emulator, for the demo and for trying things out.
+//! its dead-letter queue, the API's signing secret — on a local emulator, for the demo and for trying things out.
 //! Run again, it reports what exists and reuses it.
 
 use aws_sdk_sqs::types::QueueAttributeName;
@@ -36,10 +36,50 @@ pub async fn run(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<()> {
     let table = table(aws, &format!("{prefix}-accounts")).await?;
     let key_id = key(aws, prefix).await?;
     let url = queues(aws, prefix).await?;
+    let secret = signing_secret(aws, &format!("{prefix}-signing")).await?;
     println!("export TABLE_NAME={table}");
     println!("export KMS_KEY_ID={key_id}");
     println!("export QUEUE_URL={url}");
+    println!("export SIGNING_SECRET_ARN={secret}");
     Ok(())
+}
+
+/// The secret Runn's backend signs API requests with: 48 random letters and digits, as the
+/// template's `GenerateSecretString` makes it.
+async fn signing_secret(aws: &aws_config::SdkConfig, name: &str) -> Fallible<String> {
+    use rand::distributions::{Alphanumeric, DistString};
+    let sm = aws_sdk_secretsmanager::Client::new(aws);
+    match sm.describe_secret().secret_id(name).send().await {
+        Ok(found) => {
+            eprintln!("Signing secret {name} exists; reused.");
+            return Ok(found.arn().unwrap_or(name).to_owned());
+        }
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_not_found_exception()) => {}
+        Err(e) => {
+            return Err(format!(
+                "reading the signing secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+            .into())
+        }
+    }
+    let value = Alphanumeric.sample_string(&mut rand::thread_rng(), 48);
+    let created = sm
+        .create_secret()
+        .name(name)
+        .secret_string(value)
+        .send()
+        .await
+        .map_err(|e| {
+            format!(
+                "creating the signing secret: {}",
+                aws_sdk_secretsmanager::error::DisplayErrorContext(e)
+            )
+        })?;
+    eprintln!("Signing secret {name} created.");
+    Ok(created.arn().unwrap_or(name).to_owned())
 }
 
 async fn table(aws: &aws_config::SdkConfig, table: &str) -> Fallible<String> {

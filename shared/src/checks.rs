@@ -131,7 +131,7 @@ pub fn unknown_role_refusal(names: &[String]) -> Option<String> {
     }
     Some(format!(
         "actuals cannot be turned on while {} linked {} still on the \"Unknown\" role in Runn: {list}. \
-         Give them their roles in Runn first; nothing was changed.",
+         Give them their roles in Runn first",
         names.len(),
         if names.len() == 1 { "person is" } else { "people are" },
     ))

@@ -165,8 +165,12 @@ async fn setup_run_twice_reuses_what_exists_and_errors_are_one_line_with_a_hint(
     let prefix = unique("again");
     let (first, _) = setup(&prefix).await;
     let (second, out) = setup(&prefix).await;
-    assert_eq!(first, second, "the same table, key and queue");
-    for what in ["Table", "Key", "Queue"] {
+    assert_eq!(
+        first, second,
+        "the same table, key, queue and signing secret"
+    );
+    assert!(first.contains_key("SIGNING_SECRET_ARN"), "{first:?}");
+    for what in ["Table", "Key", "Queue", "Signing secret"] {
         assert!(
             out.stderr.contains(&format!("{what} ")) && out.stderr.contains("exists; reused"),
             "{}",
