@@ -22,7 +22,7 @@ export AWS_EC2_METADATA_DISABLED := true
 # there in tests and the demo (never the default; see shared/src/hosts.rs).
 export ALLOW_LOCAL_HOSTS := 1
 
-.PHONY: test lint unit integration demo bench moto tools clean
+.PHONY: test lint unit integration demo bench build deploy moto tools clean
 
 ## test: fmt check, clippy (warnings denied), unit and integration tests against moto and the simulators
 test: lint integration
@@ -45,9 +45,20 @@ demo: $(MOTO) $(CARGO_LAMBDA)
 	$(CARGO) build -p runn-clockify -p api -p sims --bins
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) tests/demo.sh
 
-## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build)
-bench:
+## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build),
+## and each function binary's init time, peak memory and size (host release build, on moto)
+bench: $(MOTO)
+	$(CARGO) build --release -p scheduler -p worker -p autofill -p api
 	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import --bench actuals_sync
+	tests/with-moto.sh $(MOTO) $(CARGO) bench -p sims --bench functions
+
+## build: the Lambda packages (arm64, release) with cargo lambda, as `sam build` does
+build: $(CARGO_LAMBDA)
+	$(CARGO_LAMBDA) lambda build --release --arm64 --package scheduler --package worker --package autofill --package api
+
+## deploy: the stack, with SAM (asks for the stack's name, region and parameters once)
+deploy:
+	cd infra && sam build --beta-features && sam deploy --guided
 
 ## moto: install moto (pinned) into a local virtual environment
 moto: $(MOTO)
