@@ -129,6 +129,12 @@ pub struct SettingsError {
 }
 
 impl AccountSettings {
+    /// Marks the account disabled, saying why (shown in its status).
+    pub fn disable(&mut self, reason: &str) {
+        self.enabled = false;
+        self.disabled_reason = Some(crate::sync::report::clip(reason, 480));
+    }
+
     /// Checks everything a credential will be sent to, wherever settings enter (an account
     /// file, the HTTP API), before anything is stored.
     pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {

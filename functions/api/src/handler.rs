@@ -754,6 +754,18 @@ mod tests {
             call(&self.api, "PUT", &path, &body.to_string()).await
         }
 
+        /// Save & Run of account acme with the admin's key and the token: accepted.
+        async fn connect(&self) -> Reply {
+            let reply = self
+                .save(
+                    "acme",
+                    &self.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
+                )
+                .await;
+            assert_eq!(reply.status, 202, "{}", reply.body);
+            reply
+        }
+
         async fn press(&self, id: &str, kinds: &[&str]) -> Reply {
             let body = json!({ "kinds": kinds }).to_string();
             call(&self.api, "POST", &format!("/accounts/{id}/imports"), &body).await
@@ -801,13 +813,7 @@ mod tests {
     #[tokio::test]
     async fn save_and_run_checks_saves_and_queues_a_first_import() {
         let h = harness().await;
-        let reply = h
-            .save(
-                "acme",
-                &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-            )
-            .await;
-        assert_eq!(reply.status, 202, "{}", reply.body);
+        let reply = h.connect().await;
         assert_eq!(reply.body["queued"], true);
         assert_eq!(reply.body["warnings"], json!([]));
         let run_id = reply.body["run_id"].as_str().unwrap().to_owned();
@@ -960,11 +966,7 @@ mod tests {
     #[tokio::test]
     async fn stored_credentials_may_be_left_out_and_a_disabled_account_is_re_enabled() {
         let h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         h.store
             .disable(&acme(), "credentials rejected: Runn said 401")
@@ -1000,11 +1002,7 @@ mod tests {
     #[tokio::test]
     async fn actuals_are_not_switched_on_while_linked_people_are_on_unknown() {
         let h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         let mut on = h.integration(None, Some(RUNN_TOKEN));
         on["switches"]["actuals"] = json!(true);
@@ -1051,11 +1049,7 @@ mod tests {
     #[tokio::test]
     async fn an_import_button_queues_one_job_and_a_second_press_gets_its_run() {
         let h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         let first = h.press("acme", &["projects"]).await;
         assert_eq!((first.status, &first.body["queued"]), (202, &json!(true)));
@@ -1083,11 +1077,7 @@ mod tests {
     async fn import_requests_are_refused_with_a_clear_message() {
         let h = harness().await;
         assert_eq!(error_of(&h.press("acme", &["people"]).await).0, "not_found");
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         let path = "/accounts/acme/imports";
         for (body, words) in [
@@ -1120,11 +1110,7 @@ mod tests {
     #[tokio::test]
     async fn turning_off_deletes_the_secrets_and_turning_on_again_duplicates_nothing() {
         let h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         let people = h.runn.data.lock().unwrap().people.len();
         h.press("acme", &["people"]).await;
@@ -1154,12 +1140,7 @@ mod tests {
             error_of(&h.save("acme", &h.integration(None, None)).await).1,
             Some("runn_token")
         );
-        let on = h
-            .save(
-                "acme",
-                &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-            )
-            .await;
+        let on = h.connect().await;
         assert_eq!(on.status, 202);
         h.work().await;
         assert!(people > 0);
@@ -1177,11 +1158,7 @@ mod tests {
     #[tokio::test]
     async fn unsigned_forged_stale_and_cross_account_requests_are_refused() {
         let h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         let path = "/accounts/acme/status";
         let secret = SecretString::from(SECRET);
         let sign = |t: i64, method: &str, p: &str, body: &str| {
@@ -1194,12 +1171,12 @@ mod tests {
             (Some("t=now,v1=zz".into()), path, "not `t="),
             (Some(forged), path, "does not match"),
             (
-                Some(sign(now() - 301, "GET", path, "")),
+                Some(sign(now() - 400, "GET", path, "")),
                 path,
                 "more than 300 s",
             ),
             (
-                Some(sign(now() + 301, "GET", path, "")),
+                Some(sign(now() + 400, "GET", path, "")),
                 path,
                 "more than 300 s",
             ),
@@ -1315,11 +1292,7 @@ mod tests {
     #[tokio::test]
     async fn a_queue_or_secret_that_is_down_answers_503_and_leaves_no_stuck_button() {
         let mut h = harness().await;
-        h.save(
-            "acme",
-            &h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN)),
-        )
-        .await;
+        h.connect().await;
         h.work().await;
         h.api.queue = Arc::new(DownQueue);
         let reply = h.press("acme", &["people"]).await;

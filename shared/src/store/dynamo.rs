@@ -52,6 +52,23 @@ fn condition_failed<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> bool {
     e.code() == Some("ConditionalCheckFailedException")
 }
 
+/// The answer to a conditional write: `true` when it was applied, `false` when its
+/// condition did not hold; any other failure as [`unavailable`] classes it.
+fn applied<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    operation: impl Into<String>,
+) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if condition_failed(&e) => Ok(false),
+        Err(e) => Err(unavailable(operation)(e)),
+    }
+}
+
 /// Classes a DynamoDB failure: the service refusing the request itself (validation, an
 /// item too large) is permanent; anything else (throttling, the network) may pass.
 fn unavailable<E, R>(operation: impl Into<String>) -> impl FnOnce(SdkError<E, R>) -> StoreError
@@ -276,8 +293,7 @@ impl Store for DynamoStore {
         let Some(mut settings) = self.settings(id).await? else {
             return Ok(());
         };
-        settings.enabled = false;
-        settings.disabled_reason = Some(reason.to_owned());
+        settings.disable(reason);
         self.update_settings(&settings).await.map(|_| ())
     }
 
@@ -330,11 +346,10 @@ impl Store for DynamoStore {
         if !conditions.is_empty() {
             update = update.condition_expression(conditions.join(" AND "));
         }
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable(format!("save the integration of account {id}"))(e)),
-        }
+        applied(
+            update.send().await,
+            format!("save the integration of account {id}"),
+        )
     }
 
     async fn credentials(
@@ -356,8 +371,7 @@ impl Store for DynamoStore {
         let Some(mut settings) = self.settings(id).await? else {
             return Ok(false);
         };
-        settings.enabled = false;
-        settings.disabled_reason = Some(reason.to_owned());
+        settings.disable(reason);
         let json =
             serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let result = self
@@ -373,11 +387,7 @@ impl Store for DynamoStore {
             .expression_attribute_values(":s", s(json))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable(format!("turn off account {id}"))(e)),
-        }
+        applied(result, format!("turn off account {id}"))
     }
 
     async fn try_lease(
@@ -595,13 +605,10 @@ impl Store for DynamoStore {
         } else {
             update.update_expression("SET settings = :s REMOVE gsi1pk, gsi1sk")
         };
-        match update.send().await {
-            Ok(_) => Ok(true),
-            Err(e) if condition_failed(&e) => Ok(false),
-            Err(e) => Err(unavailable(format!("update the settings of account {id}"))(
-                e,
-            )),
-        }
+        applied(
+            update.send().await,
+            format!("update the settings of account {id}"),
+        )
     }
 
     async fn ledger(

@@ -87,8 +87,7 @@ impl Store for MemoryStore {
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
         Ok(match self.accounts.lock().unwrap().get_mut(id) {
             Some(a) => {
-                a.settings.enabled = false;
-                a.settings.disabled_reason = Some(reason.to_owned());
+                a.settings.disable(reason);
                 a.runn_token = None;
                 a.clockify_api_key = None;
                 true
@@ -156,8 +155,7 @@ impl Store for MemoryStore {
     }
     async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError> {
         if let Some(a) = self.accounts.lock().unwrap().get_mut(id) {
-            a.settings.enabled = false;
-            a.settings.disabled_reason = Some(reason.to_owned());
+            a.settings.disable(reason);
         }
         Ok(())
     }
