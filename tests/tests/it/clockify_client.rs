@@ -311,3 +311,41 @@ async fn other_4xx_are_permanent_and_name_the_request() {
     );
     assert_eq!(sim.ctl.total(), 1);
 }
+
+#[tokio::test]
+async fn the_key_s_user_and_the_workspaces_where_it_is_admin() {
+    use shared::clockify::WorkspaceRole;
+    let spec = spec();
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec!["member-key".into()],
+        workspaces: vec![workspace(&spec)],
+    });
+    let running = sim.spawn().await.unwrap();
+    let admin = ClockifyClient::new(clockify_config(&running, CLOCKIFY_KEY)).unwrap();
+    let member = ClockifyClient::new(clockify_config(&running, "member-key")).unwrap();
+    assert!(!admin.current_user().await.unwrap().id.is_empty());
+    assert!(!member.current_user().await.unwrap().name.is_empty());
+    let ids = |w: Vec<shared::clockify::Workspace>| w.into_iter().map(|w| w.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(admin
+            .workspaces_with_role(WorkspaceRole::Admin)
+            .await
+            .unwrap()),
+        [ws(&spec)]
+    );
+    assert!(admin
+        .workspaces_with_role(WorkspaceRole::Owner)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(member
+        .workspaces_with_role(WorkspaceRole::Admin)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(ids(member.workspaces().await.unwrap()), [ws(&spec)]);
+    let stranger = ClockifyClient::new(clockify_config(&running, "nobody")).unwrap();
+    let err = stranger.current_user().await.unwrap_err();
+    assert_eq!(err.class(), FailureClass::CredentialsRejected);
+}
