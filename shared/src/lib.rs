@@ -15,6 +15,7 @@ pub mod metrics;
 pub mod queue;
 pub mod runn;
 pub mod signature;
+pub mod signing_key;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -7,7 +7,6 @@
 //! another. Nothing here can open a stored secret: credentials are sealed with KMS
 //! `Encrypt` only, and checked before they are saved with the values the caller sent.
 
-use crate::secret::SigningKey;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
 use lambda_http::{Body, Request, Response};
@@ -22,6 +21,7 @@ use shared::hosts::HostPolicy;
 use shared::ids::WorkspaceId;
 use shared::queue::{Job, Queue, Work};
 use shared::runn::{RunnClient, RunnConfig, RunnHost};
+use shared::signing_key::SigningKey;
 use shared::status::{AccountStatus, RunStatus, STATUS_RUNS};
 use shared::store::{Pending, Store, StoreError};
 use shared::SecretString;
@@ -192,8 +192,17 @@ pub async fn respond(
             return Reply::unavailable("requests cannot be checked right now; try again shortly");
         }
     };
-    if let Err(e) = shared::signature::verify(&secret, signature, method, path_and_query, body, now)
-    {
+    let verify = |secret: &SecretString| {
+        shared::signature::verify(secret, signature, method, path_and_query, body, now)
+    };
+    let mut verified = verify(&secret);
+    if verified == Err(shared::signature::SignatureError::Mismatch) {
+        // Perhaps signed with a secret rotated since it was read.
+        if let Some(fresh) = api.key.refreshed().await {
+            verified = verify(&fresh);
+        }
+    }
+    if let Err(e) = verified {
         tracing::warn!(reason = %e, %method, %path, "signature refused");
         return Reply::error(
             401,
@@ -658,8 +667,8 @@ async fn run_status(api: &Api, id: &AccountId, run: &str) -> Reply {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::FixedKey;
     use shared::queue::{MemoryQueue, QueueError};
+    use shared::signing_key::FixedKey;
     use shared::store::MemoryStore;
     use sims::clockify::ClockifySim;
     use sims::common::Running;
@@ -1278,6 +1287,37 @@ mod tests {
         async fn send_later(&self, _: &Job, _: Duration) -> Result<(), QueueError> {
             Err(QueueError("SQS is down".into()))
         }
+    }
+
+    /// A key read before a rotation: the cached secret is the old one.
+    struct Rotated;
+
+    #[async_trait::async_trait]
+    impl SigningKey for Rotated {
+        async fn secret(&self) -> Result<SecretString, String> {
+            Ok(SecretString::from("whsec_before_rotation"))
+        }
+        async fn refreshed(&self) -> Option<SecretString> {
+            Some(SecretString::from(SECRET))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_signed_with_a_just_rotated_secret_is_accepted_after_one_fresh_read() {
+        let mut h = harness().await;
+        h.connect().await;
+        h.api.key = Arc::new(Rotated);
+        let reply = call(&h.api, "GET", "/accounts/acme/status", "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let forged = shared::signature::sign(
+            &SecretString::from("guess"),
+            now(),
+            "GET",
+            "/accounts/acme/status",
+            b"",
+        );
+        let reply = raw(&h.api, "GET", "/accounts/acme/status", Some(&forged), b"").await;
+        assert_eq!(reply.status, 401);
     }
 
     struct NoKey;

@@ -2,7 +2,6 @@
 //! import buttons, the status, turning the integration off. See `infra/api.yaml`.
 
 mod handler;
-mod secret;
 
 use lambda_http::{run, service_fn, Error, Request};
 use std::sync::Arc;
@@ -16,7 +15,7 @@ async fn main() -> Result<(), Error> {
     let api = Arc::new(handler::Api {
         store: Arc::new(shared::aws::store_from_env(&cfg).await?),
         queue: Arc::new(shared::aws::queue_from_env(&cfg)?),
-        key: Arc::new(secret::SecretsManagerKey::new(
+        key: Arc::new(shared::signing_key::SecretsManagerKey::new(
             aws_sdk_secretsmanager::Client::new(&cfg),
             shared::aws::env("SIGNING_SECRET_ARN")?,
         )),

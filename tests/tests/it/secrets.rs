@@ -105,3 +105,39 @@ async fn secrets_stay_out_of_logs_errors_and_debug_output() {
         }
     }
 }
+
+#[tokio::test]
+async fn the_signing_secret_is_read_once_cached_and_read_again_after_a_rotation() {
+    use shared::signing_key::{SecretsManagerKey, SigningKey};
+    use shared::ExposeSecret;
+    let aws = TestAws::new().await;
+    let name = unique("signing");
+    let arn = sims::backend::create_secret(&aws.config, &name, "whsec_one").await;
+    let sm = aws_sdk_secretsmanager::Client::new(&aws.config);
+    let key = SecretsManagerKey::new(sm.clone(), arn.clone())
+        .with_refresh_after(std::time::Duration::ZERO);
+    assert_eq!(key.secret().await.unwrap().expose_secret(), "whsec_one");
+    sm.put_secret_value()
+        .secret_id(&arn)
+        .secret_string("whsec_two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        key.secret().await.unwrap().expose_secret(),
+        "whsec_one",
+        "cached"
+    );
+    let fresh = key.refreshed().await.expect("a newer secret");
+    assert_eq!(fresh.expose_secret(), "whsec_two");
+    assert!(key.refreshed().await.is_none(), "nothing newer");
+    assert_eq!(key.secret().await.unwrap().expose_secret(), "whsec_two");
+    // A key that was just read is not read again on demand.
+    let slow = SecretsManagerKey::new(sm.clone(), arn);
+    slow.secret().await.unwrap();
+    assert!(slow.refreshed().await.is_none());
+    // A missing secret: a reason, never a value.
+    let missing = SecretsManagerKey::new(sm, unique("no-such-secret"));
+    let err = missing.secret().await.unwrap_err();
+    assert!(err.contains("reading the signing secret failed"), "{err}");
+}
