@@ -221,19 +221,29 @@ pub async fn respond(
             format!("{method} is not allowed here; use {allowed}"),
         )
     };
-    let reply = match (route, method) {
-        (Route::Integration(id), "PUT") => save_and_run(api, &id, body).await,
-        (Route::Integration(id), "DELETE") => turn_off(api, &id, body).await,
-        (Route::Integration(_), _) => wrong_method("PUT or DELETE"),
-        (Route::Imports(id), "POST") => import(api, &id, body).await,
-        (Route::Imports(_), _) => wrong_method("POST"),
-        (Route::Status(id), "GET") => status(api, &id).await,
-        (Route::Status(_), _) => wrong_method("GET"),
-        (Route::Run(id, run), "GET") => run_status(api, &id, &run).await,
-        (Route::Run(..), _) => wrong_method("GET"),
+    let account = match &route {
+        Route::Integration(id) | Route::Imports(id) | Route::Status(id) | Route::Run(id, _) => {
+            id.clone()
+        }
     };
-    tracing::info!(%method, %path, status = reply.status, "answered");
-    reply
+    // Every line of this request carries its account (and a queued job's run id).
+    let span = tracing::info_span!("request", account = %account);
+    let reply = async {
+        let reply = match (route, method) {
+            (Route::Integration(id), "PUT") => save_and_run(api, &id, body).await,
+            (Route::Integration(id), "DELETE") => turn_off(api, &id, body).await,
+            (Route::Integration(_), _) => wrong_method("PUT or DELETE"),
+            (Route::Imports(id), "POST") => import(api, &id, body).await,
+            (Route::Imports(_), _) => wrong_method("POST"),
+            (Route::Status(id), "GET") => status(api, &id).await,
+            (Route::Status(_), _) => wrong_method("GET"),
+            (Route::Run(id, run), "GET") => run_status(api, &id, &run).await,
+            (Route::Run(..), _) => wrong_method("GET"),
+        };
+        tracing::info!(%method, %path, status = reply.status, "answered");
+        reply
+    };
+    tracing::Instrument::instrument(reply, span).await
 }
 
 /// A JSON body into `T`, refusing bad JSON and unknown fields with what serde says (it

@@ -405,6 +405,14 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     let job: Value = serde_json::from_str(&jobs[0].1).unwrap();
     assert!(job.to_string().contains("autofill"), "{job}");
 
+    // The api's lines carry the account.
+    let answered = api
+        .log_lines()
+        .into_iter()
+        .find(|l| l["fields"]["message"] == "answered")
+        .expect("a line per answer");
+    assert_eq!(answered["span"]["account"], "northwind");
+
     // The worker's metrics line, and no secret in any log.
     let emf = worker
         .log_lines()
