@@ -206,10 +206,16 @@ async fn import(
             }
         }
     }
+    // Linked people in Runn (not archived) and their names: at the end, who is still on
+    // "Unknown" is read from the current contracts alone.
+    let mut linked_names: HashMap<RunnPersonId, String> = HashMap::new();
     if switches.people {
         for p in all(runn.people(&PeopleFilter::default())).await? {
             if let Some(x) = clockify_ref(&p.references) {
                 linked.people.insert(x.into());
+                if !p.is_archived {
+                    linked_names.insert(p.id, format!("{} {}", p.first_name, p.last_name));
+                }
             }
         }
     }
@@ -332,15 +338,17 @@ async fn import(
             )
             .await;
             match created {
-                Ok(_) => {
+                Ok(id) => {
                     report.created.people += 1;
                     progress.created(RecordKind::Person, &name);
+                    linked_names.insert(id, name);
                 }
                 Err(halt) => refused(report, RecordKind::Person, &record, halt)?,
             }
         }
-        if unknown.is_some() {
-            for name in crate::sync::timesheets::people_on_unknown_role(runn).await? {
+        if let Some(role) = unknown {
+            let contracts = all(runn.current_contracts()).await?;
+            for name in names_on_role(&linked_names, &contracts, role) {
                 report
                     .unknown_role_people
                     .push(crate::sync::report::clip(&name, 120));
@@ -487,6 +495,25 @@ async fn find_person(
         .into_iter()
         .find(|p| clockify_ref(&p.references) == Some(clockify_id))
         .map(|p| p.id))
+}
+
+/// The names of the linked people whose current contract is on `role`, sorted.
+fn names_on_role(
+    linked: &HashMap<RunnPersonId, String>,
+    contracts: &[crate::runn::Contract],
+    role: RunnRoleId,
+) -> Vec<String> {
+    let on_role: std::collections::BTreeSet<RunnPersonId> = contracts
+        .iter()
+        .filter(|c| c.role_id == role)
+        .map(|c| c.person_id)
+        .collect();
+    let mut names: Vec<String> = on_role
+        .iter()
+        .filter_map(|id| linked.get(id).cloned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The role named exactly "Unknown" (the name filter matches substrings).
