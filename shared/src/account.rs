@@ -338,6 +338,24 @@ mod tests {
     }
 
     #[test]
+    fn a_host_of_one_kind_with_the_fields_of_another_is_refused() {
+        for host in [
+            serde_json::json!({"runn_host": {"kind": "eu", "url": "https://evil.example"}}),
+            serde_json::json!({"clockify_host": {"kind": "global", "url": "https://evil.example"}}),
+            serde_json::json!({"clockify_host": {"kind": "server", "url": "https://c.example", "x": 1}}),
+        ] {
+            let mut base = serde_json::json!({"id": "acme", "runn_account": "Acme", "runn_host": {"kind": "eu"},
+                "clockify_host": {"kind": "global"}, "clockify_workspace": "ws1",
+                "switches": {"clients_and_projects": true, "people": true}, "time_zone": "UTC"});
+            for (k, v) in host.as_object().unwrap() {
+                base[k] = v.clone();
+            }
+            let err = serde_json::from_value::<AccountSettings>(base).unwrap_err();
+            assert!(err.to_string().contains("unknown field"), "{host}: {err}");
+        }
+    }
+
+    #[test]
     fn an_account_file_parses_and_its_secrets_never_print() {
         let a: Account = serde_json::from_str(
             r#"{"id": "acme", "runn_account": "Acme Ltd", "runn_host": {"kind": "eu"},

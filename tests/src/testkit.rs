@@ -180,8 +180,8 @@ pub fn offline_account(id: &str) -> shared::account::Account {
         settings: AccountSettings {
             id: AccountId::parse(id).expect("valid account id"),
             runn_account: id.into(),
-            runn_host: shared::runn::RunnHost::Eu,
-            clockify_host: ClockifyHost::Global,
+            runn_host: shared::runn::RunnHost::Eu {},
+            clockify_host: ClockifyHost::Global {},
             clockify_reports_url: None,
             clockify_workspace: shared::ids::WorkspaceId::new(crate::demo::WORKSPACE_ID),
             switches: shared::account::Switches {

@@ -300,55 +300,11 @@ fn refused(e: CheckError) -> Reply {
     }
 }
 
-/// Serde lets a unit variant of a tagged enum (`{"kind": "global"}`) carry any other
-/// field; the hosts are where a stray field would most mislead, so they are held to the
-/// fields of their kind.
-fn host_fields(body: &[u8]) -> Result<(), Reply> {
-    let Ok(value) = serde_json::from_slice::<Value>(body) else {
-        return Ok(()); // the typed parse says what is wrong
-    };
-    for (field, kinds) in [
-        (
-            "runn_host",
-            &[("eu", ""), ("us", ""), ("custom", "url")][..],
-        ),
-        (
-            "clockify_host",
-            &[
-                ("global", ""),
-                ("regional", "region"),
-                ("subdomain", "name"),
-                ("server", "url"),
-            ][..],
-        ),
-    ] {
-        let Some(host) = value.get(field).and_then(Value::as_object) else {
-            continue;
-        };
-        let kind = host.get("kind").and_then(Value::as_str).unwrap_or("");
-        let Some((_, extra)) = kinds.iter().find(|(k, _)| *k == kind) else {
-            continue;
-        };
-        if let Some(stray) = host.keys().find(|k| *k != "kind" && k.as_str() != *extra) {
-            return Err(Reply::field(
-                400,
-                "bad_request",
-                field,
-                format!("unknown field `{stray}` for a {field} of kind `{kind}`"),
-            ));
-        }
-    }
-    Ok(())
-}
-
 async fn save_and_run(api: &Api, id: &AccountId, body: &[u8]) -> Reply {
     let req: IntegrationRequest = match parse(body) {
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    if let Err(reply) = host_fields(body) {
-        return reply;
-    }
     let existing = match api.store.credentials(id).await {
         Ok(e) => e,
         Err(e) => return store_failed(e),

@@ -57,12 +57,13 @@ impl Region {
     }
 }
 
-/// Where an account's Clockify lives.
+/// Where an account's Clockify lives (`Global {}`: see `RunnHost` for why it is not a
+/// unit variant).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum ClockifyHost {
     /// `https://api.clockify.me/api`, reports at `https://reports.api.clockify.me`.
-    Global,
+    Global {},
     Regional {
         region: Region,
     },
@@ -80,7 +81,7 @@ impl ClockifyHost {
     /// The root the spec's `/v1/...` paths hang under.
     pub fn api_base(&self) -> Result<Url, HostRefused> {
         match self {
-            ClockifyHost::Global => Ok(fixed("https://api.clockify.me/api")),
+            ClockifyHost::Global {} => Ok(fixed("https://api.clockify.me/api")),
             ClockifyHost::Regional { region } => Ok(fixed(&format!(
                 "https://{}.clockify.me/api",
                 region.prefix()
@@ -93,7 +94,7 @@ impl ClockifyHost {
     /// The root of the reports API.
     pub fn reports_base(&self) -> Result<Url, HostRefused> {
         match self {
-            ClockifyHost::Global => Ok(fixed("https://reports.api.clockify.me")),
+            ClockifyHost::Global {} => Ok(fixed("https://reports.api.clockify.me")),
             ClockifyHost::Regional { region } => Ok(fixed(&format!(
                 "https://{}.clockify.me/report",
                 region.prefix()
@@ -492,7 +493,7 @@ mod tests {
     fn hosts_resolve_to_api_and_reports_roots() {
         let cases = [
             (
-                ClockifyHost::Global,
+                ClockifyHost::Global {},
                 "https://api.clockify.me/api",
                 "https://reports.api.clockify.me/",
             ),
@@ -533,7 +534,7 @@ mod tests {
 
     #[test]
     fn config_rejects_page_sizes_the_api_refuses() {
-        let mut cfg = ClockifyConfig::new(ClockifyHost::Global, SecretString::from("k"));
+        let mut cfg = ClockifyConfig::new(ClockifyHost::Global {}, SecretString::from("k"));
         cfg.page_size = 5001;
         assert!(ClockifyClient::new(cfg.clone()).is_err());
         cfg.page_size = 5000;

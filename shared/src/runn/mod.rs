@@ -27,14 +27,16 @@ pub const MAX_LIMIT_LARGE: u32 = 500;
 pub const MAX_BULK: usize = 100;
 pub const ACCEPT_VERSION: &str = "1.0.0";
 
-/// Where an account's Runn lives.
+/// Where an account's Runn lives. The fixed hosts are empty struct variants, not unit
+/// ones, so that `{"kind": "eu", "url": ...}` is refused: serde lets a unit variant of a
+/// tagged enum carry any other field.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum RunnHost {
     /// `https://api.runn.io`
-    Eu,
+    Eu {},
     /// `https://api.us.runn.io`
-    Us,
+    Us {},
     /// Another host, as given in Runn's Settings > API (or a simulator).
     Custom { url: Url },
 }
@@ -42,8 +44,8 @@ pub enum RunnHost {
 impl RunnHost {
     pub fn base(&self) -> Url {
         match self {
-            RunnHost::Eu => Url::parse("https://api.runn.io").expect("valid"),
-            RunnHost::Us => Url::parse("https://api.us.runn.io").expect("valid"),
+            RunnHost::Eu {} => Url::parse("https://api.runn.io").expect("valid"),
+            RunnHost::Us {} => Url::parse("https://api.us.runn.io").expect("valid"),
             RunnHost::Custom { url } => url.clone(),
         }
     }
