@@ -2,13 +2,13 @@
 //! run of one job (lease, import and actuals or autofill, status, continuation).
 
 use crate::account::Switches;
-use crate::account::{Account, Outcome, RunRecord, Trigger};
+use crate::account::{Account, AccountId, Outcome, RunRecord, Trigger};
 use crate::clockify::{ClockifyClient, ClockifyConfig};
 use crate::error::{ApiError, FailureClass};
 use crate::http::RequestCounts;
 use crate::queue::{Job, Queue, QueueError, SqsQueue, Work, LEASE_RETRY_DELAY};
 use crate::runn::{RunnClient, RunnConfig};
-use crate::store::{LeaseAttempt, Store, StoreError};
+use crate::store::{LeaseAttempt, Pending, Store, StoreError};
 use crate::sync::actuals::last_complete_week;
 use crate::sync::timesheets::{self, ActualsReport, Ctx};
 use crate::sync::{run_import, ImportReport, RunLimits, SyncError};
@@ -67,7 +67,21 @@ async fn fan_out_work(
                 work,
             });
         }
-        queue.send(&jobs).await?;
+        // The daily import is the account's job until it ends: a press of an import
+        // button meanwhile answers with its run (a button's own job keeps its mark).
+        let marked = if matches!(work, Work::Import { .. }) {
+            mark_pending_all(store, &jobs).await?
+        } else {
+            vec![]
+        };
+        if let Err(e) = queue.send(&jobs).await {
+            for account in &marked {
+                if let Err(c) = store.clear_pending(account, run_id).await {
+                    tracing::warn!(%account, error = %c, "could not clear the pending mark; it expires on its own");
+                }
+            }
+            return Err(e.into());
+        }
         sent += jobs.len();
         match page.next {
             Some(n) => start = Some(n),
@@ -75,6 +89,29 @@ async fn fan_out_work(
         }
     }
     Ok(sent)
+}
+
+/// Marks each job's account as having a job queued (ten at a time); returns the accounts
+/// marked now.
+async fn mark_pending_all(store: &dyn Store, jobs: &[Job]) -> Result<Vec<AccountId>, StoreError> {
+    use futures::StreamExt;
+    let results: Vec<Result<Option<AccountId>, StoreError>> = futures::stream::iter(jobs)
+        .map(|job| async move {
+            let mark = store
+                .mark_pending(&job.account, &job.run_id, crate::queue::PENDING_TTL)
+                .await?;
+            Ok((mark == Pending::Marked).then(|| job.account.clone()))
+        })
+        .buffer_unordered(10)
+        .collect()
+        .await;
+    let mut marked = vec![];
+    for r in results {
+        if let Some(account) = r? {
+            marked.push(account);
+        }
+    }
+    Ok(marked)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -141,6 +141,9 @@ pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(6 * 900);
 /// default `MaxReceives`).
 pub const MAX_RECEIVES: u32 = 5;
 /// How long a job that met another run's lease waits before it is tried again.
+/// How long an account's "queued or running" mark lasts if its job never clears it
+/// (dead-lettered, lost): the import buttons are never stuck for longer.
+pub const PENDING_TTL: Duration = Duration::from_secs(3600);
 pub const LEASE_RETRY_DELAY: Duration = Duration::from_secs(180);
 
 #[async_trait::async_trait]

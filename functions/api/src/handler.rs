@@ -19,7 +19,7 @@ use shared::checks::{check_clockify, check_runn, unknown_role_gate, CheckError};
 use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
 use shared::hosts::HostPolicy;
 use shared::ids::WorkspaceId;
-use shared::queue::{Job, Queue, Work};
+use shared::queue::{Job, Queue, Work, PENDING_TTL};
 use shared::runn::{RunnClient, RunnConfig, RunnHost};
 use shared::signing_key::SigningKey;
 use shared::status::{AccountStatus, RunStatus, STATUS_RUNS};
@@ -32,9 +32,6 @@ use url::Url;
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
-/// How long the "queued or running" mark lasts if its job never clears it (dead-lettered,
-/// lost): the import button is never stuck for longer.
-pub const PENDING_TTL: Duration = Duration::from_secs(3600);
 /// The time all of Save & Run's checks get (they run side by side); API Gateway allows
 /// 30 s for the whole request.
 pub const CHECK_TIME: Duration = Duration::from_secs(10);
@@ -1046,6 +1043,24 @@ mod tests {
         let third = h.press("acme", &["people"]).await;
         assert_eq!(third.body["queued"], true);
         assert_ne!(third.body["run_id"], first.body["run_id"]);
+    }
+
+    #[tokio::test]
+    async fn a_press_while_the_daily_import_is_queued_or_running_gets_its_run() {
+        let h = harness().await;
+        h.connect().await;
+        h.work().await;
+        let daily = "daily-2026-11-29T02:00Z";
+        shared::jobs::fan_out(h.store.as_ref(), h.queue.as_ref(), daily)
+            .await
+            .unwrap();
+        let press = h.press("acme", &["people"]).await;
+        assert_eq!((press.status, &press.body["queued"]), (202, &json!(false)));
+        assert_eq!(press.body["run_id"], daily);
+        assert_eq!(h.jobs().len(), 1, "only the daily job");
+        h.work().await;
+        let press = h.press("acme", &["people"]).await;
+        assert_eq!(press.body["queued"], true, "the daily job has ended");
     }
 
     #[tokio::test]

@@ -239,11 +239,11 @@ fn the_api_may_seal_credentials_but_only_the_worker_opens_them() {
     for f in ["SchedulerFunction", "AutofillFunction"] {
         let p = policies(f);
         assert!(!p.contains("KMS") && !p.contains("kms:"), "{f}: {p}");
-        assert!(
-            !p.contains("DynamoDBCrudPolicy"),
-            "{f} only reads the table: {p}"
-        );
+        assert!(!p.contains("DynamoDBCrudPolicy"), "{f}: {p}");
     }
+    // The scheduler writes only the accounts' "queued or running" marks.
+    assert!(policies("SchedulerFunction").contains("dynamodb:PutItem"));
+    assert!(!policies("AutofillFunction").contains("dynamodb:PutItem"));
 }
 
 #[test]
