@@ -94,7 +94,11 @@ pub async fn handle(api: &Api, req: Request) -> Result<Response<Body>, lambda_ht
     use lambda_http::RequestExt;
     let method = req.method().as_str().to_owned();
     // The path the caller sent, without API Gateway's stage, and its query.
-    let mut path = req.raw_http_path().to_owned();
+    let stage = match req.request_context_ref() {
+        Some(lambda_http::request::RequestContext::ApiGatewayV2(ctx)) => ctx.stage.clone(),
+        _ => None,
+    };
+    let mut path = without_stage(req.raw_http_path(), stage.as_deref());
     if path.is_empty() {
         path = req.uri().path().to_owned();
     }
@@ -125,6 +129,19 @@ pub async fn handle(api: &Api, req: Request) -> Result<Response<Body>, lambda_ht
         response = response.header("retry-after", "30");
     }
     Ok(response.body(Body::Text(reply.body.to_string()))?)
+}
+
+/// A named stage's prefix taken off the path (HTTP APIs put it in `rawPath`); the
+/// `$default` stage has none.
+fn without_stage(path: &str, stage: Option<&str>) -> String {
+    if let Some(stage) = stage.filter(|s| !s.is_empty() && *s != "$default") {
+        if let Some(rest) = path.strip_prefix(&format!("/{stage}")) {
+            if rest.starts_with('/') {
+                return rest.to_owned();
+            }
+        }
+    }
+    path.to_owned()
 }
 
 /// The route of a request, from its path.
@@ -1258,6 +1275,48 @@ mod tests {
         }
     }
 
+    /// API Gateway's event as lambda_http reads it, through `handle`.
+    async fn through_lambda_http(api: &Api, event: Value) -> (u16, String, Value) {
+        let req = lambda_http::request::from_str(&event.to_string()).unwrap();
+        let resp = handle(api, req).await.unwrap();
+        let status = resp.status().as_u16();
+        let retry = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        let body = match resp.body() {
+            Body::Text(t) => serde_json::from_str(t).unwrap(),
+            other => panic!("not a text body: {other:?}"),
+        };
+        (status, retry, body)
+    }
+
+    #[tokio::test]
+    async fn handle_reads_the_callers_path_with_or_without_a_named_stage() {
+        let h = harness().await;
+        h.connect().await;
+        let path = "/accounts/acme/status";
+        let sig = shared::signature::sign(&SecretString::from(SECRET), now(), "GET", path, b"");
+        let event = sims::backend::apigw_event("GET", path, "", Some(&sig));
+        let (status, _, body) = through_lambda_http(&h.api, event.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["id"], "acme");
+        // A named stage: API Gateway puts it in rawPath; the caller signed the path without it.
+        let mut staged = event;
+        staged["rawPath"] = json!("/prod/accounts/acme/status");
+        staged["requestContext"]["stage"] = json!("prod");
+        staged["requestContext"]["http"]["path"] = json!("/prod/accounts/acme/status");
+        let (status, _, body) = through_lambda_http(&h.api, staged).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(without_stage("/prod", Some("prod")), "/prod");
+        assert_eq!(
+            without_stage("/production/x", Some("prod")),
+            "/production/x"
+        );
+        assert_eq!(without_stage("/prod/x", Some("$default")), "/prod/x");
+    }
+
     struct DownQueue;
 
     #[async_trait::async_trait]
@@ -1326,5 +1385,9 @@ mod tests {
         h.api.key = Arc::new(NoKey);
         let reply = call(&h.api, "GET", "/accounts/acme/status", "").await;
         assert_eq!(reply.status, 503);
+        // Through lambda_http: a Retry-After header with the 503.
+        let event = sims::backend::apigw_event("GET", "/accounts/acme/status", "", None);
+        let (status, retry, _) = through_lambda_http(&h.api, event).await;
+        assert_eq!((status, retry.as_str()), (503, "30"));
     }
 }
