@@ -264,6 +264,12 @@ pub async fn respond(
 /// names the field, never a value of a credential: those are strings, and a string is
 /// never quoted back).
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
+    // Serde would also take a struct as an array of its fields in order: the contract
+    // says an object.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(Reply::bad_request("the body must be a JSON object"));
+    }
     serde_json::from_slice(body)
         .map_err(|e| Reply::bad_request(format!("the body is not what this request takes: {e}")))
 }
@@ -665,6 +671,7 @@ mod tests {
         store: Arc<MemoryStore>,
         queue: Arc<MemoryQueue>,
         runn: RunnSim,
+        clockify: ClockifySim,
         c: Running,
         r: Running,
     }
@@ -688,6 +695,7 @@ mod tests {
             store,
             queue,
             runn,
+            clockify,
             c,
             r,
         }
@@ -1095,6 +1103,7 @@ mod tests {
                 "unknown field `force`",
             ),
             (r#"{"kinds": "people"}"#, "invalid type"),
+            (r#"[["people"]]"#, "a JSON object"),
             ("{not json", "key must be a string"),
             ("", "EOF"),
         ] {
@@ -1315,6 +1324,62 @@ mod tests {
             "/production/x"
         );
         assert_eq!(without_stage("/prod/x", Some("$default")), "/prod/x");
+    }
+
+    #[tokio::test]
+    async fn a_service_that_does_not_answer_saves_nothing_and_answers_503() {
+        let h = harness().await;
+        h.clockify.ctl.set_faults(sims::common::Faults {
+            error_rate: 1.0,
+            ..Default::default()
+        });
+        let body = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
+        let reply = call(
+            &h.api,
+            "PUT",
+            "/accounts/acme/integration",
+            &body.to_string(),
+        )
+        .await;
+        let (code, _, message) = error_of(&reply);
+        assert_eq!((reply.status, code), (503, "unavailable"), "{message}");
+        assert!(
+            message.contains("Clockify could not be reached"),
+            "{message}"
+        );
+        assert!(h.store.settings(&acme()).await.unwrap().is_none());
+        assert!(h.jobs().is_empty());
+    }
+
+    #[tokio::test]
+    async fn save_and_run_bodies_with_bad_json_or_unknown_fields_are_refused() {
+        let h = harness().await;
+        let mut extra = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
+        extra["id"] = json!("globex");
+        let mut bad_zone = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
+        bad_zone["time_zone"] = json!("Mars/Olympus");
+        let mut extra_switch = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
+        extra_switch["switches"]["invoices"] = json!(true);
+        for (body, words) in [
+            (extra.to_string(), "unknown field `id`"),
+            (bad_zone.to_string(), "Mars/Olympus"),
+            (extra_switch.to_string(), "unknown field `invoices`"),
+            ("{\"runn_account\": ".to_owned(), "EOF"),
+            ("[]".to_owned(), "a JSON object"),
+        ] {
+            let reply = call(&h.api, "PUT", "/accounts/acme/integration", &body).await;
+            let (code, _, message) = error_of(&reply);
+            assert_eq!(
+                (reply.status, code),
+                (400, "bad_request"),
+                "{body}: {message}"
+            );
+            assert!(message.contains(words), "{body}: {message}");
+        }
+        assert!(h.store.settings(&acme()).await.unwrap().is_none());
+        for path in ["/accounts/nobody/status", "/accounts/nobody/runs/r-1"] {
+            assert_eq!(call(&h.api, "GET", path, "").await.status, 404, "{path}");
+        }
     }
 
     struct DownQueue;
