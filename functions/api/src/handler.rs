@@ -745,6 +745,17 @@ mod tests {
             body
         }
 
+        /// The admin's form with one field (dotted path) set to `value`.
+        fn admin_form_with(&self, field: &str, value: Value) -> Value {
+            let mut body = self.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
+            let mut at = &mut body;
+            for key in field.split('.') {
+                at = &mut at[key];
+            }
+            *at = value;
+            body
+        }
+
         async fn save(&self, id: &str, body: &Value) -> Reply {
             let path = format!("/accounts/{id}/integration");
             contract().check_request("PUT", &path, body).unwrap();
@@ -891,17 +902,15 @@ mod tests {
     #[tokio::test]
     async fn a_bad_credential_or_setting_is_refused_by_field_and_nothing_is_saved() {
         let h = harness().await;
-        let mut wrong_workspace = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        wrong_workspace["clockify_workspace"] = json!("65b1c0ffee0000000000ffff");
-        let mut bad_workspace = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        bad_workspace["clockify_workspace"] = json!("../admin");
-        let mut bad_window = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        bad_window["window_days"] = json!(0);
+        let wrong_workspace =
+            h.admin_form_with("clockify_workspace", json!("65b1c0ffee0000000000ffff"));
+        let bad_workspace = h.admin_form_with("clockify_workspace", json!("../admin"));
+        let bad_window = h.admin_form_with("window_days", json!(0));
         let mut plain_http = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
         plain_http["runn_host"] =
             json!({"kind": "custom", "url": "https://me:pw@runn.example.com"});
-        let mut metadata = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        metadata["clockify_reports_url"] = json!("ftp://reports.example.com/");
+        let metadata =
+            h.admin_form_with("clockify_reports_url", json!("ftp://reports.example.com/"));
         let cases = [
             (
                 h.integration(Some("wrong-key"), Some(RUNN_TOKEN)),
@@ -1260,8 +1269,10 @@ mod tests {
             "{}",
             reply.body
         );
-        let mut unknown_field = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        unknown_field["clockify_host"] = json!({"kind": "global", "url": "https://x.example"});
+        let unknown_field = h.admin_form_with(
+            "clockify_host",
+            json!({"kind": "global", "url": "https://x.example"}),
+        );
         let reply = call(
             &h.api,
             "PUT",
@@ -1354,12 +1365,9 @@ mod tests {
     #[tokio::test]
     async fn save_and_run_bodies_with_bad_json_or_unknown_fields_are_refused() {
         let h = harness().await;
-        let mut extra = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        extra["id"] = json!("globex");
-        let mut bad_zone = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        bad_zone["time_zone"] = json!("Mars/Olympus");
-        let mut extra_switch = h.integration(Some(demo::API_KEY), Some(RUNN_TOKEN));
-        extra_switch["switches"]["invoices"] = json!(true);
+        let extra = h.admin_form_with("id", json!("globex"));
+        let bad_zone = h.admin_form_with("time_zone", json!("Mars/Olympus"));
+        let extra_switch = h.admin_form_with("switches.invoices", json!(true));
         for (body, words) in [
             (extra.to_string(), "unknown field `id`"),
             (bad_zone.to_string(), "Mars/Olympus"),
