@@ -26,6 +26,7 @@ use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
+    TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 use chrono::{Datelike, NaiveDate};
@@ -473,27 +474,22 @@ impl Store for DynamoStore {
         );
         let json = run_json(id, run)?;
         let expires = run.finished_at.timestamp() + RUN_RETENTION.as_secs() as i64;
+        let put = |sk: String, attribute: &str, value: String| {
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .item("pk", pk(id))
+                .item("sk", s(sk))
+                .item(attribute, s(value))
+                .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        // The record and its pointer (a run read by its id) land together or not at all.
         self.db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", pk(id))
-            .item("sk", s(sk.clone()))
-            .item("run", s(json))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
-            .send()
-            .await
-            .map_err(unavailable(format!(
-                "record run {} of account {id}",
-                run.run_id
-            )))?;
-        // A pointer, so a run can be read by its id.
-        self.db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", pk(id))
-            .item("sk", s(format!("RUNID#{}", run.run_id)))
-            .item("latest", s(sk))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+            .transact_write_items()
+            .transact_items(put(sk.clone(), "run", json)?)
+            .transact_items(put(format!("RUNID#{}", run.run_id), "latest", sk)?)
             .send()
             .await
             .map_err(unavailable(format!(

@@ -498,7 +498,7 @@ async fn find_person(
 }
 
 /// The names of the linked people whose current contract is on `role`, sorted.
-fn names_on_role(
+pub(crate) fn names_on_role(
     linked: &HashMap<RunnPersonId, String>,
     contracts: &[crate::runn::Contract],
     role: RunnRoleId,
@@ -518,9 +518,5 @@ fn names_on_role(
 
 /// The role named exactly "Unknown" (the name filter matches substrings).
 async fn find_unknown_role(runn: &RunnClient) -> Result<Option<RunnRoleId>, ApiError> {
-    let roles = all(runn.roles(Some(UNKNOWN_ROLE))).await?;
-    Ok(roles
-        .into_iter()
-        .find(|r| !r.is_archived && r.name.as_deref() == Some(UNKNOWN_ROLE))
-        .map(|r| r.id))
+    crate::sync::timesheets::find_role(runn, UNKNOWN_ROLE).await
 }

@@ -182,7 +182,10 @@ pub async fn load_index(ctx: &Ctx<'_>, with_zones: bool) -> Result<Index, ApiErr
 }
 
 /// The role named exactly `name` (the filter matches substrings).
-async fn find_role(runn: &RunnClient, name: &str) -> Result<Option<RunnRoleId>, ApiError> {
+pub(crate) async fn find_role(
+    runn: &RunnClient,
+    name: &str,
+) -> Result<Option<RunnRoleId>, ApiError> {
     Ok(all(runn.roles(Some(name)))
         .await?
         .into_iter()
@@ -196,21 +199,16 @@ pub async fn people_on_unknown_role(runn: &RunnClient) -> Result<Vec<String>, Ap
     let Some(unknown) = find_role(runn, UNKNOWN_ROLE).await? else {
         return Ok(vec![]);
     };
-    let on_unknown: BTreeSet<RunnPersonId> = all(runn.current_contracts())
-        .await?
-        .into_iter()
-        .filter(|c| c.role_id == unknown)
-        .map(|c| c.person_id)
-        .collect();
-    let mut names: Vec<String> = all(runn.people(&PeopleFilter::default()))
+    let contracts = all(runn.current_contracts()).await?;
+    let linked = all(runn.people(&PeopleFilter::default()))
         .await?
         .into_iter()
         .filter(|p| !p.is_archived && clockify_ref(&p.references).is_some())
-        .filter(|p| on_unknown.contains(&p.id))
-        .map(|p| format!("{} {}", p.first_name, p.last_name))
+        .map(|p| (p.id, format!("{} {}", p.first_name, p.last_name)))
         .collect();
-    names.sort();
-    Ok(names)
+    Ok(crate::sync::import::names_on_role(
+        &linked, &contracts, unknown,
+    ))
 }
 
 /// Today in the account's zone.
