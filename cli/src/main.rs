@@ -10,11 +10,13 @@ mod setup;
 use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use shared::account::Switches;
-use shared::account::{Account, AccountId, Trigger};
+use shared::account::{
+    check_rebinding, switches_actuals_on, Account, AccountId, AccountSettings, Trigger,
+};
 use shared::hosts::HostPolicy;
 use shared::jobs::{self, JobOutcome, WorkerConfig};
 use shared::queue::{Job, MemoryQueue, SqsQueue, Work};
-use shared::store::{DynamoStore, KmsSealer, Store};
+use shared::store::{DynamoStore, KmsSealer, Store, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -198,17 +200,19 @@ fn explain(e: &(dyn std::error::Error + 'static)) -> String {
 fn need(value: &Option<String>, what: &str) -> Fallible<String> {
     value
         .clone()
-        .ok_or_else(|| format!("{what} is not set (flag or environment)").into())
+        .ok_or_else(|| {
+            format!("{what} is not set (flag or environment); `runn-clockify setup` prints them for a local emulator").into()
+        })
 }
 
 async fn store(cli: &Cli, aws: &aws_config::SdkConfig) -> Fallible<DynamoStore> {
     let sealer = KmsSealer::new(
         aws_sdk_kms::Client::new(aws),
-        need(&cli.kms_key, "--kms-key / KMS_KEY_ID")?,
+        need(&cli.kms_key, "KMS_KEY_ID (or --kms-key)")?,
     );
     Ok(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(aws),
-        need(&cli.table, "--table / TABLE_NAME")?,
+        need(&cli.table, "TABLE_NAME (or --table)")?,
         Arc::new(sealer),
     ))
 }
@@ -218,6 +222,14 @@ fn account_id(s: &str) -> Fallible<AccountId> {
 }
 
 async fn run(cli: Cli) -> Fallible<ExitCode> {
+    // Settings first: a missing one is one clear line, before any AWS client is built.
+    if !matches!(cli.command, Command::Setup { .. }) {
+        need(&cli.kms_key, "KMS_KEY_ID (or --kms-key)")?;
+        need(&cli.table, "TABLE_NAME (or --table)")?;
+    }
+    if matches!(cli.command, Command::Schedule | Command::Work) {
+        need(&cli.queue, "QUEUE_URL (or --queue)")?;
+    }
     let aws = shared::aws::config().await;
     match &cli.command {
         Command::Setup { prefix } => {
@@ -230,15 +242,7 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             account
                 .validate(HostPolicy::from_env())
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
-            let store = store(&cli, &aws).await?;
-            let was_on = store
-                .settings(&account.settings.id)
-                .await?
-                .is_some_and(|s| s.switches.actuals);
-            if account.settings.switches.actuals && !was_on {
-                unknown_gate(&account).await?;
-            }
-            store.put_account(&account).await?;
+            put_account(&store(&cli, &aws).await?, &account).await?;
             println!(
                 "Account {} saved ({}; credentials sealed).",
                 account.settings.id, account.settings.runn_account
@@ -253,43 +257,36 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
         }) => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
-            let Some(current) = store.account(&id).await? else {
-                return Err(format!("no account {id}").into());
+            let change = |settings: &mut AccountSettings| {
+                if let Some(a) = actuals {
+                    settings.switches.actuals = *a == OnOff::On;
+                }
+                if let Some(a) = autofill {
+                    settings.autofill = *a == OnOff::On;
+                }
+                if since.is_some() {
+                    settings.actuals_since = *since;
+                }
+                if let Some(w) = window {
+                    settings.window_days = *w;
+                }
             };
-            let mut settings = current.settings.clone();
-            if let Some(a) = actuals {
-                settings.switches.actuals = *a == OnOff::On;
-            }
-            if let Some(a) = autofill {
-                settings.autofill = *a == OnOff::On;
-            }
-            if since.is_some() {
-                settings.actuals_since = *since;
-            }
-            if let Some(w) = window {
-                settings.window_days = *w;
-            }
-            settings
-                .validate(HostPolicy::from_env())
-                .map_err(|e| format!("not changed: {e}"))?;
-            if settings.switches.actuals && !current.settings.switches.actuals {
-                unknown_gate(&current).await?;
-            }
-            if !store.update_settings(&settings).await? {
-                return Err(format!("no account {id}").into());
-            }
+            let settings = set_account(&store, &id, change).await?;
             println!("Account {id} updated.");
             print!("{}", display::status(&settings, &[]));
         }
         Command::Account(AccountCommand::List) => {
             let store = store(&cli, &aws).await?;
             let all = store.all_settings().await?;
-            if all.is_empty() {
+            if all.settings.is_empty() && all.unreadable.is_empty() {
                 println!("No accounts.");
             }
-            for settings in all {
+            for settings in all.settings {
                 let last = store.runs(&settings.id, 1).await?;
                 println!("{}", display::account_line(&settings, last.first()));
+            }
+            for key in &all.unreadable {
+                println!("(a record that could not be read: {key})");
             }
         }
         Command::Status { account, runs } => {
@@ -375,9 +372,7 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             match store(&cli, &aws).await?.release_lease(&id, "").await? {
                 Some(holder) => println!(
                     "Released the lease of {id}, held by run {}.",
-                    holder
-                        .rsplit_once(':')
-                        .map_or(holder.as_str(), |(run, _)| run)
+                    shared::store::run_of_holder(&holder)
                 ),
                 None => println!("No run holds {id}."),
             }
@@ -386,15 +381,24 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let store = store(&cli, &aws).await?;
             let queue = SqsQueue::new(
                 aws_sdk_sqs::Client::new(&aws),
-                need(&cli.queue, "--queue / QUEUE_URL")?,
+                need(&cli.queue, "QUEUE_URL (or --queue)")?,
             );
             let run_id = jobs::new_run_id();
-            let n = jobs::fan_out(&store, &queue, &run_id).await?;
-            println!("Queued the import of {n} account(s) (run {run_id}).");
+            let done = jobs::fan_out(&store, &queue, &run_id).await?;
+            println!(
+                "Queued the import of {} account(s) (run {run_id}).",
+                done.queued
+            );
+            if done.unreadable > 0 {
+                println!(
+                    "Left out {} account record(s) that could not be read (see the log).",
+                    done.unreadable
+                );
+            }
         }
         Command::Work => {
             let store = store(&cli, &aws).await?;
-            let url = need(&cli.queue, "--queue / QUEUE_URL")?;
+            let url = need(&cli.queue, "QUEUE_URL (or --queue)")?;
             return work(&store, aws_sdk_sqs::Client::new(&aws), url).await;
         }
     }
@@ -404,6 +408,62 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
 /// Longest a command-line run goes before handing over to its own continuation (so a
 /// crashed run's lease never blocks the account for long).
 const SYNC_SLICE: Duration = Duration::from_secs(30 * 60);
+
+/// Times a read-modify-write of an account re-reads and decides again when another
+/// writer (a worker, Runn's Save & Run) got there first.
+const WRITE_ATTEMPTS: usize = 3;
+
+/// `account put`: creates or replaces the account, conditional on what was read (the
+/// "Unknown" gate is decided on it), the rules decided again if it changed meanwhile.
+async fn put_account(store: &DynamoStore, account: &Account) -> Fallible<()> {
+    let id = &account.settings.id;
+    for _ in 0..WRITE_ATTEMPTS {
+        let old = store.state(id).await?;
+        if switches_actuals_on(old.as_ref().map(|s| &s.settings), &account.settings) {
+            unknown_gate(account).await?;
+        }
+        let version = old.as_ref().map_or(0, |s| s.version);
+        match store.replace_account(account, version).await? {
+            Write::Applied => return Ok(()),
+            Write::Conflict | Write::Missing => continue,
+        }
+    }
+    Err(format!("account {id} kept changing while it was being saved; nothing was saved").into())
+}
+
+/// `account set`: changes the settings `change` names, conditional on what was read; a
+/// change that would send a stored credential elsewhere is refused (it cannot happen
+/// with the flags `set` has, but the rule is the same wherever settings enter).
+async fn set_account(
+    store: &DynamoStore,
+    id: &AccountId,
+    change: impl Fn(&mut AccountSettings),
+) -> Fallible<AccountSettings> {
+    for _ in 0..WRITE_ATTEMPTS {
+        let Some(current) = store.state(id).await? else {
+            return Err(format!("no account {id}").into());
+        };
+        let mut settings = current.settings.clone();
+        change(&mut settings);
+        settings
+            .validate(HostPolicy::from_env())
+            .map_err(|e| format!("not changed: {e}"))?;
+        check_rebinding(&current.settings, &settings, |_| false)
+            .map_err(|e| format!("not changed: {e}"))?;
+        if switches_actuals_on(Some(&current.settings), &settings) {
+            let Some(opened) = store.open_account(id).await? else {
+                return Err(format!("no account {id}").into());
+            };
+            unknown_gate(&opened.account).await?;
+        }
+        match store.update_settings(&settings, current.version).await? {
+            Write::Applied => return Ok(settings),
+            Write::Missing => return Err(format!("no account {id}").into()),
+            Write::Conflict => continue,
+        }
+    }
+    Err(format!("account {id} kept changing while it was being updated; not changed").into())
+}
 
 /// Refuses to turn actuals on while linked people are still on "Unknown".
 async fn unknown_gate(account: &Account) -> Fallible<()> {

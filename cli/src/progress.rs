@@ -113,7 +113,10 @@ impl<S: Subscriber> Layer<S> for ProgressLines {
 
 /// Progress lines on standard error, and other events at `RUST_LOG` (default: warnings).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    // The AWS SDK's provider chain warns of each source it tries (the instance metadata
+    // service first): a newcomer's first command would open on a screen of those.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "warn,aws_config=error,aws_smithy_runtime=error".into());
     let progress_filter = tracing_subscriber::filter::Targets::new()
         .with_target(PROGRESS, Level::INFO)
         .with_target(ACTUALS_PROGRESS, Level::INFO);

@@ -14,10 +14,24 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use url::Url;
 
-/// Our id of an integration account.
+/// Our id of an integration account: parsed wherever it enters, deserialisation included,
+/// so no key the store builds from it can hold a `#` or a space.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
+#[serde(try_from = "String", into = "String")]
 pub struct AccountId(String);
+
+impl TryFrom<String> for AccountId {
+    type Error = BadAccountId;
+    fn try_from(s: String) -> Result<Self, BadAccountId> {
+        AccountId::parse(&s)
+    }
+}
+
+impl From<AccountId> for String {
+    fn from(id: AccountId) -> String {
+        id.0
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("an account id is 1 to 64 letters, digits, '-' or '_', not {0:?}")]
@@ -32,7 +46,8 @@ impl AccountId {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(BadAccountId(s.to_owned()))
+            // Quoted back in errors and logs: never more than a line of it.
+            Err(BadAccountId(crate::sync::report::clip(s, 80)))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -120,6 +135,133 @@ fn yes() -> bool {
     true
 }
 
+/// The earliest `actuals_since` accepted: Clockify has no older time to read.
+pub const EARLIEST_ACTUALS_SINCE: chrono::NaiveDate =
+    match chrono::NaiveDate::from_ymd_opt(2015, 1, 1) {
+        Some(d) => d,
+        None => panic!("a valid date"),
+    };
+
+/// A URL as it is compared and sealed: lower-case scheme and host, the port only when it
+/// is not the scheme's default, no trailing slash.
+pub fn canonical_url(u: &Url) -> String {
+    let mut s = format!(
+        "{}://{}",
+        u.scheme(),
+        u.host_str().unwrap_or_default().to_ascii_lowercase()
+    );
+    if let Some(port) = u.port() {
+        s.push_str(&format!(":{port}"));
+    }
+    s.push_str(u.path().trim_end_matches('/'));
+    if let Some(q) = u.query() {
+        s.push('?');
+        s.push_str(q);
+    }
+    s
+}
+
+/// A stored credential. Each is sent only where it was checked: what it is bound to (its
+/// [`Credential::binding`]) seals it, and a change to any of that needs it given again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Credential {
+    RunnToken,
+    ClockifyApiKey,
+}
+
+impl Credential {
+    pub const ALL: [Credential; 2] = [Credential::RunnToken, Credential::ClockifyApiKey];
+
+    /// Its field in a request and an account file (and its attribute in the store).
+    pub fn field(self) -> &'static str {
+        match self {
+            Credential::RunnToken => "runn_token",
+            Credential::ClockifyApiKey => "clockify_api_key",
+        }
+    }
+
+    /// Its name in a person's words.
+    pub fn what(self) -> &'static str {
+        match self {
+            Credential::RunnToken => "Runn API token",
+            Credential::ClockifyApiKey => "Clockify API key",
+        }
+    }
+
+    /// Where it goes and what it was checked against, canonical: the Runn host for the
+    /// token; the Clockify host, the reports URL (the default spelled out) and the
+    /// workspace for the key.
+    pub fn binding(self, s: &AccountSettings) -> Vec<(&'static str, String)> {
+        match self {
+            Credential::RunnToken => vec![("runn_host", canonical_url(&s.runn_host.base()))],
+            Credential::ClockifyApiKey => {
+                let api = s.clockify_host.api_base().map(|u| canonical_url(&u));
+                let reports = match &s.clockify_reports_url {
+                    Some(u) => Ok(canonical_url(u)),
+                    None => s.clockify_host.reports_base().map(|u| canonical_url(&u)),
+                };
+                // A host that gives no URL was refused by `validate`; its text still binds.
+                let or_raw = |r: Result<String, crate::hosts::HostRefused>| {
+                    r.unwrap_or_else(|_| format!("{:?}", s.clockify_host))
+                };
+                vec![
+                    ("clockify_host", or_raw(api)),
+                    ("reports_url", or_raw(reports)),
+                    ("workspace", s.clockify_workspace.to_string()),
+                ]
+            }
+        }
+    }
+
+    /// The setting whose change makes a stored credential unusable, in a person's words,
+    /// if any changed between `old` and `new`.
+    pub fn rebinding(self, old: &AccountSettings, new: &AccountSettings) -> Option<&'static str> {
+        let (a, b) = (self.binding(old), self.binding(new));
+        a.iter()
+            .zip(&b)
+            .find(|(x, y)| x != y)
+            .map(|((name, _), _)| match *name {
+                "runn_host" => "the Runn host",
+                "clockify_host" => "the Clockify host",
+                "reports_url" => "the Clockify reports URL",
+                _ => "the Clockify workspace",
+            })
+    }
+}
+
+/// Refuses settings that would send a stored credential somewhere it was not checked
+/// for: when anything it is bound to changes, the credential must be given again
+/// (`given`), wherever settings enter (Save & Run, `account put`, `account set`).
+pub fn check_rebinding(
+    old: &AccountSettings,
+    new: &AccountSettings,
+    given: impl Fn(Credential) -> bool,
+) -> Result<(), SettingsError> {
+    for c in Credential::ALL {
+        if given(c) {
+            continue;
+        }
+        if let Some(setting) = c.rebinding(old, new) {
+            return Err(SettingsError {
+                field: c.field(),
+                reason: format!(
+                    "the {what} is needed again: {setting} changed, and a stored {what} is only \
+                     ever sent where it was checked",
+                    what = c.what()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether saving `new` over `old` switches actuals on (so the "Unknown" role gate must
+/// pass first): on now, and not on for an enabled integration before. One rule for the
+/// API and the command line.
+pub fn switches_actuals_on(old: Option<&AccountSettings>, new: &AccountSettings) -> bool {
+    new.switches.actuals && !old.is_some_and(|s| s.enabled && s.switches.actuals)
+}
+
 /// A setting refused, naming the field and why.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {reason}")]
@@ -138,6 +280,18 @@ impl AccountSettings {
     /// Checks everything a credential will be sent to, wherever settings enter (an account
     /// file, the HTTP API), before anything is stored.
     pub fn validate(&self, hosts: HostPolicy) -> Result<(), SettingsError> {
+        let today = chrono::Utc::now()
+            .with_timezone(&self.time_zone)
+            .date_naive();
+        self.validate_on(hosts, today)
+    }
+
+    /// [`AccountSettings::validate`] with `today` (in the account's zone) given.
+    pub fn validate_on(
+        &self,
+        hosts: HostPolicy,
+        today: chrono::NaiveDate,
+    ) -> Result<(), SettingsError> {
         let bad = |field, reason: String| Err(SettingsError { field, reason });
         if self.runn_account.trim().is_empty() || self.runn_account.chars().count() > 200 {
             return bad("runn_account", "must be 1 to 200 characters".into());
@@ -172,6 +326,17 @@ impl AccountSettings {
                 "window_days",
                 format!("must be 1 to 366 days, not {}", self.window_days),
             );
+        }
+        if let Some(since) = self.actuals_since {
+            if since < EARLIEST_ACTUALS_SINCE || since > today {
+                return bad(
+                    "actuals_since",
+                    format!(
+                        "must be a day from {EARLIEST_ACTUALS_SINCE} to today ({today} in {}), not {since}",
+                        self.time_zone.name()
+                    ),
+                );
+            }
         }
         // The workspace id goes into request paths: letters and digits only.
         let ws = self.clockify_workspace.as_str();
@@ -243,6 +408,20 @@ pub enum Outcome {
         class: FailureClass,
         message: String,
     },
+}
+
+/// The longest failure message a run record keeps: a server's error text (Clockify Server
+/// and custom Runn hosts are the tenant's own) never grows a record without bound.
+pub const FAILURE_CHARS: usize = 600;
+
+impl Outcome {
+    /// A failure, its message cut to [`FAILURE_CHARS`].
+    pub fn failed(class: FailureClass, message: &str) -> Self {
+        Outcome::Failed {
+            class,
+            message: crate::sync::report::clip(message, FAILURE_CHARS),
+        }
+    }
 }
 
 /// One run of an account's import, as its status shows it.

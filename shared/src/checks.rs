@@ -2,11 +2,15 @@
 //! credential is used read-only, within a short deadline (API Gateway allows 30 s in all),
 //! and a refusal names the field in words a person understands.
 
-use crate::clockify::{ClockifyClient, WorkspaceRole};
+use crate::account::AccountSettings;
+use crate::clockify::{ClockifyClient, ClockifyHost, WorkspaceRole};
 use crate::error::{ApiError, FailureClass};
+use crate::hosts::{check_resolved, HostPolicy, Resolver};
 use crate::ids::WorkspaceId;
+use crate::runn::RunnHost;
 use crate::runn::{PeopleFilter, RunnClient};
 use futures::StreamExt;
+use url::Url;
 
 /// A check's answer when it cannot let the request through.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -30,6 +34,15 @@ fn refusal(
     credential: (&'static str, &str),
     host_field: &'static str,
 ) -> CheckError {
+    if let ApiError::Forbidden { permission, .. } = &e {
+        return CheckError::Refused {
+            field: credential.0,
+            message: format!(
+                "the {} works, but {service} does not let it {permission} (HTTP 403); give it that permission",
+                credential.1
+            ),
+        };
+    }
     match e.class() {
         FailureClass::CredentialsRejected => CheckError::Refused {
             field: credential.0,
@@ -48,6 +61,54 @@ fn refusal(
             ),
         },
     }
+}
+
+/// Resolves and checks every host the settings name (whether or not its credential is in
+/// the request), within `by`: a name that points at a loopback, private or metadata
+/// address is refused naming its field. The fixed hosts (Runn's EU and US, Clockify's
+/// own) are ours and not looked up.
+pub async fn check_hosts(
+    settings: &AccountSettings,
+    policy: HostPolicy,
+    resolver: &dyn Resolver,
+    by: tokio::time::Instant,
+) -> Result<(), CheckError> {
+    let mut named: Vec<(&'static str, Url)> = vec![];
+    if let RunnHost::Custom { url } = &settings.runn_host {
+        named.push(("runn_host", url.clone()));
+    }
+    if let ClockifyHost::Server { .. } = &settings.clockify_host {
+        for u in [
+            settings.clockify_host.api_base(),
+            settings.clockify_host.reports_base(),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            named.push(("clockify_host", u));
+        }
+    }
+    if let Some(u) = &settings.clockify_reports_url {
+        named.push(("clockify_reports_url", u.clone()));
+    }
+    for (field, url) in named {
+        let checked = tokio::time::timeout_at(by, check_resolved(&url, policy, resolver)).await;
+        match checked {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                return Err(CheckError::Refused {
+                    field,
+                    message: format!("the address {e}"),
+                })
+            }
+            Err(_) => {
+                return Err(CheckError::Unavailable {
+                    message: format!("the host of {field} could not be looked up in time; nothing was saved, try again"),
+                })
+            }
+        }
+    }
+    Ok(())
 }
 
 const CLOCKIFY_KEY: (&str, &str) = ("clockify_api_key", "Clockify API key");

@@ -42,12 +42,23 @@ pub struct RunnErrorBody {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// 401 or 403: the key or token is wrong, revoked, or lacks the scope.
+    /// 401 (or a 403 from the endpoint that identifies the credential): the key or token
+    /// is wrong or revoked.
     #[error("{service} rejected the credentials (HTTP {status}) on {request}")]
     CredentialsRejected {
         service: Service,
         request: String,
         status: u16,
+    },
+
+    /// 403 from any other endpoint: the credential works, but lacks a permission this
+    /// step needs. The step fails; the account stays enabled.
+    #[error("{service} denied {request} (HTTP 403): the credential lacks the permission to {permission}{}", if message.is_empty() { String::new() } else { format!(" ({message})") })]
+    Forbidden {
+        service: Service,
+        request: String,
+        permission: String,
+        message: String,
     },
 
     /// Any other 4xx: the request itself is wrong and will not succeed on retry.
@@ -109,9 +120,25 @@ impl ApiError {
             ApiError::Transient { .. } | ApiError::Unclear { .. } | ApiError::OutOfTime { .. } => {
                 FailureClass::Transient
             }
-            ApiError::Rejected { .. } | ApiError::Contract { .. } | ApiError::Invalid { .. } => {
-                FailureClass::Permanent
-            }
+            ApiError::Rejected { .. }
+            | ApiError::Forbidden { .. }
+            | ApiError::Contract { .. }
+            | ApiError::Invalid { .. } => FailureClass::Permanent,
+        }
+    }
+
+    /// A 403 from the endpoint that says who the credential is (`GET /v1/user`,
+    /// `GET /me/`) is the credential itself refused.
+    pub fn identity_refused(self) -> ApiError {
+        match self {
+            ApiError::Forbidden {
+                service, request, ..
+            } => ApiError::CredentialsRejected {
+                service,
+                request,
+                status: 403,
+            },
+            other => other,
         }
     }
 
@@ -130,6 +157,7 @@ impl ApiError {
             ApiError::CredentialsRejected { status, .. } | ApiError::Rejected { status, .. } => {
                 Some(*status)
             }
+            ApiError::Forbidden { .. } => Some(403),
             _ => None,
         }
     }

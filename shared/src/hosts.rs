@@ -120,6 +120,57 @@ pub fn check_dns_label(name: &str) -> Result<(), HostRefused> {
     Ok(())
 }
 
+/// Looks host names up: the system's resolver in production, a table in tests (there is
+/// no DNS here).
+#[async_trait::async_trait]
+pub trait Resolver: Send + Sync {
+    async fn lookup(&self, name: &str) -> std::io::Result<Vec<IpAddr>>;
+}
+
+/// The system's resolver (getaddrinfo, through tokio).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemResolver;
+
+#[async_trait::async_trait]
+impl Resolver for SystemResolver {
+    async fn lookup(&self, name: &str) -> std::io::Result<Vec<IpAddr>> {
+        Ok(tokio::net::lookup_host((name, 0))
+            .await?
+            .map(|a| a.ip())
+            .collect())
+    }
+}
+
+/// [`check_url`], and for a name, every address it resolves to now: one that points at
+/// a loopback, private or metadata address is refused with the reason, so the person who
+/// typed it learns why. (Connections still check at connect time: [`GuardedResolver`].)
+pub async fn check_resolved(
+    url: &Url,
+    policy: HostPolicy,
+    resolver: &dyn Resolver,
+) -> Result<(), HostRefused> {
+    check_url(url, policy)?;
+    if policy.allow_local {
+        return Ok(());
+    }
+    let Some(Host::Domain(name)) = url.host() else {
+        return Ok(());
+    };
+    let addrs = resolver
+        .lookup(name)
+        .await
+        .map_err(|e| HostRefused(format!("names {name}, which could not be found ({e})")))?;
+    if addrs.is_empty() {
+        return Err(HostRefused(format!("names {name}, which has no address")));
+    }
+    match addrs.into_iter().find(|ip| is_forbidden(*ip)) {
+        Some(ip) => Err(HostRefused(format!(
+            "names {name}, which resolves to {ip}, a loopback, private, link-local or metadata address"
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The error a refused resolution carries through reqwest, recognised by the request
 /// path so the failure is reported as a refused host, not retried as a network fault.
 #[derive(Debug, thiserror::Error)]
@@ -199,6 +250,53 @@ mod tests {
         for bad in ["", "Acme", "a.b", "a/b", "-a", "a-", "a b", &"a".repeat(64)] {
             assert!(check_dns_label(bad).is_err(), "{bad:?} passed");
         }
+    }
+
+    /// Names and what they resolve to, for tests.
+    struct Table(Vec<(&'static str, IpAddr)>);
+
+    #[async_trait::async_trait]
+    impl Resolver for Table {
+        async fn lookup(&self, name: &str) -> std::io::Result<Vec<IpAddr>> {
+            let found: Vec<IpAddr> = self
+                .0
+                .iter()
+                .filter(|(n, _)| *n == name)
+                .map(|(_, ip)| *ip)
+                .collect();
+            if found.is_empty() {
+                return Err(std::io::Error::other("no such name"));
+            }
+            Ok(found)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_name_is_checked_against_every_address_it_resolves_to() {
+        let table = Table(vec![
+            ("runn.acme.example", "93.184.216.34".parse().unwrap()),
+            ("sneaky.example", "93.184.216.34".parse().unwrap()),
+            ("sneaky.example", "169.254.169.254".parse().unwrap()),
+            ("inside.example", "10.1.2.3".parse().unwrap()),
+        ]);
+        let strict = HostPolicy::STRICT;
+        let ok = url("https://runn.acme.example/api");
+        assert_eq!(check_resolved(&ok, strict, &table).await, Ok(()));
+        for (bad, words) in [
+            ("https://sneaky.example", "169.254.169.254"),
+            ("https://inside.example", "10.1.2.3"),
+            ("https://nowhere.example", "could not be found"),
+            ("http://runn.acme.example", "https"),
+        ] {
+            let e = check_resolved(&url(bad), strict, &table).await.unwrap_err();
+            assert!(e.0.contains(words), "{bad}: {e}");
+        }
+        // Local hosts pass under the local policy, unresolved.
+        let local = url("http://localhost:8080");
+        assert_eq!(
+            check_resolved(&local, HostPolicy::LOCAL, &table).await,
+            Ok(())
+        );
     }
 
     #[tokio::test]

@@ -376,22 +376,33 @@ impl HttpCore {
                     let status = resp.status();
                     let headers = resp.headers().clone();
                     if status.is_success() {
-                        match resp.bytes().await {
+                        match read_capped(resp, MAX_ANSWER_BYTES).await {
                             Err(e) => (describe_transport_error(&e), true),
-                            Ok(bytes) => {
+                            Ok((_, true)) => {
+                                return Err(ApiError::Contract {
+                                    service,
+                                    request: label.to_owned(),
+                                    reason: format!(
+                                        "the answer is over {} MiB",
+                                        MAX_ANSWER_BYTES >> 20
+                                    ),
+                                })
+                            }
+                            Ok((bytes, false)) => {
                                 let text: &[u8] = if bytes.is_empty() { b"null" } else { &bytes };
                                 match serde_json::from_slice::<T>(text) {
                                     Ok(body) => return Ok(Reply { body, headers }),
                                     // Cut-off or garbled JSON is a transport fault; valid
                                     // JSON of the wrong shape is a contract mismatch.
-                                    Err(e) if !is_json(text) => {
-                                        (format!("malformed JSON body ({e})"), true)
-                                    }
+                                    Err(e) if !is_json(text) => (
+                                        clip(&format!("malformed JSON body ({e})"), MESSAGE_CHARS),
+                                        true,
+                                    ),
                                     Err(e) => {
                                         return Err(ApiError::Contract {
                                             service,
                                             request: label.to_owned(),
-                                            reason: e.to_string(),
+                                            reason: clip(&e.to_string(), MESSAGE_CHARS),
                                         })
                                     }
                                 }
@@ -432,15 +443,19 @@ impl HttpCore {
                         continue;
                     } else if status.is_server_error() || status == StatusCode::REQUEST_TIMEOUT {
                         (format!("HTTP {}", status.as_u16()), true)
-                    } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN
-                    {
+                    } else if status == StatusCode::UNAUTHORIZED {
                         return Err(ApiError::CredentialsRejected {
                             service,
                             request: label.to_owned(),
                             status: status.as_u16(),
                         });
                     } else {
-                        let body = resp.bytes().await.unwrap_or_default();
+                        // However large a server's error body, a bounded part of it is read.
+                        let (body, _) =
+                            read_capped(resp, MAX_ERROR_BYTES).await.unwrap_or_default();
+                        if status == StatusCode::FORBIDDEN {
+                            return Err(forbidden(service, label, &body));
+                        }
                         return Err(rejected(service, label, status, &body));
                     }
                 }
@@ -511,23 +526,62 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
     if detail.is_empty() {
         kind.to_owned()
     } else {
-        format!("{kind} ({detail})")
+        clip(&format!("{kind} ({detail})"), MESSAGE_CHARS)
     }
+}
+
+/// The most of an answer read: a page of the largest lists is a few MiB.
+pub const MAX_ANSWER_BYTES: usize = 32 << 20;
+/// The most of an error answer read.
+const MAX_ERROR_BYTES: usize = 64 << 10;
+/// A server's error message (or a parser's complaint about an answer) is cut to this many
+/// characters wherever it goes: errors, run records, the API's refusals. Clockify Server
+/// and custom Runn hosts are the tenant's own, and may send anything.
+pub const MESSAGE_CHARS: usize = 300;
+
+/// Reads at most `cap` bytes of an answer's body; `true` when there was more.
+async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await? {
+        let room = cap - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// The message of an error body: Runn's `{error, message, statusCode}`, Clockify's
+/// `{message, code}`, else the text; cut to [`MESSAGE_CHARS`].
+fn error_message(body: &[u8]) -> (String, Option<RunnErrorBody>) {
+    #[derive(Deserialize)]
+    struct AnyMessage {
+        message: String,
+    }
+    let runn = serde_json::from_slice::<RunnErrorBody>(body)
+        .ok()
+        .map(|r| RunnErrorBody {
+            error: clip(&r.error, MESSAGE_CHARS),
+            message: clip(&r.message, MESSAGE_CHARS),
+            status_code: r.status_code,
+        });
+    let message = match (&runn, serde_json::from_slice::<AnyMessage>(body)) {
+        (Some(r), _) => r.message.clone(),
+        (None, Ok(m)) => m.message,
+        (None, Err(_)) => String::from_utf8_lossy(body).into_owned(),
+    };
+    (clip(message.trim(), MESSAGE_CHARS), runn)
 }
 
 /// Builds the permanent error for a 4xx, keeping Runn's `{error, message, statusCode}` or
 /// Clockify's `{message, code}` when the body has them.
 fn rejected(service: Service, label: &str, status: StatusCode, body: &[u8]) -> ApiError {
-    #[derive(Deserialize)]
-    struct AnyMessage {
-        message: String,
-    }
-    let runn = serde_json::from_slice::<RunnErrorBody>(body).ok();
-    let message = match (&runn, serde_json::from_slice::<AnyMessage>(body)) {
-        (Some(r), _) => r.message.clone(),
-        (None, Ok(m)) => m.message,
-        (None, Err(_)) => String::from_utf8_lossy(body).chars().take(300).collect(),
-    };
+    let (message, runn) = error_message(body);
     ApiError::Rejected {
         service,
         request: label.to_owned(),
@@ -535,6 +589,28 @@ fn rejected(service: Service, label: &str, status: StatusCode, body: &[u8]) -> A
         message,
         runn: if service == Service::Runn { runn } else { None },
     }
+}
+
+/// A 403: the credential works, but may not do this one thing. What it may not do is
+/// read off the request (`GET /actuals/`: read /actuals/).
+fn forbidden(service: Service, label: &str, body: &[u8]) -> ApiError {
+    let (message, _) = error_message(body);
+    let (method, path) = label.split_once(' ').unwrap_or(("", label));
+    let verb = match method {
+        "GET" => "read",
+        "DELETE" => "delete",
+        _ => "write",
+    };
+    ApiError::Forbidden {
+        service,
+        request: label.to_owned(),
+        permission: format!("{verb} {path}"),
+        message,
+    }
+}
+
+fn clip(s: &str, n: usize) -> String {
+    crate::sync::report::clip(s, n)
 }
 
 /// How long the server asked us to wait: `Retry-After` (seconds or an HTTP date), else
@@ -575,6 +651,18 @@ pub fn server_wait(headers: &HeaderMap) -> Option<Duration> {
         }
     }
     None
+}
+
+/// The most pages any list is read to: past it, the server is taken to be looping.
+pub const MAX_PAGES: u32 = 10_000;
+
+/// The error of a paged read that does not end: too many pages, or a cursor seen before.
+pub fn endless(service: Service, request: &str, why: &str) -> ApiError {
+    ApiError::Contract {
+        service,
+        request: request.to_owned(),
+        reason: format!("the list does not end ({why}); stopped reading"),
+    }
 }
 
 /// Serde for a `Duration` as whole milliseconds.

@@ -81,26 +81,68 @@ impl RunMetrics {
 
     /// The EMF document, for `function` (the dimension), at `timestamp_ms`.
     pub fn emf(&self, function: &str, timestamp_ms: i64) -> Value {
-        let mut doc = Map::new();
-        doc.insert(
-            "_aws".into(),
-            json!({
-                "Timestamp": timestamp_ms,
-                "CloudWatchMetrics": [{
-                    "Namespace": NAMESPACE,
-                    "Dimensions": [["Function"]],
-                    "Metrics": RUN_METRICS.iter()
-                        .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
-                        .collect::<Vec<_>>()
-                }]
-            }),
-        );
-        doc.insert("Function".into(), json!(function));
-        for (name, value) in self.values() {
-            doc.insert(name.into(), json!(value));
-        }
-        Value::Object(doc)
+        document(function, timestamp_ms, RUN_METRICS, self.values())
     }
+}
+
+/// Every metric a schedule's fan-out reports.
+pub const FAN_OUT_METRICS: &[(&str, &str)] = &[
+    ("AccountsQueued", "Count"),
+    // Account records the fan-out could not read and left out (the others still ran).
+    ("RecordsUnreadable", "Count"),
+];
+
+/// What one fan-out of a schedule did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FanOutMetrics {
+    pub queued: usize,
+    pub unreadable: usize,
+}
+
+impl FanOutMetrics {
+    pub fn emf(&self, function: &str, timestamp_ms: i64) -> Value {
+        document(
+            function,
+            timestamp_ms,
+            FAN_OUT_METRICS,
+            vec![
+                ("AccountsQueued", self.queued as f64),
+                ("RecordsUnreadable", self.unreadable as f64),
+            ],
+        )
+    }
+}
+
+fn document(
+    function: &str,
+    timestamp_ms: i64,
+    declared: &[(&str, &str)],
+    values: Vec<(&'static str, f64)>,
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Function"]],
+                "Metrics": declared.iter()
+                    .map(|(name, unit)| json!({"Name": name, "Unit": unit}))
+                    .collect::<Vec<_>>()
+            }]
+        }),
+    );
+    doc.insert("Function".into(), json!(function));
+    for (name, value) in values {
+        doc.insert(name.into(), json!(value));
+    }
+    Value::Object(doc)
+}
+
+/// Now, as EMF timestamps are given (epoch milliseconds).
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 /// Writes an EMF document as one line on standard output, where Lambda's log capture

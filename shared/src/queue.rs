@@ -140,10 +140,12 @@ pub const VISIBILITY_TIMEOUT: Duration = Duration::from_secs(6 * 900);
 /// Receives of a failing job before it goes to the dead-letter queue (the template's
 /// default `MaxReceives`).
 pub const MAX_RECEIVES: u32 = 5;
-/// How long a job that met another run's lease waits before it is tried again.
 /// How long an account's "queued or running" mark lasts if its job never clears it
-/// (dead-lettered, lost): the import buttons are never stuck for longer.
-pub const PENDING_TTL: Duration = Duration::from_secs(3600);
+/// (dead-lettered, lost): the visibility timeout and a quarter of an hour, refreshed at
+/// each receive of its job, so a retried job (back after the visibility timeout) still
+/// holds it, and the import buttons are never stuck for longer.
+pub const PENDING_TTL: Duration = Duration::from_secs(VISIBILITY_TIMEOUT.as_secs() + 15 * 60);
+/// How long a job that met another run's lease waits before it is tried again.
 pub const LEASE_RETRY_DELAY: Duration = Duration::from_secs(180);
 
 #[async_trait::async_trait]

@@ -44,6 +44,24 @@ fn feed(mac: &mut Hmac<Sha256>, t: i64, method: &str, path_and_query: &str, body
     mac.update(body);
 }
 
+/// The time a sender gives a new signature: now, or a second after the last one it gave
+/// if that is later. A signed change is accepted once, so two identical requests must
+/// never share a signature (a sender that sends the same request twice in one second
+/// gives the second the next second; within the tolerance, that is hundreds a second).
+pub fn fresh_time() -> i64 {
+    use std::sync::atomic::{AtomicI64, Ordering};
+    static LAST: AtomicI64 = AtomicI64::new(0);
+    let now = chrono::Utc::now().timestamp();
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let t = now.max(last + 1);
+        match LAST.compare_exchange_weak(last, t, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return t,
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// The header value for a request (what Runn's backend sends; the tests and the demo
 /// sign with it).
 pub fn sign(
@@ -58,6 +76,26 @@ pub fn sign(
     format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
 }
 
+/// A signature that checked out: its time and MAC, which together name the request (a
+/// replay carries the same pair).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub t: i64,
+    /// The MAC, as lower-case hex however it was sent.
+    pub v1: String,
+}
+
+impl Verified {
+    /// The key a used signature is remembered under.
+    pub fn key(&self) -> String {
+        format!("{}#{}", self.t, self.v1)
+    }
+    /// Until when it could be replayed at all (after that it is stale anyway), epoch s.
+    pub fn usable_until(&self) -> i64 {
+        self.t.saturating_add(TOLERANCE_SECS + 1)
+    }
+}
+
 /// Checks a request's signature header against the secret, at time `now`.
 pub fn verify(
     secret: &SecretString,
@@ -66,7 +104,7 @@ pub fn verify(
     path_and_query: &str,
     body: &[u8],
     now: i64,
-) -> Result<(), SignatureError> {
+) -> Result<Verified, SignatureError> {
     let header = header.ok_or(SignatureError::Missing)?;
     let (mut t, mut v1) = (None, None);
     for part in header.split(',') {
@@ -87,7 +125,11 @@ pub fn verify(
     let mut m = mac(secret);
     feed(&mut m, t, method, path_and_query, body);
     // `verify_slice` compares in constant time.
-    m.verify_slice(&v1).map_err(|_| SignatureError::Mismatch)
+    m.verify_slice(&v1).map_err(|_| SignatureError::Mismatch)?;
+    Ok(Verified {
+        t,
+        v1: hex::encode(v1),
+    })
 }
 
 #[cfg(test)]
@@ -109,10 +151,12 @@ mod tests {
             "the method is upper-cased"
         );
         assert!(header.starts_with("t=1795000000,v1=") && header.len() == 16 + 64);
-        assert_eq!(
-            verify(&secret(), Some(&header), "POST", path, body, 1_795_000_100),
-            Ok(())
-        );
+        let ok = verify(&secret(), Some(&header), "POST", path, body, 1_795_000_100).unwrap();
+        assert_eq!(ok.t, 1_795_000_000);
+        // The same MAC in upper case is the same signature: one key for both.
+        let upper = header.replace(&ok.v1, &ok.v1.to_uppercase());
+        let again = verify(&secret(), Some(&upper), "POST", path, body, 1_795_000_100).unwrap();
+        assert_eq!(again.key(), ok.key());
     }
 
     #[test]
@@ -122,7 +166,7 @@ mod tests {
         let now = 1_795_000_000;
         let good = sign(&secret(), now, "POST", path, body);
         let check = |h: Option<&str>, method: &str, p: &str, b: &[u8], at: i64| {
-            verify(&secret(), h, method, p, b, at)
+            verify(&secret(), h, method, p, b, at).map(|_| ())
         };
         use SignatureError::*;
         assert_eq!(check(None, "POST", path, body, now), Err(Missing));

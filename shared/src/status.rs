@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 
 /// How many runs a status shows.
 pub const STATUS_RUNS: u32 = 5;
+/// How far back the status looks for the latest run that read the people.
+const PEOPLE_LOOKBACK: u32 = 25;
 
 /// An account's settings (never its secrets), which credentials are stored, the people
 /// still on "Unknown" and its latest runs, newest first.
@@ -31,21 +33,29 @@ impl AccountStatus {
         id: &AccountId,
         runs: u32,
     ) -> Result<Option<AccountStatus>, StoreError> {
-        let Some((settings, stored)) = store.credentials(id).await? else {
+        let Some(state) = store.state(id).await? else {
             return Ok(None);
         };
-        let runs = store.runs(id, runs).await?;
-        let pending_run = store.pending(id).await?;
-        let latest = runs.iter().find_map(|r| r.report.as_ref());
+        // Who is on "Unknown" comes from the latest run that read the people, however
+        // many clients-only presses came after it.
+        let mut recent = store.runs(id, runs.max(PEOPLE_LOOKBACK)).await?;
+        let latest = recent
+            .iter()
+            .find_map(|r| r.report.as_ref().filter(|r| r.people_read))
+            .cloned();
+        recent.truncate(runs as usize);
+        let pending_run = store.pending(id).await?.map(|p| p.run_id);
+        let stored = state.credentials;
         Ok(Some(AccountStatus {
-            settings,
+            settings: state.settings,
             credentials_stored: stored.runn_token && stored.clockify_api_key,
             pending_run,
             people_on_unknown_role: latest
+                .as_ref()
                 .map(|r| r.unknown_role_people.named.clone())
                 .unwrap_or_default(),
             people_on_unknown_role_count: latest.map_or(0, |r| r.people_on_unknown_role),
-            runs,
+            runs: recent,
         }))
     }
 }
@@ -66,7 +76,7 @@ impl RunStatus {
         id: &AccountId,
         run_id: &str,
     ) -> Result<Option<RunStatus>, StoreError> {
-        let pending = store.pending(id).await?.is_some_and(|r| r == run_id);
+        let pending = store.pending(id).await?.is_some_and(|p| p.run_id == run_id);
         let record = store.run(id, run_id).await?;
         if record.is_none() && !pending {
             return Ok(None);

@@ -78,6 +78,7 @@ async fn prepare(c: &ClockifyClient, r: &RunnClient, runn: &SimProcess, ws: &Wor
         let limits = RunLimits {
             deadline: Some(tokio::time::Instant::now() + SLICE),
             max_writes: None,
+            ..Default::default()
         };
         let report = run_import(ws, c, r, Switches::ALL, limits)
             .await
@@ -140,6 +141,7 @@ async fn sync(
         let limits = RunLimits {
             deadline: Some(tokio::time::Instant::now() + SLICE),
             max_writes: None,
+            ..Default::default()
         };
         let report = sync_daily(&ctx, limits).await.expect("sync");
         total.written += report.written;

@@ -70,6 +70,7 @@ async fn import(clockify: &SimProcess, runn: &SimProcess, ws: &WorkspaceId) -> R
         let limits = RunLimits {
             deadline: Some(tokio::time::Instant::now() + SLICE),
             max_writes: None,
+            ..Default::default()
         };
         let all = Switches::ALL;
         let report = run_import(ws, &c, &r, all, limits).await.expect("import");

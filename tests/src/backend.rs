@@ -110,7 +110,7 @@ impl Backend {
     /// A request signed now.
     pub async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> Answer {
         let body = body.map(Value::to_string).unwrap_or_default();
-        let t = chrono::Utc::now().timestamp();
+        let t = shared::signature::fresh_time();
         let sig = shared::signature::sign(&self.secret, t, method, path, body.as_bytes());
         self.call_raw(method, path, &body, Some(&sig)).await
     }

@@ -323,3 +323,21 @@ impl TestAws {
         shared::queue::SqsQueue::new(self.sqs.clone(), url)
     }
 }
+
+/// Replaces an account's settings as an operator's `account set` does: conditional on the
+/// version just read (there is no other writer in a test).
+pub async fn update_settings(
+    store: &dyn shared::store::Store,
+    settings: &shared::account::AccountSettings,
+) {
+    let version = store
+        .state(&settings.id)
+        .await
+        .unwrap()
+        .expect("the account exists")
+        .version;
+    assert_eq!(
+        store.update_settings(settings, version).await.unwrap(),
+        shared::store::Write::Applied
+    );
+}

@@ -7,28 +7,23 @@
 //! another. Nothing here can open a stored secret: credentials are sealed with KMS
 //! `Encrypt` only, and checked before they are saved with the values the caller sent.
 
-use chrono::NaiveDate;
-use chrono_tz::Tz;
+use crate::merge::{merge_settings, IntegrationRequest, Merged};
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use shared::account::{
-    validate_credential, AccountId, AccountSettings, Switches, Trigger, DEFAULT_WINDOW_DAYS,
-};
-use shared::checks::{check_clockify, check_runn, unknown_role_gate, CheckError};
-use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
-use shared::hosts::HostPolicy;
-use shared::ids::WorkspaceId;
+use shared::account::{AccountId, Switches, Trigger};
+use shared::checks::{check_clockify, check_hosts, check_runn, unknown_role_gate, CheckError};
+use shared::clockify::{ClockifyClient, ClockifyConfig};
+use shared::hosts::{HostPolicy, Resolver};
 use shared::queue::{Job, Queue, Work, PENDING_TTL};
-use shared::runn::{RunnClient, RunnConfig, RunnHost};
+use shared::runn::{RunnClient, RunnConfig};
 use shared::signing_key::SigningKey;
 use shared::status::{AccountStatus, RunStatus, STATUS_RUNS};
-use shared::store::{Pending, Store, StoreError};
+use shared::store::{AccountState, Pending, Store, StoreError, Write};
 use shared::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
-use url::Url;
 
 /// The largest body accepted.
 pub const MAX_BODY: usize = 64 * 1024;
@@ -42,6 +37,8 @@ pub struct Api {
     pub queue: Arc<dyn Queue>,
     pub key: Arc<dyn SigningKey>,
     pub hosts: HostPolicy,
+    /// Looks up the hosts a request names (the system's resolver; a table in tests).
+    pub resolver: Arc<dyn Resolver>,
     pub check_time: Duration,
 }
 
@@ -164,18 +161,23 @@ fn route(path: &str) -> Result<Route, Reply> {
         ["accounts", id, "imports"] => Ok(Route::Imports(account(id)?)),
         ["accounts", id, "status"] => Ok(Route::Status(account(id)?)),
         ["accounts", id, "runs", run] => {
+            // Scheduled runs of before were named `daily-2026-11-28T02:00Z`: a `:` (sent
+            // as it is or as %3A) is taken too, so every id the status ever gave reads back.
+            let run = run.replace("%3A", ":").replace("%3a", ":");
             let ok = !run.is_empty()
                 && run.len() <= 64
-                && run.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                && run
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == ':');
             if !ok {
                 return Err(Reply::field(
                     400,
                     "bad_request",
                     "runId",
-                    "a run id is 1 to 64 letters, digits or '-'",
+                    "a run id is 1 to 64 letters, digits, '-' or ':'",
                 ));
             }
-            Ok(Route::Run(account(id)?, (*run).to_owned()))
+            Ok(Route::Run(account(id)?, run))
         }
         _ => Err(not_found()),
     }
@@ -210,20 +212,23 @@ pub async fn respond(
         shared::signature::verify(secret, signature, method, path_and_query, body, now)
     };
     let mut verified = verify(&secret);
-    if verified == Err(shared::signature::SignatureError::Mismatch) {
+    if verified.as_ref().err() == Some(&shared::signature::SignatureError::Mismatch) {
         // Perhaps signed with a secret rotated since it was read.
         if let Some(fresh) = api.key.refreshed().await {
             verified = verify(&fresh);
         }
     }
-    if let Err(e) = verified {
-        tracing::warn!(reason = %e, %method, %path, "signature refused");
-        return Reply::error(
-            401,
-            "unauthorized",
-            format!("the request is not signed: {e}"),
-        );
-    }
+    let verified = match verified {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(reason = %e, %method, %path, "signature refused");
+            return Reply::error(
+                401,
+                "unauthorized",
+                format!("the request is not signed: {e}"),
+            );
+        }
+    };
     let route = match route(path) {
         Ok(r) => r,
         Err(reply) => return reply,
@@ -240,6 +245,26 @@ pub async fn respond(
             id.clone()
         }
     };
+    // A signed change is accepted once: a replay within the signature's window changes
+    // nothing (Runn's backend signs every retry afresh).
+    if method != "GET" {
+        match api
+            .store
+            .use_signature(&account, &verified.key(), verified.usable_until())
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(%account, %method, %path, "a signed request was replayed");
+                return Reply::error(
+                    409,
+                    "replayed",
+                    "this signed request was already received; sign each request (and each retry) afresh",
+                );
+            }
+            Err(e) => return store_failed(e),
+        }
+    }
     // Every line of this request carries its account (and a queued job's run id).
     let span = tracing::info_span!("request", account = %account);
     let reply = async {
@@ -270,8 +295,17 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Reply> {
     if first.is_some_and(|b| *b != b'{') {
         return Err(Reply::bad_request("the body must be a JSON object"));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Reply::bad_request(format!("the body is not what this request takes: {e}")))
+    let mut json = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        // Where the fault is in a field (a bad zone, a wrong type), it is named.
+        if field.is_empty() || field == "." {
+            Reply::bad_request(format!("the body is not what this request takes: {inner}"))
+        } else {
+            Reply::field(400, "bad_request", &field, format!("{field}: {inner}"))
+        }
+    })
 }
 
 fn no_body(body: &[u8]) -> Result<(), Reply> {
@@ -280,32 +314,6 @@ fn no_body(body: &[u8]) -> Result<(), Reply> {
     } else {
         Err(Reply::bad_request("this request takes no body"))
     }
-}
-
-/// The body of "Save & Run".
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct IntegrationRequest {
-    runn_account: String,
-    runn_host: RunnHost,
-    clockify_host: ClockifyHost,
-    #[serde(default)]
-    clockify_reports_url: Option<Url>,
-    clockify_workspace: WorkspaceId,
-    switches: Switches,
-    #[serde(default)]
-    actuals_since: Option<NaiveDate>,
-    #[serde(default)]
-    window_days: Option<u32>,
-    /// Absent: kept as it is, and on for a new integration.
-    #[serde(default)]
-    autofill: Option<bool>,
-    time_zone: Tz,
-    /// Absent: the stored one is kept (Runn's form shows it masked).
-    #[serde(default)]
-    runn_token: Option<SecretString>,
-    #[serde(default)]
-    clockify_api_key: Option<SecretString>,
 }
 
 fn refused(e: CheckError) -> Reply {
@@ -325,82 +333,46 @@ async fn save_and_run(api: &Api, id: &AccountId, body: &[u8]) -> Reply {
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    let existing = match api.store.credentials(id).await {
-        Ok(e) => e,
+    let stored = match api.store.state(id).await {
+        Ok(s) => s,
         Err(e) => return store_failed(e),
     };
-    let old = existing.as_ref().map(|(s, _)| s);
-    let stored = existing.as_ref().map(|(_, c)| *c).unwrap_or_default();
-    let settings = AccountSettings {
-        id: id.clone(),
-        runn_account: req.runn_account,
-        runn_host: req.runn_host,
-        clockify_host: req.clockify_host,
-        clockify_reports_url: req.clockify_reports_url,
-        clockify_workspace: req.clockify_workspace,
-        switches: req.switches,
-        actuals_since: req.actuals_since,
-        window_days: req
-            .window_days
-            .or(old.map(|s| s.window_days))
-            .unwrap_or(DEFAULT_WINDOW_DAYS),
-        autofill: req.autofill.or(old.map(|s| s.autofill)).unwrap_or(true),
-        time_zone: req.time_zone,
-        // Saving working credentials re-enables an account disabled for rejected ones.
-        enabled: true,
-        disabled_reason: None,
+    let merged = match merge_settings(id, &req, stored.as_ref(), api.hosts, today_in(&req)) {
+        Ok(m) => m,
+        Err(e) => return refused_setting(e),
     };
-    if let Err(e) = settings.validate(api.hosts) {
-        return Reply::field(
-            422,
-            "refused",
-            e.field,
-            format!("{}; nothing was saved", e.reason),
-        );
-    }
-    for (field, given, is_stored, what) in [
-        (
-            "runn_token",
-            &req.runn_token,
-            stored.runn_token,
-            "Runn API token",
-        ),
-        (
-            "clockify_api_key",
-            &req.clockify_api_key,
-            stored.clockify_api_key,
-            "Clockify API key",
-        ),
-    ] {
-        match given {
-            Some(secret) => {
-                if let Err(e) = validate_credential(field, secret) {
-                    return Reply::field(422, "refused", field, format!("the {what} {}", e.reason));
-                }
-            }
-            None if !is_stored => {
-                return Reply::field(
-                    422,
-                    "refused",
-                    field,
-                    format!("the {what} is needed: none is stored for this account"),
-                )
-            }
-            None => {}
-        }
-    }
-    // Actuals being switched on: no linked person may still be on "Unknown".
-    let was_on = old.is_some_and(|s| s.enabled && s.switches.actuals);
-    let gate = settings.switches.actuals && !was_on;
-    if gate && req.runn_token.is_none() {
-        return Reply::field(
-            422,
-            "refused",
-            "runn_token",
-            "give the Runn API token to switch actuals on: it checks that no linked person is still on the \"Unknown\" role; nothing was saved",
-        );
-    }
+    let warning = match run_checks(api, &req, &merged).await {
+        Ok(w) => w,
+        Err(e) => return refused(e),
+    };
+    let changed = match save(api, id, &req, merged, stored).await {
+        Ok(changed) => changed,
+        Err(reply) => return reply,
+    };
+    tracing::info!(account = %id, "integration saved");
+    let (run_id, fresh) = match queue_job(api, id, Work::Import { only: None }, changed).await {
+        Ok(q) => q,
+        Err(reply) => return reply,
+    };
+    let warnings: Vec<String> = warning.into_iter().collect();
+    Reply::ok(
+        202,
+        json!({"account": id, "run_id": run_id, "queued": fresh, "warnings": warnings}),
+    )
+}
+
+/// Every check Save & Run makes before it saves, side by side within the check time:
+/// every host resolved, the Clockify key and the Runn token given (each only against
+/// what it is given with), and the "Unknown" role gate. The Clockify check's warning
+/// (a key that is not an admin's), if any.
+async fn run_checks(
+    api: &Api,
+    req: &IntegrationRequest,
+    merged: &Merged,
+) -> Result<Option<String>, CheckError> {
+    let settings = &merged.settings;
     let deadline = Instant::now() + api.check_time;
+    check_hosts(settings, api.hosts, api.resolver.as_ref(), deadline).await?;
     let clockify_check = async {
         let Some(key) = &req.clockify_api_key else {
             return Ok(None);
@@ -437,51 +409,77 @@ async fn save_and_run(api: &Api, id: &AccountId, body: &[u8]) -> Reply {
             message: e.to_string(),
         })?;
         check_runn(&client).await?;
-        if gate {
+        if merged.gate {
             unknown_role_gate(&client).await?;
         }
         Ok(())
     };
     let (clockify, runn) = tokio::join!(clockify_check, runn_check);
-    let warning = match clockify {
-        Ok(w) => w,
-        Err(e) => return refused(e),
-    };
-    if let Err(e) = runn {
-        return refused(e);
-    }
-    match api
-        .store
-        .save_integration(
-            &settings,
-            req.runn_token.as_ref(),
-            req.clockify_api_key.as_ref(),
-        )
-        .await
-    {
-        Ok(true) => {}
-        // A left-out credential went away meanwhile (the integration was turned off).
-        Ok(false) => {
-            return Reply::field(
+    let warning = clockify?;
+    runn?;
+    Ok(warning)
+}
+
+/// Saves what was merged, conditional on the item being as it was read. Another writer
+/// in between (a worker disabling the account, a second Save & Run): re-read, and the
+/// rules decided again on what is there now; nothing is ever overwritten unseen.
+/// Whether the save changed anything (see [`Merged::changed`]).
+async fn save(
+    api: &Api,
+    id: &AccountId,
+    req: &IntegrationRequest,
+    mut merged: Merged,
+    mut stored: Option<AccountState>,
+) -> Result<bool, Reply> {
+    let checked_gate = merged.gate;
+    for _ in 0..SAVE_ATTEMPTS {
+        let expected = stored.as_ref().map_or(0, |s| s.version);
+        let written = api
+            .store
+            .save_integration(
+                &merged.settings,
+                req.runn_token.as_ref(),
+                req.clockify_api_key.as_ref(),
+                expected,
+            )
+            .await
+            .map_err(store_failed)?;
+        match written {
+            Write::Applied => return Ok(merged.changed),
+            // A left-out credential went away meanwhile (the integration was turned off).
+            Write::Missing => return Err(Reply::field(
                 422,
                 "refused",
                 "runn_token",
                 "the stored credentials are gone (the integration was turned off); give both again",
-            )
+            )),
+            Write::Conflict => {}
         }
-        Err(e) => return store_failed(e),
+        stored = api.store.state(id).await.map_err(store_failed)?;
+        merged = merge_settings(id, req, stored.as_ref(), api.hosts, today_in(req))
+            .map_err(refused_setting)?;
+        if merged.gate && !checked_gate {
+            // What is stored now needs a check this request did not make.
+            return Err(Reply::unavailable(
+                "the integration changed while it was being saved; nothing was saved, try again",
+            ));
+        }
     }
-    tracing::info!(account = %id, "integration saved");
-    let queued = queue_job(api, id, Work::Import { only: None }).await;
-    let (run_id, fresh) = match queued {
-        Ok(q) => q,
-        Err(reply) => return reply,
-    };
-    let warnings: Vec<String> = warning.into_iter().collect();
-    Reply::ok(
-        202,
-        json!({"account": id, "run_id": run_id, "queued": fresh, "warnings": warnings}),
-    )
+    Err(Reply::unavailable(
+        "the integration kept changing while it was being saved; nothing was saved, try again",
+    ))
+}
+
+/// Times Save & Run re-reads and decides again when another writer got there first.
+const SAVE_ATTEMPTS: usize = 3;
+
+fn refused_setting(e: shared::account::SettingsError) -> Reply {
+    Reply::field(422, "refused", e.field, e.reason)
+}
+
+/// Today in the zone the request names (the bound of `actuals_since`).
+fn today_in(req: &IntegrationRequest) -> chrono::NaiveDate {
+    shared::sync::timesheets::today(req.time_zone)
 }
 
 /// Short timeouts and one retry for a check: it answers a person waiting at a form.
@@ -499,14 +497,47 @@ fn quick(
 }
 
 /// Queues a job for the account unless one is queued or running: its run id, and whether
-/// it was queued now.
-async fn queue_job(api: &Api, id: &AccountId, work: Work) -> Result<(String, bool), Reply> {
+/// it was queued now. With `follow_up` (the settings just changed), a job queued or
+/// running is followed by one with the new settings, which takes over the account's mark.
+async fn queue_job(
+    api: &Api,
+    id: &AccountId,
+    work: Work,
+    follow_up: bool,
+) -> Result<(String, bool), Reply> {
     let run_id = shared::jobs::new_run_id();
     match api.store.mark_pending(id, &run_id, PENDING_TTL).await {
         Ok(Pending::Marked) => {}
-        Ok(Pending::Already(run)) => return Ok((run, false)),
+        Ok(Pending::Already(job)) if follow_up => {
+            match api
+                .store
+                .replace_pending(id, &job.run_id, &run_id, PENDING_TTL)
+                .await
+            {
+                Ok(true) => {
+                    tracing::info!(account = %id, after = %job.run_id, "settings changed while a job was queued or running; a follow-up is queued");
+                    return send_job(api, id, work, run_id, Some(&job.run_id)).await;
+                }
+                // The job ended meanwhile: queue as usual.
+                Ok(false) => return Box::pin(queue_job(api, id, work, false)).await,
+                Err(e) => return Err(store_failed(e)),
+            }
+        }
+        Ok(Pending::Already(job)) => return Ok((job.run_id, false)),
         Err(e) => return Err(store_failed(e)),
     }
+    send_job(api, id, work, run_id, None).await
+}
+
+/// Sends the marked job. If the queue refuses it, the mark goes back to where it was
+/// (cleared, or the job it followed), so no button stays stuck on a job never sent.
+async fn send_job(
+    api: &Api,
+    id: &AccountId,
+    work: Work,
+    run_id: String,
+    followed: Option<&str>,
+) -> Result<(String, bool), Reply> {
     let job = Job {
         account: id.clone(),
         run_id: run_id.clone(),
@@ -515,9 +546,16 @@ async fn queue_job(api: &Api, id: &AccountId, work: Work) -> Result<(String, boo
     };
     if let Err(e) = api.queue.send(&[job]).await {
         tracing::error!(account = %id, error = %e, "could not queue the job");
-        // Nothing is queued: the button must not stay stuck on it.
-        if let Err(e) = api.store.clear_pending(id, &run_id).await {
-            tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
+        let undone = match followed {
+            Some(before) => api
+                .store
+                .replace_pending(id, &run_id, before, PENDING_TTL)
+                .await
+                .map(|_| ()),
+            None => api.store.clear_pending(id, &run_id).await,
+        };
+        if let Err(e) = undone {
+            tracing::warn!(account = %id, error = %e, "could not undo the pending mark; it expires on its own");
         }
         return Err(Reply::unavailable(
             "the import could not be queued; try again shortly",
@@ -602,7 +640,7 @@ async fn import(api: &Api, id: &AccountId, body: &[u8]) -> Reply {
             ),
         );
     }
-    match queue_job(api, id, Work::Import { only: Some(only) }).await {
+    match queue_job(api, id, Work::Import { only: Some(only) }, false).await {
         Ok((run_id, queued)) => Reply::ok(
             202,
             json!({"account": id, "run_id": run_id, "queued": queued}),
@@ -622,8 +660,8 @@ async fn turn_off(api: &Api, id: &AccountId, body: &[u8]) -> Reply {
     }
     // A job still queued is dropped by the worker (the account is disabled); the button
     // is free at once.
-    if let Ok(Some(run)) = api.store.pending(id).await {
-        if let Err(e) = api.store.clear_pending(id, &run).await {
+    if let Ok(Some(job)) = api.store.pending(id).await {
+        if let Err(e) = api.store.clear_pending(id, &job.run_id).await {
             tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
         }
     }
@@ -688,6 +726,7 @@ mod tests {
             queue: queue.clone(),
             key: Arc::new(FixedKey(SecretString::from(SECRET))),
             hosts: HostPolicy::LOCAL,
+            resolver: Arc::new(shared::hosts::SystemResolver),
             check_time: Duration::from_secs(10),
         };
         Harness {
@@ -709,7 +748,7 @@ mod tests {
     async fn call(api: &Api, method: &str, path: &str, body: &str) -> Reply {
         let header = shared::signature::sign(
             &SecretString::from(SECRET),
-            now(),
+            shared::signature::fresh_time(),
             method,
             path,
             body.as_bytes(),
@@ -975,7 +1014,7 @@ mod tests {
         h.connect().await;
         h.work().await;
         h.store
-            .disable(&acme(), "credentials rejected: Runn said 401")
+            .disable(&acme(), "credentials rejected: Runn said 401", None)
             .await
             .unwrap();
         let st = h.status("acme").await;
@@ -1084,7 +1123,7 @@ mod tests {
         let h = harness().await;
         h.connect().await;
         h.work().await;
-        let daily = "daily-2026-11-29T02:00Z";
+        let daily = "daily-2026-11-29T0200Z";
         shared::jobs::fan_out(h.store.as_ref(), h.queue.as_ref(), daily)
             .await
             .unwrap();
@@ -1141,7 +1180,7 @@ mod tests {
         h.press("acme", &["people"]).await;
         let off = call(&h.api, "DELETE", "/accounts/acme/integration", "").await;
         assert_eq!(off.status, 200, "{}", off.body);
-        let (_, stored) = h.store.credentials(&acme()).await.unwrap().unwrap();
+        let stored = h.store.state(&acme()).await.unwrap().unwrap().credentials;
         assert!(
             !stored.runn_token && !stored.clockify_api_key,
             "secrets deleted"

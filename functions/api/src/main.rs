@@ -2,6 +2,7 @@
 //! import buttons, the status, turning the integration off. See `infra/api.yaml`.
 
 mod handler;
+mod merge;
 
 use lambda_http::{run, service_fn, Error, Request};
 use std::sync::Arc;
@@ -20,6 +21,7 @@ async fn main() -> Result<(), Error> {
             shared::aws::env("SIGNING_SECRET_ARN")?,
         )),
         hosts: shared::hosts::HostPolicy::from_env(),
+        resolver: Arc::new(shared::hosts::SystemResolver),
         check_time: handler::CHECK_TIME,
     });
     run(service_fn(move |req: Request| {

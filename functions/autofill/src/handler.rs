@@ -14,8 +14,9 @@ pub async fn handle(
     let run_id = scheduled_run_id("autofill", &event.payload);
     let span = tracing::info_span!("autofill", run_id = %run_id);
     let _enter = span.enter();
-    let queued = fan_out_autofill(store, queue, &run_id).await?;
-    Ok(json!({ "run_id": run_id, "queued": queued }))
+    let done = fan_out_autofill(store, queue, &run_id).await?;
+    shared::metrics::emit(&done.emf("autofill", shared::metrics::now_ms()));
+    Ok(json!({ "run_id": run_id, "queued": done.queued, "unreadable": done.unreadable }))
 }
 
 #[cfg(test)]
@@ -53,7 +54,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             out,
-            json!({"run_id": "autofill-2026-11-23T12:00Z", "queued": 1})
+            json!({"run_id": "autofill-2026-11-23T1200Z", "queued": 1, "unreadable": 0})
         );
         let sent = queue.sent.lock().unwrap();
         assert_eq!(sent[0].account.as_str(), "on");

@@ -19,8 +19,9 @@ pub async fn handle(
     let run_id = scheduled_run_id("daily", &event.payload);
     let span = tracing::info_span!("scheduler", run_id = %run_id);
     let _enter = span.enter();
-    let queued = fan_out(store, queue, &run_id).await?;
-    Ok(json!({ "run_id": run_id, "queued": queued }))
+    let done = fan_out(store, queue, &run_id).await?;
+    shared::metrics::emit(&done.emf("scheduler", shared::metrics::now_ms()));
+    Ok(json!({ "run_id": run_id, "queued": done.queued, "unreadable": done.unreadable }))
 }
 
 #[cfg(test)]
@@ -68,7 +69,7 @@ mod tests {
         let sent = queue.sent.lock().unwrap();
         let ids: std::collections::HashSet<_> = sent.iter().map(|j| j.account.clone()).collect();
         assert_eq!((sent.len(), ids.len()), (200, 200));
-        assert!(sent.iter().all(|j| j.run_id == "daily-2026-11-28T02:00Z"));
+        assert!(sent.iter().all(|j| j.run_id == "daily-2026-11-28T0200Z"));
     }
 
     #[tokio::test]
@@ -89,7 +90,7 @@ mod tests {
         ];
         for payload in shapes {
             let (out, _) = run(&store, payload.clone()).await;
-            assert_eq!(out["run_id"], "daily-2026-11-28T02:00Z", "{payload}");
+            assert_eq!(out["run_id"], "daily-2026-11-28T0200Z", "{payload}");
             assert_eq!(out["queued"], 1);
         }
         // Nothing to read a time from: still queued, under the current minute.

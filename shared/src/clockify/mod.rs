@@ -13,7 +13,7 @@ pub use model::{CurrentUser, WorkspaceRole};
 
 use crate::error::{ApiError, Service};
 use crate::hosts::{check_dns_label, check_url, HostPolicy, HostRefused};
-use crate::http::{CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy};
+use crate::http::{endless, CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy, MAX_PAGES};
 use crate::ids::{ClockifyUserId, WorkspaceId};
 use async_stream::try_stream;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
@@ -290,14 +290,18 @@ impl ClockifyClient {
         Ok(self.get("GET /v1/workspaces", &url, &q).await?.body)
     }
 
-    /// The key's own user.
+    /// The key's own user (a 403 here is the key itself refused).
     pub async fn current_user(&self) -> Result<CurrentUser, ApiError> {
         let url = format!("{}/v1/user", self.api);
-        Ok(self.get("GET /v1/user", &url, &[]).await?.body)
+        let reply = self
+            .get("GET /v1/user", &url, &[])
+            .await
+            .map_err(ApiError::identity_refused)?;
+        Ok(reply.body)
     }
 
     /// Pages through a list endpoint: `page` from 1 at our page size, until `Last-Page:
-    /// true` or a short page.
+    /// true` (trusted when present), else a short page; never past [`MAX_PAGES`].
     fn list<T: DeserializeOwned + Send + 'static>(
         &self,
         label: &'static str,
@@ -313,14 +317,17 @@ impl ClockifyClient {
                 q.push(("page-size", page_size.to_string()));
                 let reply: Reply<Vec<T>> = self.get(label, &url, &q).await?;
                 let last_header = reply.headers.get("last-page").and_then(|v| v.to_str().ok())
-                    .map(|v| v.eq_ignore_ascii_case("true"));
+                    .map(|v| v.trim().eq_ignore_ascii_case("true"));
                 let n = reply.body.len();
-                let last = last_header == Some(true) || n < page_size as usize;
+                let last = last_header.unwrap_or(n < page_size as usize);
                 if n > 0 {
                     yield reply.body;
                 }
                 if last || n == 0 {
                     break;
+                }
+                if page >= MAX_PAGES {
+                    Err(endless(Service::Clockify, label, &format!("over {MAX_PAGES} pages")))?;
                 }
                 page += 1;
             }
@@ -415,6 +422,13 @@ impl ClockifyClient {
                     }
                     if n < page_size as usize {
                         break;
+                    }
+                    if page >= MAX_PAGES {
+                        Err(endless(
+                            Service::Clockify,
+                            "POST /v1/workspaces/{workspaceId}/reports/detailed",
+                            &format!("over {MAX_PAGES} pages"),
+                        ))?;
                     }
                     page += 1;
                 }

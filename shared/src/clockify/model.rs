@@ -258,28 +258,37 @@ impl DateRange {
         let mut out = Vec::new();
         let mut first = self.first;
         while first <= self.last {
-            let last = (first + Duration::days(step - 1)).min(self.last);
+            let last = first
+                .checked_add_signed(Duration::days(step - 1))
+                .map_or(self.last, |l| l.min(self.last));
             out.push(DateRange {
                 first,
                 last,
                 tz: self.tz,
             });
-            first = last + Duration::days(1);
+            match last.succ_opt() {
+                Some(next) => first = next,
+                None => break,
+            }
         }
         out
     }
 }
 
-/// Local midnight; where a DST change skips midnight, the first instant of that day.
-fn start_of_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
-    let midnight = day.and_hms_opt(0, 0, 0).expect("midnight exists");
-    (0..=3)
+/// Local midnight; where a DST change skips midnight, the first instant of that day; where
+/// the zone skips the whole day (Pacific/Apia, 2011-12-30), the start of the next one, so
+/// the day holds no time. Never panics: past the zone's range, UTC midnight.
+pub(crate) fn start_of_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    (0..=48)
         .find_map(|h| {
-            tz.from_local_datetime(&(midnight + Duration::hours(h)))
-                .earliest()
+            let local = midnight.checked_add_signed(Duration::hours(h))?;
+            tz.from_local_datetime(&local).earliest()
         })
-        .expect("a day has a valid hour within its first three")
-        .with_timezone(&Utc)
+        .map_or_else(
+            || Utc.from_utc_datetime(&midnight),
+            |t| t.with_timezone(&Utc),
+        )
 }
 
 fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>

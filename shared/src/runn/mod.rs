@@ -7,7 +7,7 @@ pub use model::*;
 
 use crate::error::{ApiError, Service};
 use crate::hosts::{check_url, HostPolicy};
-use crate::http::{CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy};
+use crate::http::{endless, CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy, MAX_PAGES};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId, RunnTagId};
 use async_stream::try_stream;
 use chrono::NaiveDate;
@@ -213,7 +213,8 @@ impl RunnClient {
         Ok(reply.body)
     }
 
-    /// Follows `nextCursor` until it is null.
+    /// Follows `nextCursor` until it is null; a cursor seen before (a server going round in
+    /// a circle) or more than [`MAX_PAGES`] pages end the read with an error.
     fn paged<T: DeserializeOwned + Send + 'static>(
         &self,
         label: &'static str,
@@ -224,7 +225,8 @@ impl RunnClient {
         query.push(("limit", limit.to_string()));
         Box::pin(try_stream! {
             let mut cursor: Option<String> = None;
-            loop {
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..MAX_PAGES {
                 let mut q = query.clone();
                 if let Some(c) = &cursor {
                     q.push(("cursor", c.clone()));
@@ -234,10 +236,14 @@ impl RunnClient {
                     yield page.values;
                 }
                 match page.next_cursor {
-                    Some(next) if cursor.as_deref() != Some(next.as_str()) => cursor = Some(next),
-                    _ => break,
+                    None => return,
+                    Some(next) if !seen.insert(next.clone()) => {
+                        Err(endless(Service::Runn, label, "a cursor came back"))?;
+                    }
+                    Some(next) => cursor = Some(next),
                 }
             }
+            Err(endless(Service::Runn, label, &format!("over {MAX_PAGES} pages")))?;
         })
     }
 
@@ -246,8 +252,13 @@ impl RunnClient {
         self.core.counts()
     }
 
+    /// Who the token is (a 403 here is the token itself refused).
     pub async fn me(&self) -> Result<Me, ApiError> {
-        Ok(self.get("GET /me/", "/me/", &vec![]).await?.body)
+        let reply = self
+            .get("GET /me/", "/me/", &vec![])
+            .await
+            .map_err(ApiError::identity_refused)?;
+        Ok(reply.body)
     }
 
     pub fn clients(&self, name: Option<&str>) -> PageStream<'_, Client> {

@@ -1,7 +1,8 @@
 use super::{
-    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Store, StoreError, StoredCredentials,
+    run_json, AccountPage, AccountState, LeaseAttempt, LeaseHolder, Listing, OpenedAccount,
+    Pending, PendingJob, SealContext, Store, StoreError, StoredCredentials, Write,
 };
-use crate::account::{Account, AccountId, AccountSettings, RunRecord};
+use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};
 use chrono::NaiveDate;
 use secrecy::SecretString;
@@ -9,7 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// An in-memory [`Store`] for unit tests of the domain.
+/// An in-memory [`Store`] for unit tests of the domain. Credentials keep what they were
+/// sealed for, and do not open once it changed, as KMS does with its encryption context.
 #[derive(Default)]
 pub struct MemoryStore {
     accounts: Mutex<BTreeMap<AccountId, Stored>>,
@@ -17,72 +19,136 @@ pub struct MemoryStore {
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
     ledgers: Mutex<HashMap<AccountId, Ledger>>,
     backfill: Mutex<HashMap<AccountId, NaiveDate>>,
-    pending: Mutex<HashMap<AccountId, (String, Instant)>>,
+    pending: Mutex<HashMap<AccountId, (PendingJob, Instant)>>,
+    signatures: Mutex<HashMap<(AccountId, String), i64>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
     pub fail_record_run: std::sync::atomic::AtomicBool,
+}
+
+/// A credential as stored: the secret and what it was sealed for.
+#[derive(Clone)]
+struct Sealed {
+    context: SealContext,
+    secret: SecretString,
 }
 
 /// An account as stored: its credentials may have been deleted (integration turned off).
 #[derive(Clone)]
 struct Stored {
     settings: AccountSettings,
-    runn_token: Option<SecretString>,
-    clockify_api_key: Option<SecretString>,
+    runn_token: Option<Sealed>,
+    clockify_api_key: Option<Sealed>,
+    version: u64,
+    credentials_version: u64,
+}
+
+impl Stored {
+    fn slot(&mut self, c: Credential) -> &mut Option<Sealed> {
+        match c {
+            Credential::RunnToken => &mut self.runn_token,
+            Credential::ClockifyApiKey => &mut self.clockify_api_key,
+        }
+    }
+    fn state(&self) -> AccountState {
+        AccountState {
+            settings: self.settings.clone(),
+            credentials: StoredCredentials {
+                runn_token: self.runn_token.is_some(),
+                clockify_api_key: self.clockify_api_key.is_some(),
+            },
+            version: self.version,
+            credentials_version: self.credentials_version,
+        }
+    }
+}
+
+fn seal(c: Credential, settings: &AccountSettings, secret: &SecretString) -> Sealed {
+    Sealed {
+        context: SealContext::bound(c, settings),
+        secret: secret.clone(),
+    }
+}
+
+impl MemoryStore {
+    fn write(&self, account: &Account, expected: Option<u64>) -> Write {
+        let mut accounts = self.accounts.lock().unwrap();
+        let old = accounts.get(&account.settings.id);
+        let (version, cv) = old.map_or((0, 0), |o| (o.version, o.credentials_version));
+        if expected.is_some_and(|e| e != version) {
+            return Write::Conflict;
+        }
+        let s = &account.settings;
+        accounts.insert(
+            s.id.clone(),
+            Stored {
+                settings: s.clone(),
+                runn_token: Some(seal(Credential::RunnToken, s, &account.runn_token)),
+                clockify_api_key: Some(seal(
+                    Credential::ClockifyApiKey,
+                    s,
+                    &account.clockify_api_key,
+                )),
+                version: version + 1,
+                credentials_version: cv + 1,
+            },
+        );
+        Write::Applied
+    }
 }
 
 #[async_trait::async_trait]
 impl Store for MemoryStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        self.accounts.lock().unwrap().insert(
-            account.settings.id.clone(),
-            Stored {
-                settings: account.settings.clone(),
-                runn_token: Some(account.runn_token.clone()),
-                clockify_api_key: Some(account.clockify_api_key.clone()),
-            },
-        );
+        self.write(account, None);
         Ok(())
+    }
+    async fn replace_account(&self, account: &Account, expected: u64) -> Result<Write, StoreError> {
+        Ok(self.write(account, Some(expected)))
     }
     async fn save_integration(
         &self,
         settings: &AccountSettings,
         runn_token: Option<&SecretString>,
         clockify_api_key: Option<&SecretString>,
-    ) -> Result<bool, StoreError> {
+        expected: u64,
+    ) -> Result<Write, StoreError> {
         let mut accounts = self.accounts.lock().unwrap();
-        let old = accounts.get(&settings.id);
-        let runn_token = runn_token
-            .cloned()
-            .or_else(|| old.and_then(|a| a.runn_token.clone()));
-        let clockify_api_key = clockify_api_key
-            .cloned()
-            .or_else(|| old.and_then(|a| a.clockify_api_key.clone()));
-        if runn_token.is_none() || clockify_api_key.is_none() {
-            return Ok(false);
-        }
-        accounts.insert(
-            settings.id.clone(),
-            Stored {
+        let mut next = match accounts.get(&settings.id) {
+            Some(old) if old.version != expected => return Ok(Write::Conflict),
+            Some(old) => old.clone(),
+            None if expected != 0 => return Ok(Write::Conflict),
+            None => Stored {
                 settings: settings.clone(),
-                runn_token,
-                clockify_api_key,
+                runn_token: None,
+                clockify_api_key: None,
+                version: 0,
+                credentials_version: 0,
             },
-        );
-        Ok(true)
+        };
+        let mut replaced = false;
+        for (c, given) in [
+            (Credential::RunnToken, runn_token),
+            (Credential::ClockifyApiKey, clockify_api_key),
+        ] {
+            match given {
+                Some(secret) => {
+                    *next.slot(c) = Some(seal(c, settings, secret));
+                    replaced = true;
+                }
+                None if next.slot(c).is_none() => return Ok(Write::Missing),
+                None => {}
+            }
+        }
+        next.settings = settings.clone();
+        next.version += 1;
+        if replaced {
+            next.credentials_version += 1;
+        }
+        accounts.insert(settings.id.clone(), next);
+        Ok(Write::Applied)
     }
-    async fn credentials(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError> {
-        Ok(self.accounts.lock().unwrap().get(id).map(|a| {
-            (
-                a.settings.clone(),
-                StoredCredentials {
-                    runn_token: a.runn_token.is_some(),
-                    clockify_api_key: a.clockify_api_key.is_some(),
-                },
-            )
-        }))
+    async fn state(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError> {
+        Ok(self.accounts.lock().unwrap().get(id).map(Stored::state))
     }
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
         Ok(match self.accounts.lock().unwrap().get_mut(id) {
@@ -90,33 +156,37 @@ impl Store for MemoryStore {
                 a.settings.disable(reason);
                 a.runn_token = None;
                 a.clockify_api_key = None;
+                a.version += 1;
+                a.credentials_version += 1;
                 true
             }
             None => false,
         })
     }
-    async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
-        Ok(self
-            .accounts
-            .lock()
-            .unwrap()
-            .get(id)
-            .map(|a| a.settings.clone()))
-    }
-    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        let Some(a) = self.accounts.lock().unwrap().get(id).cloned() else {
+    async fn open_account(&self, id: &AccountId) -> Result<Option<OpenedAccount>, StoreError> {
+        let Some(mut a) = self.accounts.lock().unwrap().get(id).cloned() else {
             return Ok(None);
         };
-        match (a.runn_token, a.clockify_api_key) {
-            (Some(runn_token), Some(clockify_api_key)) => Ok(Some(Account {
+        let mut open = |c: Credential| match a.slot(c).clone() {
+            Some(sealed) if sealed.context == SealContext::bound(c, &a.settings) => {
+                Ok(sealed.secret)
+            }
+            Some(_) => Err(StoreError::Rebound(c)),
+            None => Err(StoreError::Corrupt(format!(
+                "account {id} has no stored credentials"
+            ))),
+        };
+        let runn_token = open(Credential::RunnToken)?;
+        let clockify_api_key = open(Credential::ClockifyApiKey)?;
+        Ok(Some(OpenedAccount {
+            account: Account {
                 settings: a.settings,
                 runn_token,
                 clockify_api_key,
-            })),
-            _ => Err(StoreError::Corrupt(format!(
-                "account {id} has no stored credentials"
-            ))),
-        }
+            },
+            version: a.version,
+            credentials_version: a.credentials_version,
+        }))
     }
     async fn enabled_accounts(
         &self,
@@ -140,9 +210,10 @@ impl Store for MemoryStore {
         Ok(AccountPage {
             accounts: ids,
             next,
+            unreadable: vec![],
         })
     }
-    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError> {
+    async fn all_settings(&self) -> Result<Listing, StoreError> {
         let mut found: Vec<AccountSettings> = self
             .accounts
             .lock()
@@ -151,13 +222,27 @@ impl Store for MemoryStore {
             .map(|a| a.settings.clone())
             .collect();
         found.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(found)
+        Ok(Listing {
+            settings: found,
+            unreadable: vec![],
+        })
     }
-    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError> {
-        if let Some(a) = self.accounts.lock().unwrap().get_mut(id) {
-            a.settings.disable(reason);
+    async fn disable(
+        &self,
+        id: &AccountId,
+        reason: &str,
+        credentials_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        let mut accounts = self.accounts.lock().unwrap();
+        let Some(a) = accounts.get_mut(id) else {
+            return Ok(false);
+        };
+        if !a.settings.enabled || credentials_version.is_some_and(|v| v != a.credentials_version) {
+            return Ok(false);
         }
-        Ok(())
+        a.settings.disable(reason);
+        a.version += 1;
+        Ok(true)
     }
     async fn try_lease(
         &self,
@@ -192,13 +277,19 @@ impl Store for MemoryStore {
         }
         Ok(None)
     }
-    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError> {
+    async fn update_settings(
+        &self,
+        settings: &AccountSettings,
+        expected: u64,
+    ) -> Result<Write, StoreError> {
         match self.accounts.lock().unwrap().get_mut(&settings.id) {
+            Some(a) if a.version != expected => Ok(Write::Conflict),
             Some(a) => {
                 a.settings = settings.clone();
-                Ok(true)
+                a.version += 1;
+                Ok(Write::Applied)
             }
-            None => Ok(false),
+            None => Ok(Write::Missing),
         }
     }
     async fn ledger(
@@ -285,26 +376,79 @@ impl Store for MemoryStore {
         let mut pending = self.pending.lock().unwrap();
         let now = Instant::now();
         match pending.get(id) {
-            Some((run, until)) if *until > now => Ok(Pending::Already(run.clone())),
+            Some((job, until)) if *until > now => Ok(Pending::Already(job.clone())),
             _ => {
-                pending.insert(id.clone(), (run_id.to_owned(), now + ttl));
+                let job = PendingJob {
+                    run_id: run_id.to_owned(),
+                    received: false,
+                };
+                pending.insert(id.clone(), (job, now + ttl));
                 Ok(Pending::Marked)
             }
         }
     }
-    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError> {
+    async fn refresh_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut pending = self.pending.lock().unwrap();
+        match pending.get_mut(id) {
+            Some((job, until)) if job.run_id == run_id => {
+                job.received = true;
+                *until = Instant::now() + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn replace_pending(
+        &self,
+        id: &AccountId,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let mut pending = self.pending.lock().unwrap();
+        match pending.get_mut(id) {
+            Some((job, until)) if job.run_id == from => {
+                *job = PendingJob {
+                    run_id: to.to_owned(),
+                    received: false,
+                };
+                *until = Instant::now() + ttl;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+    async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError> {
         let pending = self.pending.lock().unwrap();
         Ok(pending
             .get(id)
             .filter(|(_, until)| *until > Instant::now())
-            .map(|(run, _)| run.clone()))
+            .map(|(job, _)| job.clone()))
     }
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
         let mut pending = self.pending.lock().unwrap();
-        if pending.get(id).is_some_and(|(run, _)| run == run_id) {
+        if pending.get(id).is_some_and(|(job, _)| job.run_id == run_id) {
             pending.remove(id);
         }
         Ok(())
+    }
+    async fn use_signature(
+        &self,
+        id: &AccountId,
+        signature: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let now = chrono::Utc::now().timestamp();
+        let mut used = self.signatures.lock().unwrap();
+        used.retain(|_, u| *u >= now);
+        Ok(used
+            .insert((id.clone(), signature.to_owned()), until)
+            .is_none())
     }
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
         let mut runs = self

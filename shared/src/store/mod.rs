@@ -12,7 +12,7 @@ mod seal;
 
 pub use dynamo::{create_table, DynamoStore};
 pub use memory::MemoryStore;
-pub use seal::{KmsSealer, NoSecrets, Sealer};
+pub use seal::{KmsSealer, NoSecrets, Opened, SealContext, Sealer, SEAL_VERSION};
 
 /// The JSON of a run record, refused when it would not fit in one item.
 pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreError> {
@@ -27,7 +27,41 @@ pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreE
     Ok(json)
 }
 
-use crate::account::{Account, AccountId, AccountSettings, RunRecord};
+use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// An AWS SDK failure in one line: the service's code and message, or what the request
+/// met on the way (the innermost cause), never the SDK's whole debug dump.
+pub(crate) fn sdk_reason<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    let text = match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            match (err.code(), err.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_owned(),
+                (None, Some(m)) => m.to_owned(),
+                (None, None) => "the service refused the request".to_owned(),
+            }
+        }
+        other => {
+            let mut innermost = None;
+            let mut src = std::error::Error::source(other);
+            while let Some(cause) = src {
+                innermost = Some(cause.to_string());
+                src = cause.source();
+            }
+            match innermost {
+                Some(cause) => format!("{other}: {cause}"),
+                None => other.to_string(),
+            }
+        }
+    };
+    crate::sync::report::clip(&text.replace('\n', " "), 300)
+}
 use crate::error::FailureClass;
 use crate::sync::actuals::{Ledger, LedgerGroup};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -52,6 +86,10 @@ pub enum StoreError {
     Seal(String),
     #[error("a stored record is damaged ({0})")]
     Corrupt(String),
+    /// A sealed credential does not open with what it is bound to now: its host (or
+    /// workspace) changed since it was checked and sealed.
+    #[error("the {} was saved for another host; enter it again in Save & Run", .0.what())]
+    Rebound(Credential),
 }
 
 impl StoreError {
@@ -59,6 +97,7 @@ impl StoreError {
         match self {
             StoreError::Unavailable { .. } | StoreError::Seal(_) => FailureClass::Transient,
             StoreError::Corrupt(_) | StoreError::Refused { .. } => FailureClass::Permanent,
+            StoreError::Rebound(_) => FailureClass::CredentialsRejected,
         }
     }
 }
@@ -70,12 +109,60 @@ pub struct StoredCredentials {
     pub clockify_api_key: bool,
 }
 
+impl StoredCredentials {
+    pub fn has(&self, c: Credential) -> bool {
+        match c {
+            Credential::RunnToken => self.runn_token,
+            Credential::ClockifyApiKey => self.clockify_api_key,
+        }
+    }
+}
+
+/// An account's item as read, without opening a secret: its settings, which credentials
+/// are stored, and the versions every conditional write of it is made against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountState {
+    pub settings: AccountSettings,
+    pub credentials: StoredCredentials,
+    /// Bumped by every write of the item (an item from before versions counts as 0).
+    pub version: u64,
+    /// Bumped whenever a stored credential is replaced or deleted.
+    pub credentials_version: u64,
+}
+
+/// An account with its secrets opened, and the versions they were read at.
+#[derive(Clone, Debug)]
+pub struct OpenedAccount {
+    pub account: Account,
+    pub version: u64,
+    pub credentials_version: u64,
+}
+
+/// What a conditional write of the account item got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Write {
+    Applied,
+    /// The item changed since it was read (its version moved): re-read and re-decide.
+    Conflict,
+    /// No such account, or a credential left out that is not stored.
+    Missing,
+}
+
 /// A page of enabled accounts.
 #[derive(Clone, Debug, Default)]
 pub struct AccountPage {
     pub accounts: Vec<AccountId>,
     /// Where the next page starts; `None` on the last page.
     pub next: Option<String>,
+    /// Keys of records that could not be read: left out, never a reason to stop.
+    pub unreadable: Vec<String>,
+}
+
+/// Every account's settings, and the keys of records that could not be read.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    pub settings: Vec<AccountSettings>,
+    pub unreadable: Vec<String>,
 }
 
 /// Who holds an account's lease, and until when.
@@ -89,18 +176,29 @@ pub struct LeaseHolder {
 impl LeaseHolder {
     /// The run holding the lease.
     pub fn run_id(&self) -> &str {
-        self.holder
-            .rsplit_once(':')
-            .map_or(self.holder.as_str(), |(run, _)| run)
+        run_of_holder(&self.holder)
     }
+}
+
+/// The run of a lease holder (`<run id>:<attempt>`; a run id may itself hold `:`).
+pub fn run_of_holder(holder: &str) -> &str {
+    holder.rsplit_once(':').map_or(holder, |(run, _)| run)
+}
+
+/// The job an account's "queued or running" mark is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingJob {
+    pub run_id: String,
+    /// A worker has received it (it is running, or was and will come back).
+    pub received: bool,
 }
 
 /// What marking a job as pending got.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pending {
     Marked,
-    /// A job of this run is already queued or running.
-    Already(String),
+    /// A job is already queued or running.
+    Already(PendingJob),
 }
 
 /// What asking for a lease got.
@@ -118,37 +216,56 @@ impl LeaseAttempt {
 
 #[async_trait::async_trait]
 pub trait Store: Send + Sync {
-    /// Creates or replaces an account, sealing its secrets.
+    /// Creates or replaces an account whatever it holds now, sealing its secrets (setup
+    /// and tests; an operator's `account put` uses [`Store::replace_account`]).
     async fn put_account(&self, account: &Account) -> Result<(), StoreError>;
+    /// Creates or replaces an account if its item is still at `expected` (0: absent).
+    async fn replace_account(&self, account: &Account, expected: u64) -> Result<Write, StoreError>;
     /// An account's settings, without opening its secrets.
-    async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError>;
+    async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
+        Ok(self.state(id).await?.map(|s| s.settings))
+    }
+    /// An account's item without opening its secrets: settings, stored credentials and
+    /// versions.
+    async fn state(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError>;
+    /// An account with its secrets opened (each with what it was sealed for: a credential
+    /// whose host changed since does not open). Secrets sealed the old way (the account
+    /// alone) are sealed anew the first time they are opened.
+    async fn open_account(&self, id: &AccountId) -> Result<Option<OpenedAccount>, StoreError>;
     /// An account with its secrets opened.
-    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError>;
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
+        Ok(self.open_account(id).await?.map(|o| o.account))
+    }
     /// Enabled accounts, a page at a time.
     async fn enabled_accounts(
         &self,
         start: Option<String>,
         limit: u32,
     ) -> Result<AccountPage, StoreError>;
-    /// Every account's settings, enabled or not, by id (for operators: a full scan).
-    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError>;
-    /// Marks an account disabled (its credentials were rejected), saying why and keeping
-    /// everything else.
-    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError>;
-    /// Saves settings with whichever credentials are given (sealed); a credential left out
-    /// keeps the stored one. `false`, and nothing saved, when a left-out credential is not
-    /// stored. Sealing only: whoever saves needs no right to open a secret.
+    /// Every account's settings, enabled or not, by id (for operators: a full scan); a
+    /// record that cannot be read is named in `unreadable`, never a reason to stop.
+    async fn all_settings(&self) -> Result<Listing, StoreError>;
+    /// Marks an account disabled, saying why and keeping everything else. With
+    /// `credentials_version`, only while the stored credentials are still the ones of that
+    /// version (a job that met a rejected credential never disables an account whose
+    /// credentials were replaced meanwhile). `true` when it disabled the account now.
+    async fn disable(
+        &self,
+        id: &AccountId,
+        reason: &str,
+        credentials_version: Option<u64>,
+    ) -> Result<bool, StoreError>;
+    /// Saves settings with whichever credentials are given (sealed with what they were
+    /// checked for); a credential left out keeps the stored one. Applied only while the
+    /// item is at `expected` (0: absent); `Missing`, and nothing saved, when a left-out
+    /// credential is not stored. Sealing only: whoever saves needs no right to open one.
     async fn save_integration(
         &self,
         settings: &AccountSettings,
         runn_token: Option<&SecretString>,
         clockify_api_key: Option<&SecretString>,
-    ) -> Result<bool, StoreError>;
-    /// An account's settings and which credentials it has stored, without opening them.
-    async fn credentials(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError>;
+        expected: u64,
+    ) -> Result<Write, StoreError>;
     /// Turns the integration off: disabled, saying why, and its credentials deleted.
     /// `false` when there is no such account.
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError>;
@@ -169,9 +286,14 @@ pub trait Store: Send + Sync {
         holder: &str,
     ) -> Result<Option<String>, StoreError>;
 
-    /// Replaces an account's settings, leaving its sealed secrets as they are; `false`
-    /// when there is no such account.
-    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError>;
+    /// Replaces an account's settings, leaving its sealed secrets as they are, if the item
+    /// is still at `expected`. Settings that would bind a stored credential to another
+    /// host are the caller's to refuse ([`crate::account::Credential::rebinding`]).
+    async fn update_settings(
+        &self,
+        settings: &AccountSettings,
+        expected: u64,
+    ) -> Result<Write, StoreError>;
 
     /// The ledger entries of every month that touches `[first, last]`.
     async fn ledger(
@@ -209,10 +331,36 @@ pub trait Store: Send + Sync {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Pending, StoreError>;
-    /// The run of the job queued or running, if any (an expired mark counts as none).
-    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError>;
+    /// A worker received the job of `run_id`: its mark (if it is still this run's) lasts
+    /// `ttl` from now and says the job was received. `false` when the mark is not its own.
+    async fn refresh_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// Hands the mark from the job of `from` to a follow-up job of `to` (queued because
+    /// the settings changed while `from` ran), if it is still `from`'s.
+    async fn replace_pending(
+        &self,
+        id: &AccountId,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError>;
+    /// The job queued or running, if any (an expired mark counts as none).
+    async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError>;
     /// Clears the mark when the job ends (only if it is still this run's).
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError>;
     /// The latest `n` runs, newest first.
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError>;
+
+    /// Records a request signature as used, until `until` (epoch seconds); `false` when
+    /// it was used already (a replay).
+    async fn use_signature(
+        &self,
+        id: &AccountId,
+        signature: &str,
+        until: i64,
+    ) -> Result<bool, StoreError>;
 }

@@ -235,23 +235,36 @@ pub struct RunnSide<'a> {
     pub ledger: &'a Ledger,
 }
 
-/// The role of a day with no assignment: the contract in force that day, else the
-/// person's current one (in force today, else the latest).
+/// The contract that gives a day its role: the one in force that day (the latest to
+/// start, ties by id), else the person's current one (in force today, else the latest).
+/// The actuals and the autofill both ask this one function.
+pub fn contract_in_force<'c>(
+    contracts: &[&'c Contract],
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Option<&'c Contract> {
+    let in_force = |d: NaiveDate| {
+        contracts
+            .iter()
+            .copied()
+            .filter(|c| c.start_date <= d && c.end_date.is_none_or(|e| d <= e))
+            .max_by_key(|c| (c.start_date, c.id))
+    };
+    in_force(date).or_else(|| in_force(today)).or_else(|| {
+        contracts
+            .iter()
+            .copied()
+            .max_by_key(|c| (c.start_date, c.id))
+    })
+}
+
+/// The role of a day with no assignment: that of [`contract_in_force`].
 pub fn contract_role(
     contracts: &[&Contract],
     date: NaiveDate,
     today: NaiveDate,
 ) -> Option<RunnRoleId> {
-    let in_force = |d: NaiveDate| {
-        contracts
-            .iter()
-            .filter(|c| c.start_date <= d && c.end_date.is_none_or(|e| d <= e))
-            .max_by_key(|c| (c.start_date, c.id))
-    };
-    in_force(date)
-        .or_else(|| in_force(today))
-        .or_else(|| contracts.iter().max_by_key(|c| (c.start_date, c.id)))
-        .map(|c| c.role_id)
+    contract_in_force(contracts, date, today).map(|c| c.role_id)
 }
 
 /// The role of the assignments covering a day: one role, or the one with the most
@@ -492,9 +505,10 @@ pub fn plan_actuals(
 
 /// The Monday of the last complete Monday–Sunday week before `today`.
 pub fn last_complete_week(today: NaiveDate) -> NaiveDate {
-    let this_monday =
-        today - chrono::Duration::days(i64::from(today.weekday().num_days_from_monday()));
-    this_monday - chrono::Duration::days(7)
+    let back = u64::from(today.weekday().num_days_from_monday()) + 7;
+    today
+        .checked_sub_days(chrono::Days::new(back))
+        .unwrap_or(NaiveDate::MIN)
 }
 
 /// Minutes rostered on `date`'s weekday by a contract (none at weekends).
@@ -524,7 +538,7 @@ pub struct AutofillSide<'a> {
 /// covered by a real assignment (not a non-working day, template or placeholder) on a day
 /// the person's contract rosters, on a confirmed, active, synced project, where Runn holds
 /// no actual for that person, project, role and day. It never changes an actual.
-pub fn plan_autofill(monday: NaiveDate, runn: &AutofillSide<'_>) -> ActualsPlan {
+pub fn plan_autofill(monday: NaiveDate, runn: &AutofillSide<'_>, today: NaiveDate) -> ActualsPlan {
     let mut plan = ActualsPlan::default();
     let held: BTreeSet<DayKey> = runn
         .actuals
@@ -547,8 +561,7 @@ pub fn plan_autofill(monday: NaiveDate, runn: &AutofillSide<'_>) -> ActualsPlan 
         {
             continue;
         }
-        for offset in 0..7 {
-            let date = monday + chrono::Duration::days(offset);
+        for date in monday.iter_days().take(7) {
             if date < a.start_date || date > a.end_date {
                 continue;
             }
@@ -556,11 +569,7 @@ pub fn plan_autofill(monday: NaiveDate, runn: &AutofillSide<'_>) -> ActualsPlan 
                 .get(&a.person_id)
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
-            let in_force = mine
-                .iter()
-                .filter(|c| c.start_date <= date && c.end_date.is_none_or(|e| date <= e))
-                .max_by_key(|c| (c.start_date, c.id))
-                .or_else(|| mine.iter().max_by_key(|c| (c.start_date, c.id)));
+            let in_force = contract_in_force(mine, date, today);
             if !in_force.is_some_and(|c| rostered(c, date) > 0.0) {
                 continue;
             }
@@ -991,6 +1000,7 @@ mod tests {
                     contracts: &w.contracts,
                     actuals: &w.actuals,
                 },
+                day("2026-11-28"),
             )
         };
         let plan = fill(&w);

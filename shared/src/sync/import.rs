@@ -16,7 +16,7 @@ use crate::sync::plan::{
     plan_import, ClientToCreate, ClockifyState, LinkedInRunn, RecordKind, Switches,
 };
 use crate::sync::report::{summarize_skips, Failure, ImportReport, Lookup, Named};
-use crate::sync::{Budget, Halt};
+use crate::sync::{Budget, Halt, SyncError};
 use futures::{Stream, TryStreamExt};
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,12 +26,31 @@ use tokio::time::Instant;
 pub const UNKNOWN_ROLE: &str = "Unknown";
 
 /// Limits on one run; a run that reaches one stops cleanly and reports `finished: false`.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct RunLimits {
+#[derive(Clone, Copy, Default)]
+pub struct RunLimits<'a> {
     /// Stop before starting a write after this instant (a Lambda's deadline, less a margin).
     pub deadline: Option<Instant>,
     /// Stop after this many writes.
     pub max_writes: Option<usize>,
+    /// Asked before every write: a run whose integration was turned off meanwhile stops
+    /// there, and writes nothing more.
+    pub stop: Option<&'a dyn StopSignal>,
+}
+
+impl std::fmt::Debug for RunLimits<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLimits")
+            .field("deadline", &self.deadline)
+            .field("max_writes", &self.max_writes)
+            .field("stop", &self.stop.is_some())
+            .finish()
+    }
+}
+
+/// Whether a run must stop before its next write, and why.
+#[async_trait::async_trait]
+pub trait StopSignal: Send + Sync {
+    async fn why_stop(&self) -> Result<Option<String>, crate::store::StoreError>;
 }
 
 pub(crate) async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
@@ -74,7 +93,7 @@ const CREATE_ATTEMPTS: u32 = 4;
 /// Creates one record once. An unclear answer (lost, 5xx, timeout) is never resent
 /// blindly: the record is looked up, and created again only if it is surely not there.
 async fn create_once<T, C, CF, F, FF>(
-    budget: &mut Budget,
+    budget: &mut Budget<'_>,
     report: &mut ImportReport,
     kind: RecordKind,
     record: &Named,
@@ -89,7 +108,7 @@ where
 {
     let mut attempt = 1;
     loop {
-        budget.take()?;
+        budget.take().await?;
         let e = match create().await {
             Ok(created) => return Ok(created),
             Err(e) if e.is_unclear() => e,
@@ -121,9 +140,12 @@ pub async fn run_import(
     clockify: &ClockifyClient,
     runn: &RunnClient,
     switches: Switches,
-    limits: RunLimits,
-) -> Result<ImportReport, ApiError> {
-    let mut report = ImportReport::default();
+    limits: RunLimits<'_>,
+) -> Result<ImportReport, SyncError> {
+    let mut report = ImportReport {
+        people_read: switches.people,
+        ..ImportReport::default()
+    };
     let mut budget = Budget::new(limits);
     let result = import(ws, clockify, runn, switches, &mut budget, &mut report).await;
     report.writes = budget.writes;
@@ -140,12 +162,9 @@ pub async fn run_import(
             report.finished = false;
             Ok(report)
         }
-        Err(Halt::Api(e)) => Err(e),
-        // The import itself never touches the store.
-        Err(Halt::Store(e)) => Err(ApiError::Invalid {
-            service: crate::error::Service::Runn,
-            reason: e.to_string(),
-        }),
+        Err(Halt::Api(e)) => Err(e.into()),
+        Err(Halt::Store(e)) => Err(e.into()),
+        Err(Halt::Stopped(why)) => Err(SyncError::Stopped(why)),
     }
 }
 
@@ -187,7 +206,7 @@ async fn import(
     clockify: &ClockifyClient,
     runn: &RunnClient,
     switches: Switches,
-    budget: &mut Budget,
+    budget: &mut Budget<'_>,
     report: &mut ImportReport,
 ) -> Result<(), Halt> {
     // What Runn already carries, by Clockify id.
@@ -365,7 +384,7 @@ async fn import(
 async fn create_clients(
     runn: &RunnClient,
     chunk: &[ClientToCreate],
-    budget: &mut Budget,
+    budget: &mut Budget<'_>,
     report: &mut ImportReport,
     runn_clients: &mut HashMap<ClockifyClientId, RunnClientId>,
     progress: &mut Progress,
@@ -383,7 +402,7 @@ async fn create_clients(
         progress.created(RecordKind::Client, &c.name);
     };
     while !pending.is_empty() {
-        budget.take()?;
+        budget.take().await?;
         let inputs: Vec<NewClient> = pending.iter().map(|c| input(c)).collect();
         match runn.create_clients_bulk(&inputs).await {
             Ok(created) => {

@@ -18,13 +18,16 @@ pub use report::{
 use crate::error::{ApiError, FailureClass};
 use crate::store::StoreError;
 
-/// A sync that failed: a service, or the store.
+/// A sync that failed: a service, or the store; or one stopped before a write because
+/// its integration was turned off meanwhile.
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
     Api(#[from] ApiError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("stopped before writing more: {0}")]
+    Stopped(String),
 }
 
 impl SyncError {
@@ -32,27 +35,41 @@ impl SyncError {
         match self {
             SyncError::Api(e) => e.class(),
             SyncError::Store(e) => e.class(),
+            SyncError::Stopped(_) => FailureClass::Permanent,
         }
     }
 }
 use tokio::time::Instant;
 
 /// Counts writes against the run's limits.
-pub(crate) struct Budget {
-    limits: RunLimits,
+pub(crate) struct Budget<'a> {
+    limits: RunLimits<'a>,
     pub(crate) writes: usize,
 }
 
-impl Budget {
-    pub(crate) fn new(limits: RunLimits) -> Self {
+impl<'a> Budget<'a> {
+    pub(crate) fn new(limits: RunLimits<'a>) -> Self {
         Self { limits, writes: 0 }
     }
     /// Takes one write from the budget, or says the run must stop here.
-    pub(crate) fn take(&mut self) -> Result<(), Halt> {
-        if !self.time_left() || self.limits.max_writes.is_some_and(|m| self.writes >= m) {
+    pub(crate) async fn take(&mut self) -> Result<(), Halt> {
+        self.check().await?;
+        if self.limits.max_writes.is_some_and(|m| self.writes >= m) {
             return Err(Halt::Limit);
         }
         self.writes += 1;
+        Ok(())
+    }
+    /// Whether the run may still write: time left, and its integration not turned off.
+    pub(crate) async fn check(&self) -> Result<(), Halt> {
+        if !self.time_left() {
+            return Err(Halt::Limit);
+        }
+        if let Some(stop) = self.limits.stop {
+            if let Some(why) = stop.why_stop().await? {
+                return Err(Halt::Stopped(why));
+            }
+        }
         Ok(())
     }
     pub(crate) fn time_left(&self) -> bool {
@@ -68,6 +85,8 @@ pub(crate) enum Halt {
     Limit,
     Api(ApiError),
     Store(StoreError),
+    /// The integration was turned off: nothing more is written.
+    Stopped(String),
 }
 
 impl From<ApiError> for Halt {

@@ -161,9 +161,17 @@ pub struct ImportReport {
     /// Their names, the first few.
     #[serde(default)]
     pub unknown_role_people: Capped<String>,
+    /// Whether this run read the people (a clients-only import does not, and says nothing
+    /// of who is on "Unknown"). Records from before it was kept did.
+    #[serde(default = "yes")]
+    pub people_read: bool,
     /// False when the run stopped at a limit and must be continued.
     pub finished: bool,
     pub writes: usize,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl ImportReport {

@@ -55,6 +55,9 @@ pub struct ActualsReport {
     pub finished: bool,
     /// Requests that wrote.
     pub writes: usize,
+    /// Back-fill chunks saved as done (progress even when they held no time).
+    #[serde(default)]
+    pub backfilled_chunks: usize,
     /// Where a stopped run resumes.
     pub resume_from: Option<NaiveDate>,
 }
@@ -223,10 +226,16 @@ pub fn daily_ranges(
     backfilled_through: Option<NaiveDate>,
     today: NaiveDate,
 ) -> (Option<(NaiveDate, NaiveDate)>, (NaiveDate, NaiveDate)) {
-    let window_first = today - Duration::days(i64::from(settings.window_days.max(1)) - 1);
+    let back = u64::from(settings.window_days.max(1)) - 1;
+    let window_first = today
+        .checked_sub_days(chrono::Days::new(back))
+        .unwrap_or(NaiveDate::MIN);
     let backfill = settings.actuals_since.and_then(|since| {
-        let from = backfilled_through.map_or(since, |d| (d + Duration::days(1)).max(since));
-        (from < window_first).then(|| (from, window_first - Duration::days(1)))
+        let from = backfilled_through
+            .and_then(|d| d.succ_opt())
+            .map_or(since, |d| d.max(since));
+        let to = window_first.pred_opt()?;
+        (from <= to).then_some((from, to))
     });
     let first = settings
         .actuals_since
@@ -238,7 +247,7 @@ pub fn daily_ranges(
 /// the window.
 pub async fn sync_daily(
     ctx: &Ctx<'_>,
-    limits: RunLimits,
+    limits: RunLimits<'_>,
 ) -> Result<ActualsReport, crate::sync::SyncError> {
     let mut run = Run::new(limits);
     let result = async {
@@ -259,7 +268,7 @@ pub async fn sync_range(
     ctx: &Ctx<'_>,
     from: NaiveDate,
     to: NaiveDate,
-    limits: RunLimits,
+    limits: RunLimits<'_>,
 ) -> Result<ActualsReport, crate::sync::SyncError> {
     let mut run = Run::new(limits);
     let result = async {
@@ -274,13 +283,15 @@ pub async fn sync_range(
 pub async fn autofill(
     ctx: &Ctx<'_>,
     monday: NaiveDate,
-    limits: RunLimits,
+    limits: RunLimits<'_>,
 ) -> Result<ActualsReport, crate::sync::SyncError> {
     let mut run = Run::new(limits);
     run.report.resume_from = Some(monday);
     let result = async {
         let index = load_index(ctx, false).await?;
-        let sunday = monday + Duration::days(6);
+        let sunday = monday
+            .checked_add_days(chrono::Days::new(6))
+            .unwrap_or(NaiveDate::MAX);
         let week = dated(monday, sunday);
         let assignments = all(ctx.runn.assignments(&week)).await?;
         let actuals = all(ctx.runn.actuals(&week)).await?;
@@ -294,6 +305,7 @@ pub async fn autofill(
                 contracts: &index.contracts,
                 actuals: &actuals,
             },
+            today(ctx.settings.time_zone),
         );
         run.apply(ctx, &index, plan, &mut ledger).await?;
         run.report.first = Some(monday);
@@ -313,11 +325,15 @@ async fn day_totals(
     first: NaiveDate,
     last: NaiveDate,
 ) -> Result<DayTotals, ApiError> {
-    let fetch = DateRange::new(first - Duration::days(1), last + Duration::days(1), Tz::UTC)
-        .map_err(|e| ApiError::Invalid {
-            service: crate::error::Service::Clockify,
-            reason: e.to_string(),
-        })?;
+    let fetch = DateRange::new(
+        first.pred_opt().unwrap_or(first),
+        last.succ_opt().unwrap_or(last),
+        Tz::UTC,
+    )
+    .map_err(|e| ApiError::Invalid {
+        service: crate::error::Service::Clockify,
+        reason: e.to_string(),
+    })?;
     let mut totals = DayTotals::new();
     let mut pages = ctx
         .clockify
@@ -344,14 +360,14 @@ fn dated(first: NaiveDate, last: NaiveDate) -> DatedFilter {
 }
 
 /// One run's progress through its days and writes.
-struct Run {
-    budget: Budget,
+struct Run<'a> {
+    budget: Budget<'a>,
     report: ActualsReport,
     unknown: BTreeMap<String, u64>,
 }
 
-impl Run {
-    fn new(limits: RunLimits) -> Self {
+impl<'a> Run<'a> {
+    fn new(limits: RunLimits<'a>) -> Self {
         Self {
             budget: Budget::new(limits),
             report: ActualsReport::default(),
@@ -380,6 +396,7 @@ impl Run {
             }
             Err(Halt::Api(e)) => Err(e.into()),
             Err(Halt::Store(e)) => Err(e.into()),
+            Err(Halt::Stopped(why)) => Err(crate::sync::SyncError::Stopped(why)),
         }
     }
 
@@ -398,14 +415,23 @@ impl Run {
             if !self.budget.time_left() {
                 return Err(Halt::Limit);
             }
-            let last = (first + Duration::days(CHUNK_DAYS - 1)).min(to);
+            let last = first
+                .checked_add_signed(Duration::days(CHUNK_DAYS - 1))
+                .map_or(to, |l| l.min(to));
             self.chunk(ctx, index, first, last).await?;
             if backfill {
+                self.budget.check().await?;
                 ctx.store.set_backfilled_through(ctx.account, last).await?;
+                // Progress, though nothing may have been written: a continuation resumes
+                // after it (a run of empty months is never retried as one that did nothing).
+                self.report.backfilled_chunks += 1;
             }
             self.report.first = Some(self.report.first.map_or(first, |f| f.min(first)));
             self.report.last = Some(last);
-            first = last + Duration::days(1);
+            match last.succ_opt() {
+                Some(next) => first = next,
+                None => break,
+            }
         }
         Ok(())
     }
@@ -457,14 +483,14 @@ impl Run {
             dirty.insert(LedgerGroup::of(k));
         }
         if !dirty.is_empty() {
+            self.budget.check().await?;
             ctx.store.save_ledger(ctx.account, ledger, &dirty).await?;
         }
         let total = plan.writes.len();
         let mut done = 0;
         for chunk in plan.writes.chunks(MAX_BULK) {
-            if !self.budget.time_left() {
-                return Err(Halt::Limit);
-            }
+            // Before the ledger: a run stopped here writes nothing more anywhere.
+            self.budget.check().await?;
             let mut dirty = BTreeSet::new();
             for w in chunk {
                 ledger.insert(w.key, w.written());
@@ -488,7 +514,7 @@ impl Run {
     ) -> Result<(), Halt> {
         let mut stack: Vec<&[DayWrite]> = vec![writes];
         while let Some(part) = stack.pop() {
-            self.budget.take()?;
+            self.budget.take().await?;
             let inputs: Vec<ActualInput> = part
                 .iter()
                 .map(|w| ActualInput {

@@ -162,7 +162,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         let answer = scheduler.invoke(scheduler_payload(attempt)).await;
         assert_eq!(
             answer,
-            json!({"run_id": "daily-2026-11-28T02:00Z", "queued": 1})
+            json!({"run_id": "daily-2026-11-28T0200Z", "queued": 1, "unreadable": 0})
         );
     }
     let got = aws
@@ -181,7 +181,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
     // the unknown account.
     let worker = Function::start("worker", &env);
     let unknown =
-        json!({"account": "gone", "run_id": "daily-2026-11-28T02:00Z", "trigger": "schedule"});
+        json!({"account": "gone", "run_id": "daily-2026-11-28T0200Z", "trigger": "schedule"});
     let answer = worker
         .invoke(json!({"Records": [
             sqs_record("m-job", bodies[0]),
@@ -208,7 +208,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
     assert_eq!(runn.ctl.total(), requests, "the same run is not run twice");
     let runs = aws.store.runs(&account.settings.id, 5).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].run_id, "daily-2026-11-28T02:00Z");
+    assert_eq!(runs[0].run_id, "daily-2026-11-28T0200Z");
 
     // JSON log lines, each job's carrying its account and run id, no secret anywhere.
     let lines = worker.log_lines();
@@ -217,7 +217,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
         .find(|l| l["fields"]["message"] == "import run done")
         .expect("a line for the finished run");
     assert_eq!(done["span"]["account"], "northwind");
-    assert_eq!(done["span"]["run_id"], "daily-2026-11-28T02:00Z");
+    assert_eq!(done["span"]["run_id"], "daily-2026-11-28T0200Z");
     let all = std::fs::read_to_string(&worker.log).unwrap()
         + &std::fs::read_to_string(&scheduler.log).unwrap();
     assert!(!all.contains(RUNN_TOKEN) && !all.contains(demo::API_KEY));
@@ -316,15 +316,29 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
         .as_str()
         .unwrap()
         .contains("own time"));
-    // An admin's key, saved while that import is still queued: no second job.
+    // An admin's key, saved while that import is still queued: the settings changed, so
+    // a follow-up run with them is queued, and it holds the account's mark.
     let admin = call("PUT", save.clone(), Some(integration(demo::API_KEY))).await;
-    assert_eq!((admin.status, &admin.body["queued"]), (202, &json!(false)));
-    assert_eq!(admin.body["run_id"], member.body["run_id"]);
+    assert_eq!((admin.status, &admin.body["queued"]), (202, &json!(true)));
+    assert_ne!(admin.body["run_id"], member.body["run_id"]);
     let first_run = member.body["run_id"].as_str().unwrap().to_owned();
+    let follow_up = admin.body["run_id"].as_str().unwrap().to_owned();
+    // Saved again with nothing changed (credentials left out, as Runn's form masks them):
+    // answered with the job already queued.
+    let mut unchanged = integration(demo::API_KEY);
+    unchanged
+        .as_object_mut()
+        .unwrap()
+        .remove("clockify_api_key");
+    unchanged.as_object_mut().unwrap().remove("runn_token");
+    let same = call("PUT", save.clone(), Some(unchanged)).await;
+    assert_eq!((same.status, &same.body["queued"]), (202, &json!(false)));
+    assert_eq!(same.body["run_id"], follow_up.as_str());
 
-    // The job is received (running): a press now gets its run, and queues nothing.
+    // The jobs are received (running): a press now gets the follow-up's run, and queues
+    // nothing.
     let jobs = receive(&aws, &queue_url).await;
-    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs.len(), 2);
     let press = || {
         call(
             "POST",
@@ -337,18 +351,26 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
         (during.status, &during.body["queued"]),
         (202, &json!(false))
     );
-    assert_eq!(during.body["run_id"], first_run.as_str());
+    assert_eq!(during.body["run_id"], follow_up.as_str());
     let answer = worker
-        .invoke(json!({"Records": [sqs_record(&jobs[0].0, &jobs[0].1)]}))
+        .invoke(json!({"Records": [
+            sqs_record(&jobs[0].0, &jobs[0].1),
+            sqs_record(&jobs[1].0, &jobs[1].1),
+        ]}))
         .await;
     assert_eq!(answer, json!({"batchItemFailures": []}));
-    assert_eq!(runn.data.lock().unwrap().people.len(), 5);
+    assert_eq!(runn.data.lock().unwrap().people.len(), 5, "nothing twice");
+    let later = call("GET", format!("/accounts/northwind/runs/{follow_up}"), None).await;
+    assert_eq!(later.body["pending"], false);
+    assert_eq!(later.body["record"]["outcome"]["result"], "succeeded");
 
     // What the run did, by its id, and the status with the people still on "Unknown".
     let run = call("GET", format!("/accounts/northwind/runs/{first_run}"), None).await;
     assert_eq!(run.status, 200);
     assert_eq!(run.body["pending"], false);
-    assert_eq!(run.body["record"]["report"]["created"]["people"], 5);
+    // The queue gives the two jobs in either order: between them, five people.
+    let created = |r: &Value| r["record"]["report"]["created"]["people"].as_u64().unwrap();
+    assert_eq!(created(&run.body) + created(&later.body), 5);
     let status = call("GET", "/accounts/northwind/status".to_owned(), None).await;
     assert_eq!(status.body["people_on_unknown_role_count"], 5);
     assert_eq!(

@@ -45,7 +45,7 @@ async fn bed() -> Bed {
 }
 
 impl Bed {
-    async fn import(&self, limits: RunLimits) -> Result<ImportReport, shared::ApiError> {
+    async fn import(&self, limits: RunLimits<'_>) -> Result<ImportReport, shared::sync::SyncError> {
         run_import(
             &WorkspaceId::new(demo::WORKSPACE_ID),
             &self.cc,
@@ -594,6 +594,7 @@ async fn a_deadline_already_passed_stops_before_any_write() {
         .import(RunLimits {
             deadline: Some(tokio::time::Instant::now()),
             max_writes: None,
+            ..Default::default()
         })
         .await
         .unwrap();

@@ -2,27 +2,30 @@
 //!
 //! | item | sk | attributes |
 //! |---|---|---|
-//! | settings and sealed secrets | `ACCOUNT` | `settings` (JSON), `runn_token`, `clockify_api_key` (KMS ciphertext), `gsi1pk` = `ENABLED` while enabled, `gsi1sk` = id |
+//! | settings and sealed secrets | `ACCOUNT` | `settings` (JSON), `runn_token`, `clockify_api_key` (KMS ciphertext, each sealed with what it was checked for), `runn_token_seal`, `clockify_api_key_seal` (how: absent = 1, the account alone), `item_version`, `credentials_version`, `gsi1pk` = `ENABLED` while enabled, `gsi1sk` = id |
 //! | lease | `LEASE` | `holder`, `expires` (epoch seconds) |
 //! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON, bounded), `expires_at` (TTL, 90 days) |
 //! | the ledger of one person's month | `LEDGER#<YYYY-MM>#<Runn person id>` | `days` (JSON rows) |
 //! | the actuals back-fill's progress | `ACTUALS` | `backfilled_through` (date) |
 //! | a run's latest record, by run id | `RUNID#<run id>` | `latest` (its `RUN#` key), `expires_at` |
-//! | a job queued or running | `PENDING` | `run_id`, `expires` (and `expires_at`, its TTL) |
+//! | a job queued or running | `PENDING` | `run_id`, `received`, `expires` (and `expires_at`, its TTL) |
+//! | a request signature already used | `SIGNATURE#<t>#<v1>` | `expires_at` (TTL) |
 //!
 //! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
 //! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
 //! account's `RUN#` range, newest first).
 
+mod account;
+mod marks;
+
 use super::{
-    run_json, AccountPage, LeaseAttempt, LeaseHolder, Pending, Sealer, Store, StoreError,
-    StoredCredentials, RUN_RETENTION,
+    run_json, sdk_reason, AccountPage, AccountState, LeaseAttempt, LeaseHolder, Listing,
+    OpenedAccount, Pending, PendingJob, Sealer, Store, StoreError, Write, RUN_RETENTION,
 };
-use crate::account::{Account, AccountId, AccountSettings, RunRecord};
+use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
 use crate::sync::actuals::{first_of_month, DayKey, Ledger, LedgerGroup, Source, Written};
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ReturnValue, ScalarAttributeType, TimeToLiveSpecification,
@@ -37,6 +40,27 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const ENABLED_INDEX: &str = "gsi1";
+
+/// Times a read-modify-write of the account item re-reads and re-decides after another
+/// writer got there first, before it gives up (as a transient failure).
+const CONFLICT_ATTEMPTS: usize = 5;
+
+fn kept_changing(id: &AccountId) -> StoreError {
+    StoreError::Unavailable {
+        operation: format!("update account {id}"),
+        reason: "the account kept changing while it was being updated".into(),
+    }
+}
+
+/// An item's key, as a log line names an unreadable record.
+fn key_of(item: &HashMap<String, AttributeValue>) -> String {
+    let part = |k: &str| {
+        item.get(k)
+            .and_then(|v| v.as_s().ok())
+            .map_or("?", |v| v.as_str())
+    };
+    crate::sync::report::clip(&format!("{} / {}", part("pk"), part("sk")), 200)
+}
 
 pub struct DynamoStore {
     db: Client,
@@ -93,8 +117,8 @@ where
         }
         tracing::debug!(error = ?e, %operation, "DynamoDB request failed");
         StoreError::Unavailable {
+            reason: sdk_reason(&e),
             operation,
-            reason: DisplayErrorContext(e).to_string(),
         }
     }
 }
@@ -160,63 +184,24 @@ impl DynamoStore {
             .map_err(unavailable(format!("read {what} of account {id}")))?;
         Ok(out.item)
     }
-
-    async fn account_item(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
-        self.item(id, "ACCOUNT", "the settings").await
-    }
 }
 
 #[async_trait::async_trait]
 impl Store for DynamoStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
-        let id = &account.settings.id;
-        let settings = serde_json::to_string(&account.settings)
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let runn = self.sealer.seal(id, &account.runn_token).await?;
-        let clockify = self.sealer.seal(id, &account.clockify_api_key).await?;
-        let mut put = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", pk(id))
-            .item("sk", s("ACCOUNT"))
-            .item("settings", s(settings))
-            .item("runn_token", AttributeValue::B(Blob::new(runn)))
-            .item("clockify_api_key", AttributeValue::B(Blob::new(clockify)));
-        if account.settings.enabled {
-            put = put
-                .item("gsi1pk", s("ENABLED"))
-                .item("gsi1sk", s(id.as_str()));
-        }
-        put.send().await.map_err(unavailable("put account"))?;
-        Ok(())
+        self.write_account(account, None).await.map(|_| ())
     }
 
-    async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
-        match self.account_item(id).await? {
-            None => Ok(None),
-            Some(item) => Ok(Some(json(text(&item, "settings")?, "settings")?)),
-        }
+    async fn replace_account(&self, account: &Account, expected: u64) -> Result<Write, StoreError> {
+        self.write_account(account, Some(expected)).await
     }
 
-    async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
-        let Some(item) = self.account_item(id).await? else {
-            return Ok(None);
-        };
-        let settings: AccountSettings = json(text(&item, "settings")?, "settings")?;
-        let runn_token = self.sealer.open(id, bytes(&item, "runn_token")?).await?;
-        let clockify_api_key = self
-            .sealer
-            .open(id, bytes(&item, "clockify_api_key")?)
-            .await?;
-        Ok(Some(Account {
-            settings,
-            runn_token,
-            clockify_api_key,
-        }))
+    async fn state(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError> {
+        self.read_state(id).await
+    }
+
+    async fn open_account(&self, id: &AccountId) -> Result<Option<OpenedAccount>, StoreError> {
+        self.open(id).await
     }
 
     async fn enabled_accounts(
@@ -243,25 +228,24 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(unavailable("list enabled accounts"))?;
-        let accounts = out
-            .items()
-            .iter()
-            .map(|item| {
-                text(item, "gsi1sk").and_then(|id| {
-                    AccountId::parse(id).map_err(|e| StoreError::Corrupt(e.to_string()))
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let next = out
+        let mut page = AccountPage::default();
+        for item in out.items() {
+            match text(item, "gsi1sk").map(AccountId::parse) {
+                Ok(Ok(id)) => page.accounts.push(id),
+                // One damaged record never stops the others: left out, and named.
+                _ => page.unreadable.push(key_of(item)),
+            }
+        }
+        page.next = out
             .last_evaluated_key()
             .and_then(|k| k.get("gsi1sk"))
             .and_then(|v| v.as_s().ok())
             .cloned();
-        Ok(AccountPage { accounts, next })
+        Ok(page)
     }
 
-    async fn all_settings(&self) -> Result<Vec<AccountSettings>, StoreError> {
-        let mut found = vec![];
+    async fn all_settings(&self) -> Result<Listing, StoreError> {
+        let mut found = Listing::default();
         let mut start = None;
         loop {
             let out = self
@@ -270,32 +254,58 @@ impl Store for DynamoStore {
                 .table_name(&self.table)
                 .filter_expression("sk = :a")
                 .expression_attribute_values(":a", s("ACCOUNT"))
-                .projection_expression("settings")
+                .projection_expression("pk, sk, settings")
                 .set_exclusive_start_key(start)
                 .send()
                 .await
                 .map_err(unavailable("list accounts"))?;
             for item in out.items() {
-                found.push(json::<AccountSettings>(
-                    text(item, "settings")?,
-                    "settings",
-                )?);
+                match text(item, "settings").and_then(|t| json::<AccountSettings>(t, "settings")) {
+                    Ok(settings) => found.settings.push(settings),
+                    Err(e) => {
+                        tracing::warn!(key = %key_of(item), error = %e, "an account record could not be read; left out");
+                        found.unreadable.push(key_of(item));
+                    }
+                }
             }
             start = out.last_evaluated_key().cloned();
             if start.is_none() {
                 break;
             }
         }
-        found.sort_by(|a, b| a.id.cmp(&b.id));
+        found.settings.sort_by(|a, b| a.id.cmp(&b.id));
         Ok(found)
     }
 
-    async fn disable(&self, id: &AccountId, reason: &str) -> Result<(), StoreError> {
-        let Some(mut settings) = self.settings(id).await? else {
-            return Ok(());
-        };
-        settings.disable(reason);
-        self.update_settings(&settings).await.map(|_| ())
+    async fn disable(
+        &self,
+        id: &AccountId,
+        reason: &str,
+        credentials_version: Option<u64>,
+    ) -> Result<bool, StoreError> {
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let Some(state) = self.read_state(id).await? else {
+                return Ok(false);
+            };
+            // Already off (turned off, or disabled by another run): its reason stands. New
+            // credentials since the job read them: they may work, so nothing to disable.
+            if !state.settings.enabled
+                || credentials_version.is_some_and(|v| v != state.credentials_version)
+            {
+                return Ok(false);
+            }
+            let mut settings = state.settings;
+            settings.disable(reason);
+            match self
+                .write_settings(&settings, state.version, credentials_version)
+                .await?
+            {
+                Write::Applied => return Ok(true),
+                Write::Missing => return Ok(false),
+                Write::Conflict => continue,
+            }
+        }
+        Err(kept_changing(id))
     }
 
     async fn save_integration(
@@ -303,92 +313,33 @@ impl Store for DynamoStore {
         settings: &AccountSettings,
         runn_token: Option<&SecretString>,
         clockify_api_key: Option<&SecretString>,
-    ) -> Result<bool, StoreError> {
-        let id = &settings.id;
-        let json =
-            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut set = vec!["settings = :s"];
-        let mut conditions = vec![];
-        let mut update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("ACCOUNT"))
-            .expression_attribute_values(":s", s(json));
-        for (name, value, placeholder) in [
-            ("runn_token", runn_token, ":r"),
-            ("clockify_api_key", clockify_api_key, ":c"),
-        ] {
-            match value {
-                Some(secret) => {
-                    let sealed = self.sealer.seal(id, secret).await?;
-                    update = update
-                        .expression_attribute_values(placeholder, AttributeValue::B(sealed.into()));
-                    set.push(if name == "runn_token" {
-                        "runn_token = :r"
-                    } else {
-                        "clockify_api_key = :c"
-                    });
-                }
-                // Left out: the stored one is kept, and must be there.
-                None => conditions.push(format!("attribute_exists({name})")),
-            }
-        }
-        let expression = if settings.enabled {
-            update = update
-                .expression_attribute_values(":e", s("ENABLED"))
-                .expression_attribute_values(":id", s(id.as_str()));
-            format!("SET {}, gsi1pk = :e, gsi1sk = :id", set.join(", "))
-        } else {
-            format!("SET {} REMOVE gsi1pk, gsi1sk", set.join(", "))
-        };
-        update = update.update_expression(expression);
-        if !conditions.is_empty() {
-            update = update.condition_expression(conditions.join(" AND "));
-        }
-        applied(
-            update.send().await,
-            format!("save the integration of account {id}"),
+        expected: u64,
+    ) -> Result<Write, StoreError> {
+        self.save(
+            settings,
+            [
+                (Credential::RunnToken, runn_token),
+                (Credential::ClockifyApiKey, clockify_api_key),
+            ],
+            expected,
         )
-    }
-
-    async fn credentials(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(AccountSettings, StoredCredentials)>, StoreError> {
-        let Some(item) = self.account_item(id).await? else {
-            return Ok(None);
-        };
-        let settings = json(text(&item, "settings")?, "settings")?;
-        let stored = StoredCredentials {
-            runn_token: item.contains_key("runn_token"),
-            clockify_api_key: item.contains_key("clockify_api_key"),
-        };
-        Ok(Some((settings, stored)))
+        .await
     }
 
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
-        let Some(mut settings) = self.settings(id).await? else {
-            return Ok(false);
-        };
-        settings.disable(reason);
-        let json =
-            serde_json::to_string(&settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let result = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("ACCOUNT"))
-            .update_expression(
-                "SET settings = :s REMOVE runn_token, clockify_api_key, gsi1pk, gsi1sk",
-            )
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":s", s(json))
-            .send()
-            .await;
-        applied(result, format!("turn off account {id}"))
+        for _ in 0..CONFLICT_ATTEMPTS {
+            let Some(state) = self.read_state(id).await? else {
+                return Ok(false);
+            };
+            let mut settings = state.settings;
+            settings.disable(reason);
+            match self.delete_credentials(&settings, state.version).await? {
+                Write::Applied => return Ok(true),
+                Write::Missing => return Ok(false),
+                Write::Conflict => continue,
+            }
+        }
+        Err(kept_changing(id))
     }
 
     async fn try_lease(
@@ -516,95 +467,51 @@ impl Store for DynamoStore {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Pending, StoreError> {
-        let now = now_epoch();
-        let until = now + ttl.as_secs() as i64;
-        let result = self
-            .db
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", pk(id))
-            .item("sk", s("PENDING"))
-            .item("run_id", s(run_id))
-            .item("expires", AttributeValue::N(until.to_string()))
-            .item(TTL_ATTRIBUTE, AttributeValue::N(until.to_string()))
-            .condition_expression("attribute_not_exists(pk) OR expires < :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(Pending::Marked),
-            Err(e) if condition_failed(&e) => {
-                let item = self
-                    .item(id, "PENDING", "the pending job")
-                    .await?
-                    .unwrap_or_default();
-                Ok(Pending::Already(
-                    text(&item, "run_id").unwrap_or("unknown").to_owned(),
-                ))
-            }
-            Err(e) => Err(unavailable(format!("mark a job of account {id}"))(e)),
-        }
+        self.mark(id, run_id, ttl).await
     }
 
-    async fn pending(&self, id: &AccountId) -> Result<Option<String>, StoreError> {
-        let Some(item) = self.item(id, "PENDING", "the pending job").await? else {
-            return Ok(None);
-        };
-        let expires = item
-            .get("expires")
-            .and_then(|v| v.as_n().ok())
-            .and_then(|n| n.parse::<i64>().ok())
-            .unwrap_or(0);
-        if expires < now_epoch() {
-            return Ok(None);
-        }
-        Ok(Some(text(&item, "run_id")?.to_owned()))
+    async fn refresh_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.move_mark(id, run_id, run_id, true, ttl).await
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &AccountId,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.move_mark(id, from, to, false, ttl).await
+    }
+
+    async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError> {
+        self.pending_job(id).await
     }
 
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
-        let result = self
-            .db
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("PENDING"))
-            .condition_expression("run_id = :r")
-            .expression_attribute_values(":r", s(run_id))
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if condition_failed(&e) => Ok(()),
-            Err(e) => Err(unavailable(format!(
-                "clear the pending job of account {id}"
-            ))(e)),
-        }
+        self.clear_mark(id, run_id).await
     }
 
-    async fn update_settings(&self, settings: &AccountSettings) -> Result<bool, StoreError> {
-        let id = &settings.id;
-        let json =
-            serde_json::to_string(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("ACCOUNT"))
-            .condition_expression("attribute_exists(pk)")
-            .expression_attribute_values(":s", s(json));
-        update = if settings.enabled {
-            update
-                .update_expression("SET settings = :s, gsi1pk = :e, gsi1sk = :id")
-                .expression_attribute_values(":e", s("ENABLED"))
-                .expression_attribute_values(":id", s(id.as_str()))
-        } else {
-            update.update_expression("SET settings = :s REMOVE gsi1pk, gsi1sk")
-        };
-        applied(
-            update.send().await,
-            format!("update the settings of account {id}"),
-        )
+    async fn use_signature(
+        &self,
+        id: &AccountId,
+        signature: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.record_signature(id, signature, until).await
+    }
+
+    async fn update_settings(
+        &self,
+        settings: &AccountSettings,
+        expected: u64,
+    ) -> Result<Write, StoreError> {
+        self.write_settings(settings, expected, None).await
     }
 
     async fn ledger(

@@ -1,0 +1,408 @@
+//! The worker's run of one job: under the account's lease, the work its kind names, its
+//! record, and the continuation when it stopped at its deadline. The lease is released
+//! on every path out, and a continuation is queued only once it is.
+
+use super::{clients, lease_holder, JobError, JobOutcome, WorkerConfig};
+use crate::account::{AccountId, Credential, Outcome, RunRecord, Switches, Trigger};
+use crate::error::FailureClass;
+use crate::http::RequestCounts;
+use crate::queue::{Job, Queue, Work, LEASE_RETRY_DELAY, PENDING_TTL};
+use crate::store::{LeaseAttempt, OpenedAccount, Store, StoreError};
+use crate::sync::actuals::last_complete_week;
+use crate::sync::timesheets::{self, ActualsReport, Ctx};
+use crate::sync::{run_import, ImportReport, RunLimits, StopSignal};
+use tokio::time::Instant;
+
+/// Whether a scheduled run already succeeded for this account: a retried schedule (same
+/// scheduled time, so the same run id) does not run it twice.
+async fn already_succeeded(store: &dyn Store, job: &Job) -> Result<bool, StoreError> {
+    if job.trigger != Trigger::Schedule {
+        return Ok(false);
+    }
+    Ok(store
+        .runs(&job.account, 10)
+        .await?
+        .iter()
+        .any(|r| r.run_id == job.run_id && r.outcome == Outcome::Succeeded))
+}
+
+/// Runs one job until done or until `deadline` (less the safety margin).
+pub async fn run_job(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    job: &Job,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) -> Result<JobOutcome, JobError> {
+    let id = &job.account;
+    // Settings first: a turned-off account has no credentials left to open.
+    let state = match store.state(id).await? {
+        None => return Ok(JobOutcome::Dropped(format!("no account {id}"))),
+        Some(s) if !s.settings.enabled => {
+            // Its button must not stay stuck on a job that will never run.
+            store.clear_pending(id, &job.run_id).await?;
+            return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
+        }
+        Some(s) => s,
+    };
+    // Received: the account's mark (if it is this run's) lasts as long as the job may
+    // still come back from the queue.
+    if let Err(e) = store.refresh_pending(id, &job.run_id, PENDING_TTL).await {
+        tracing::warn!(account = %id, error = %e, "could not refresh the pending mark");
+    }
+    let opened = match store.open_account(id).await {
+        Ok(Some(o)) => o,
+        Ok(None) => return Ok(JobOutcome::Dropped(format!("no account {id}"))),
+        Err(StoreError::Rebound(c)) => {
+            return rebound(store, job, c, state.credentials_version).await
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if already_succeeded(store, job).await? {
+        return Ok(JobOutcome::Dropped(format!(
+            "run {} of account {id} already succeeded",
+            job.run_id
+        )));
+    }
+    let holder = lease_holder(&job.run_id);
+    let ttl = deadline.saturating_duration_since(Instant::now()) + cfg.safety_margin;
+    if let LeaseAttempt::Held(h) = store.try_lease(id, &holder, ttl).await? {
+        // Sent again shortly rather than handed back to wait out the visibility timeout
+        // (and spend a receive): a button pressed during the daily run runs minutes later.
+        queue.send_later(job, LEASE_RETRY_DELAY).await?;
+        return Ok(JobOutcome::Deferred(format!(
+            "another run ({}) holds account {id} until {}; trying again in {} s",
+            h.run_id(),
+            h.until.format("%Y-%m-%d %H:%M:%S UTC"),
+            LEASE_RETRY_DELAY.as_secs()
+        )));
+    }
+    let (outcome, continuation) = leased(store, &opened, job, deadline, cfg).await;
+    if let Err(e) = store.release_lease(id, &holder).await {
+        // It runs out on its own at the deadline plus the margin.
+        tracing::warn!(account = %id, error = %e, "could not release the lease");
+    }
+    if let Some(next) = continuation {
+        queue.send(&[next]).await?;
+    }
+    // The job has ended: the account's import button may queue another.
+    if matches!(
+        outcome,
+        Ok(JobOutcome::Done { finished: true }) | Ok(JobOutcome::Dropped(_))
+    ) {
+        if let Err(e) = store.clear_pending(id, &job.run_id).await {
+            tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
+        }
+    }
+    outcome
+}
+
+/// A credential that no longer opens (its host changed without it being entered again):
+/// nothing is sent anywhere; the run says why, and the account waits for Save & Run.
+async fn rebound(
+    store: &dyn Store,
+    job: &Job,
+    credential: Credential,
+    credentials_version: u64,
+) -> Result<JobOutcome, JobError> {
+    let id = &job.account;
+    let message = StoreError::Rebound(credential).to_string();
+    tracing::warn!(account = %id, %message, "a credential does not open; account disabled");
+    let now = chrono::Utc::now();
+    let run = RunRecord {
+        run_id: job.run_id.clone(),
+        trigger: job.trigger,
+        started_at: now,
+        finished_at: now,
+        outcome: Outcome::failed(FailureClass::CredentialsRejected, &message),
+        report: None,
+        actuals: None,
+    };
+    store.record_run(id, &run).await?;
+    store
+        .disable(id, &message, Some(credentials_version))
+        .await?;
+    store.clear_pending(id, &job.run_id).await?;
+    Ok(JobOutcome::Dropped(message))
+}
+
+/// Stops a run before its next write once its integration is turned off (or its
+/// credentials are gone).
+struct StillOn<'a> {
+    store: &'a dyn Store,
+    id: &'a AccountId,
+}
+
+#[async_trait::async_trait]
+impl StopSignal for StillOn<'_> {
+    async fn why_stop(&self) -> Result<Option<String>, StoreError> {
+        Ok(match self.store.state(self.id).await? {
+            None => Some("the account was removed".into()),
+            Some(s)
+                if s.settings.enabled
+                    && s.credentials.runn_token
+                    && s.credentials.clockify_api_key =>
+            {
+                None
+            }
+            Some(s) => Some(
+                s.settings
+                    .disabled_reason
+                    .unwrap_or_else(|| "the integration was turned off".into()),
+            ),
+        })
+    }
+}
+
+/// The part of a job that runs under the lease: the work, its record, and the
+/// continuation to queue once the lease is released (even if the record failed to save:
+/// the continuation is the run's one chain, and the original is acknowledged).
+async fn leased(
+    store: &dyn Store,
+    opened: &OpenedAccount,
+    job: &Job,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) -> (Result<JobOutcome, JobError>, Option<Job>) {
+    let id = &opened.account.settings.id;
+    let started_at = chrono::Utc::now();
+    // Keep the margin, but never more than a quarter of the time there is: a function
+    // with a short timeout still gets most of it.
+    let remaining = deadline.saturating_duration_since(Instant::now());
+    let stop_at = deadline - cfg.safety_margin.min(remaining / 4);
+    let still_on = StillOn { store, id };
+    let limits = RunLimits {
+        deadline: Some(stop_at),
+        max_writes: cfg.max_writes,
+        stop: Some(&still_on),
+    };
+    let mut counts = Default::default();
+    let result = run_work(store, opened, job, limits, cfg, &mut counts).await;
+    let record = |outcome, reports: Reports| RunRecord {
+        run_id: job.run_id.clone(),
+        trigger: job.trigger,
+        started_at,
+        finished_at: chrono::Utc::now(),
+        outcome,
+        report: reports.import,
+        actuals: reports.actuals,
+    };
+    let (run, outcome, continuation) = match result {
+        Ok(Ran::Nothing(why)) => return (Ok(JobOutcome::Dropped(why)), None),
+        Ok(Ran::Did(reports)) => decide(job, *reports, record),
+        Err(e) => {
+            let outcome = failed(store, opened, &e).await;
+            let outcome = match outcome {
+                Ok(o) => o,
+                Err(d) => return (Err(d), None),
+            };
+            let run = record(
+                Outcome::failed(e.class(), &e.to_string()),
+                Reports::default(),
+            );
+            (run, outcome, None)
+        }
+    };
+    if cfg.emit_metrics {
+        emit_metrics(&run, counts);
+    }
+    match store.record_run(id, &run).await {
+        Ok(()) => (Ok(outcome), continuation),
+        Err(e) if continuation.is_some() => {
+            tracing::error!(account = %id, error = %e, "the run's record could not be saved; its continuation goes on");
+            (Ok(outcome), continuation)
+        }
+        Err(e) => (Err(e.into()), None),
+    }
+}
+
+/// What a run that ended without an error comes to: succeeded, continued, or (stopped
+/// before it made any progress) retried rather than continued, so it cannot loop.
+fn decide(
+    job: &Job,
+    reports: Reports,
+    record: impl Fn(Outcome, Reports) -> RunRecord,
+) -> (RunRecord, JobOutcome, Option<Job>) {
+    let finished = reports.finished();
+    if !finished && reports.progress() == 0 {
+        let message = "the run's time ran out before it could write anything; retried later";
+        let failed = Outcome::failed(FailureClass::Transient, message);
+        return (
+            record(failed, reports),
+            JobOutcome::Retry(message.into()),
+            None,
+        );
+    }
+    if finished {
+        return (
+            record(Outcome::Succeeded, reports),
+            JobOutcome::Done { finished },
+            None,
+        );
+    }
+    let mut next = Job {
+        trigger: Trigger::Continuation,
+        ..job.clone()
+    };
+    // A re-sync of a range goes on from the first day it did not finish.
+    if let (Work::Actuals { to, .. }, Some(from)) = (
+        job.work,
+        reports.actuals.as_ref().and_then(|a| a.resume_from),
+    ) {
+        next.work = Work::Actuals { from, to };
+    }
+    (
+        record(Outcome::Continued, reports),
+        JobOutcome::Done { finished },
+        Some(next),
+    )
+}
+
+/// What a failed run does to its job (and, for a rejected credential, to its account).
+async fn failed(
+    store: &dyn Store,
+    opened: &OpenedAccount,
+    e: &JobError,
+) -> Result<JobOutcome, JobError> {
+    let id = &opened.account.settings.id;
+    Ok(match e.class() {
+        FailureClass::CredentialsRejected => {
+            // No retry storm: stop until someone enters working credentials — unless
+            // they already did while this run was going (the follow-up run tries them).
+            let reason = format!("credentials rejected: {e}");
+            let disabled = store
+                .disable(id, &reason, Some(opened.credentials_version))
+                .await?;
+            tracing::warn!(account = %id, error = %e, disabled, "credentials rejected");
+            JobOutcome::Dropped(e.to_string())
+        }
+        FailureClass::Permanent => JobOutcome::Dropped(e.to_string()),
+        FailureClass::Transient => JobOutcome::Retry(e.to_string()),
+    })
+}
+
+fn emit_metrics(run: &RunRecord, [clockify, runn]: [RequestCounts; 2]) {
+    let metrics = crate::metrics::RunMetrics {
+        failed: matches!(run.outcome, Outcome::Failed { .. }),
+        duration: (run.finished_at - run.started_at)
+            .to_std()
+            .unwrap_or_default(),
+        import: run.report.clone(),
+        actuals: run.actuals.clone(),
+        clockify,
+        runn,
+    };
+    crate::metrics::emit(&metrics.emf("worker", run.finished_at.timestamp_millis()));
+}
+
+/// What a run did: the import's report and the actuals' (or autofill's).
+#[derive(Default)]
+struct Reports {
+    import: Option<ImportReport>,
+    actuals: Option<ActualsReport>,
+}
+
+impl Reports {
+    fn finished(&self) -> bool {
+        self.import.as_ref().is_none_or(|r| r.finished)
+            && self.actuals.as_ref().is_none_or(|r| r.finished)
+    }
+    /// Writes, and back-fill chunks saved as done: what a continuation starts after.
+    fn progress(&self) -> usize {
+        self.import.as_ref().map_or(0, |r| r.writes)
+            + self
+                .actuals
+                .as_ref()
+                .map_or(0, |r| r.writes + r.backfilled_chunks)
+    }
+    fn writes(&self) -> usize {
+        self.import.as_ref().map_or(0, |r| r.writes) + self.actuals.as_ref().map_or(0, |r| r.writes)
+    }
+}
+
+/// What a job's work came to.
+enum Ran {
+    Did(Box<Reports>),
+    /// Nothing to do (a switch is off), and why.
+    Nothing(String),
+}
+
+async fn run_work(
+    store: &dyn Store,
+    opened: &OpenedAccount,
+    job: &Job,
+    limits: RunLimits<'_>,
+    cfg: &WorkerConfig,
+    counts: &mut [RequestCounts; 2],
+) -> Result<Ran, JobError> {
+    let account = &opened.account;
+    let (clockify, runn) = clients(account, cfg, limits.deadline)?;
+    let settings = &account.settings;
+    let ctx = Ctx {
+        account: &settings.id,
+        settings,
+        clockify: &clockify,
+        runn: &runn,
+        store,
+    };
+    let result = dispatch(&ctx, job, limits).await;
+    *counts = [clockify.request_counts(), runn.request_counts()];
+    result
+}
+
+/// The work a job's kind names, within the account's switches.
+async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran, JobError> {
+    let settings = ctx.settings;
+    let mut reports = Reports::default();
+    match job.work {
+        Work::Import { only } => {
+            let switches = settings.switches.and(only.unwrap_or(Switches::ALL));
+            if !switches.imports_entities() && !switches.actuals {
+                return Ok(Ran::Nothing(format!(
+                    "nothing to do: the switches of {} are off",
+                    settings.id
+                )));
+            }
+            if switches.imports_entities() {
+                let report = run_import(
+                    &settings.clockify_workspace,
+                    ctx.clockify,
+                    ctx.runn,
+                    switches,
+                    limits,
+                )
+                .await?;
+                let done = report.finished;
+                reports.import = Some(report);
+                if !done {
+                    return Ok(Ran::Did(Box::new(reports)));
+                }
+            }
+            // The import and the actuals in one job under one lease: they never race.
+            if switches.actuals {
+                let left = RunLimits {
+                    max_writes: limits
+                        .max_writes
+                        .map(|m| m.saturating_sub(reports.writes())),
+                    ..limits
+                };
+                reports.actuals = Some(timesheets::sync_daily(ctx, left).await?);
+            }
+        }
+        Work::Actuals { from, to } => {
+            if !settings.switches.actuals {
+                return Ok(Ran::Nothing(format!("actuals are off for {}", settings.id)));
+            }
+            reports.actuals = Some(timesheets::sync_range(ctx, from, to, limits).await?);
+        }
+        Work::Autofill { week } => {
+            if !settings.autofill {
+                return Ok(Ran::Nothing(format!("autofill is off for {}", settings.id)));
+            }
+            let monday =
+                week.unwrap_or_else(|| last_complete_week(timesheets::today(settings.time_zone)));
+            reports.actuals = Some(timesheets::autofill(ctx, monday, limits).await?);
+        }
+    }
+    Ok(Ran::Did(Box::new(reports)))
+}
