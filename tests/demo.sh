@@ -70,12 +70,12 @@ step "With a regular member's key: saved, with a warning (only their own time is
 integration demo-member-key-0002 false >"$work/form.json"
 backend PUT /accounts/northwind/integration "@$work/form.json"
 
-step "With the admin's key: saved; the first import is already queued (same run)"
+step "With the admin's key, while that import is still queued: saved; a follow-up run with the new key is queued"
 integration demo-clockify-api-key false >"$work/form.json"
 backend PUT /accounts/northwind/integration "@$work/form.json"
 "$rc" account list
 
-step "The worker picks up the queued import"
+step "The worker picks up the queued imports"
 RUST_LOG=${RUST_LOG:-warn} "$rc" work
 
 step "Runn shows the status (GET /accounts/northwind/status): the people still on \"Unknown\""

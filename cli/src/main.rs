@@ -30,7 +30,7 @@ use tokio::time::Instant;
     about = "Import Clockify clients, projects and people into Runn"
 )]
 struct Cli {
-    /// The DynamoDB table of accounts, runs and mappings.
+    /// The DynamoDB table of accounts, their runs, leases, marks and actuals ledger.
     #[arg(long, env = "TABLE_NAME", global = true)]
     table: Option<String>,
     /// The KMS key that seals the accounts' credentials.

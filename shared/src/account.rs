@@ -444,6 +444,98 @@ mod tests {
     use super::*;
 
     #[test]
+    fn an_account_id_is_parsed_on_the_way_in_deserialisation_included() {
+        for bad in ["\"acme corp\"", "\"a#b\"", "\"\""] {
+            assert!(serde_json::from_str::<AccountId>(bad).is_err(), "{bad}");
+        }
+        let id: AccountId = serde_json::from_str("\"acme-eu_1\"").unwrap();
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"acme-eu_1\"");
+        // Quoted back in an error, a huge id is cut.
+        let e = AccountId::parse(&"x".repeat(10_000)).unwrap_err();
+        assert!(e.to_string().len() < 200);
+    }
+
+    #[test]
+    fn a_stored_credential_is_bound_to_what_it_was_checked_against() {
+        let old = settings(
+            serde_json::json!({"runn_host": {"kind": "custom", "url": "https://runn.acme.example"}}),
+        );
+        let new = |json| settings(json);
+        let none_given = |_| false;
+        // Case and a trailing slash are no change; the default reports URL spelled out
+        // neither.
+        for same in [
+            serde_json::json!({"runn_host": {"kind": "custom", "url": "https://RUNN.acme.example/"}}),
+            serde_json::json!({"runn_host": {"kind": "custom", "url": "https://runn.acme.example"}, "clockify_reports_url": "https://reports.api.clockify.me/"}),
+        ] {
+            assert_eq!(
+                check_rebinding(&old, &new(same.clone()), none_given),
+                Ok(()),
+                "{same}"
+            );
+        }
+        let e = check_rebinding(&old, &new(serde_json::json!({})), none_given).unwrap_err();
+        assert_eq!(e.field, "runn_token");
+        assert!(e.reason.contains("the Runn host changed"), "{}", e.reason);
+        // Given again, it is checked anew: no refusal.
+        assert_eq!(
+            check_rebinding(&old, &new(serde_json::json!({})), |c| c
+                == Credential::RunnToken),
+            Ok(())
+        );
+        let moved = serde_json::json!({"runn_host": {"kind": "custom", "url": "https://runn.acme.example"}, "clockify_workspace": "otherws"});
+        let e = check_rebinding(&old, &new(moved), none_given).unwrap_err();
+        assert_eq!(e.field, "clockify_api_key");
+    }
+
+    #[test]
+    fn switching_actuals_on_is_gated_the_same_way_everywhere() {
+        let on = |enabled: bool, actuals: bool| {
+            let mut s = settings(serde_json::json!({}));
+            s.enabled = enabled;
+            s.switches.actuals = actuals;
+            s
+        };
+        assert!(switches_actuals_on(None, &on(true, true)));
+        assert!(switches_actuals_on(Some(&on(true, false)), &on(true, true)));
+        assert!(
+            switches_actuals_on(Some(&on(false, true)), &on(true, true)),
+            "re-enabled"
+        );
+        assert!(!switches_actuals_on(Some(&on(true, true)), &on(true, true)));
+        assert!(!switches_actuals_on(None, &on(true, false)));
+    }
+
+    #[test]
+    fn actuals_since_is_within_the_years_clockify_has_and_not_in_the_future() {
+        let today: chrono::NaiveDate = "2026-12-01".parse().unwrap();
+        let with = |since: &str| settings(serde_json::json!({"actuals_since": since}));
+        for ok in ["2015-01-01", "2026-12-01"] {
+            assert_eq!(
+                with(ok).validate_on(HostPolicy::STRICT, today),
+                Ok(()),
+                "{ok}"
+            );
+        }
+        for bad in ["2014-12-31", "2026-12-02", "1900-01-01"] {
+            let e = with(bad)
+                .validate_on(HostPolicy::STRICT, today)
+                .unwrap_err();
+            assert_eq!(e.field, "actuals_since", "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_failure_message_is_kept_short() {
+        let Outcome::Failed { message, .. } =
+            Outcome::failed(FailureClass::Permanent, &"x".repeat(500_000))
+        else {
+            unreachable!()
+        };
+        assert_eq!(message.chars().count(), FAILURE_CHARS + 1);
+    }
+
+    #[test]
     fn account_ids_are_checked() {
         assert!(AccountId::parse("acme-eu_1").is_ok());
         assert!(AccountId::parse("").is_err());

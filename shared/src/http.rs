@@ -533,7 +533,7 @@ fn describe_transport_error(e: &reqwest::Error) -> String {
 /// The most of an answer read: a page of the largest lists is a few MiB.
 pub const MAX_ANSWER_BYTES: usize = 32 << 20;
 /// The most of an error answer read.
-const MAX_ERROR_BYTES: usize = 64 << 10;
+const MAX_ERROR_BYTES: usize = 1 << 20;
 /// A server's error message (or a parser's complaint about an answer) is cut to this many
 /// characters wherever it goes: errors, run records, the API's refusals. Clockify Server
 /// and custom Runn hosts are the tenant's own, and may send anything.

@@ -29,7 +29,14 @@ pub enum Fault {
     LoseAnswer,
     /// Carry out the request, then answer 500 (a server failing after it committed).
     ErrorAfterWrite,
+    /// Answer with this status and the service's own error body, its `message` some
+    /// 500 KB long (ending in [`HUGE_MESSAGE_END`]): a server that sends anything.
+    Huge(u16),
 }
+
+/// How the `message` of a [`Fault::Huge`] answer ends, so a test can tell whether any of
+/// its tail got through.
+pub const HUGE_MESSAGE_END: &str = "END-OF-THE-HUGE-MESSAGE";
 
 /// Faults to inject: a queue taken first, then random shares.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -312,6 +319,12 @@ pub async fn observe(State(ctl): State<Arc<Control>>, req: Request, next: Next) 
             resp
         }
         Some(Fault::Status(s)) => ctl.error_response(s),
+        Some(Fault::Huge(s)) => {
+            let mut body = (ctl.error_body)(s);
+            body["message"] =
+                serde_json::Value::String(format!("{}{HUGE_MESSAGE_END}", "x".repeat(500_000)));
+            json_response(s, &body)
+        }
         Some(Fault::Malformed) => (
             StatusCode::OK,
             [("content-type", "application/json")],

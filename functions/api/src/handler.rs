@@ -1502,4 +1502,7 @@ mod tests {
         let (status, retry, _) = through_lambda_http(&h.api, event).await;
         assert_eq!((status, retry.as_str()), (503, "30"));
     }
+
+    /// The second hardening round's rules, through the handler.
+    mod hardening;
 }

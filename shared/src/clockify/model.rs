@@ -313,6 +313,23 @@ impl From<String> for ClockifyProjectId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_day_a_zone_skips_holds_no_time_and_never_panics() {
+        // Samoa skipped 2011-12-30 entirely, moving across the date line.
+        let apia = chrono_tz::Pacific::Apia;
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let gone = DateRange::new(d("2011-12-30"), d("2011-12-30"), apia).unwrap();
+        let (start, end) = gone.utc_bounds();
+        assert_eq!(start, end, "the day holds no instant");
+        let around = DateRange::new(d("2011-12-29"), d("2011-12-31"), apia).unwrap();
+        let (a, b) = around.utc_bounds();
+        assert_eq!((b - a).num_hours(), 48, "two real days");
+        // Ranges at the calendar's ends split into windows without overflowing.
+        let last = DateRange::new(NaiveDate::MAX, NaiveDate::MAX, chrono_tz::UTC).unwrap();
+        assert_eq!(last.windows(31).len(), 1);
+        let _ = last.utc_bounds();
+    }
+
     use super::*;
 
     #[test]

@@ -158,30 +158,87 @@ impl TimeSkip {
 }
 
 /// The time skipped for one reason: how many day totals, how many minutes, and the first
-/// few by name ("person · project · date").
+/// few by name: a line per day ("person · project · date"), or, for time whose person or
+/// project is not in Runn, a line per person and project saying why, with its days and
+/// minutes ("Ana García · Internal: Holidays & Leave - has no client in Clockify: 3 days,
+/// 480 min").
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TimeSkipGroup {
     pub reason: TimeSkip,
     pub minutes: u64,
+    /// Day totals (a person's time on a project on a day) skipped.
+    #[serde(default)]
+    pub day_totals: usize,
     #[serde(flatten)]
     pub days: Capped<String>,
 }
 
-/// The skips of a run, by reason.
-pub fn add_skip(groups: &mut Vec<TimeSkipGroup>, reason: TimeSkip, minutes: u64, what: String) {
+fn skip_group(groups: &mut Vec<TimeSkipGroup>, reason: TimeSkip) -> &mut TimeSkipGroup {
     let i = match groups.iter().position(|g| g.reason == reason) {
         Some(i) => i,
         None => {
             groups.push(TimeSkipGroup {
                 reason,
                 minutes: 0,
+                day_totals: 0,
                 days: Capped::default(),
             });
             groups.len() - 1
         }
     };
-    groups[i].minutes = groups[i].minutes.saturating_add(minutes);
-    groups[i].days.push(clip(&what, LINE_CHARS));
+    &mut groups[i]
+}
+
+/// The skips of a run, by reason: a day total's minutes, and its line.
+pub fn add_skip(groups: &mut Vec<TimeSkipGroup>, reason: TimeSkip, minutes: u64, what: String) {
+    let g = skip_group(groups, reason);
+    g.minutes = g.minutes.saturating_add(minutes);
+    g.day_totals += 1;
+    g.days.push(clip(&what, LINE_CHARS));
+}
+
+/// A day total whose person or project is not in Runn: its minutes, and its days kept
+/// per person and project (`unlinked`) for a line that says why, once the run knows.
+fn add_unlinked(
+    plan: &mut ActualsPlan,
+    reason: TimeSkip,
+    user: &ClockifyUserId,
+    project: &ClockifyProjectId,
+    minutes: u64,
+) {
+    let g = skip_group(&mut plan.skipped, reason);
+    g.minutes = g.minutes.saturating_add(minutes);
+    g.day_totals += 1;
+    let key = Unlinked {
+        reason,
+        user: user.clone(),
+        project: project.clone(),
+    };
+    let (days, m) = plan.unlinked.entry(key).or_default();
+    *days += 1;
+    *m = m.saturating_add(minutes);
+}
+
+/// Time of a person or project not in Runn, by person and project.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Unlinked {
+    pub reason: TimeSkip,
+    pub user: ClockifyUserId,
+    pub project: ClockifyProjectId,
+}
+
+/// The line of an [`Unlinked`] group: who, which project and why it is not in Runn, with
+/// its days and minutes.
+pub fn unlinked_line(who: &str, project: &str, why: &str, days: usize, minutes: u64) -> String {
+    let days = if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    };
+    clip(
+        &format!("{who} · {project} - {why}: {days}, {minutes} min"),
+        LINE_CHARS,
+    )
 }
 
 /// One upsert of a day total.
@@ -220,6 +277,9 @@ pub struct ActualsPlan {
     pub notes: Capped<String>,
     /// Linked people whose time was skipped for the "Unknown" role, with the minutes.
     pub unknown_role: BTreeMap<String, u64>,
+    /// Time whose person or project is not in Runn, per person and project: days and
+    /// minutes (its lines are written once the run knows why each is not in Runn).
+    pub unlinked: BTreeMap<Unlinked, (usize, u64)>,
 }
 
 /// What Runn and the ledger hold, and who is who, for planning a range of days.
@@ -349,21 +409,11 @@ pub fn plan_actuals(
                 continue;
             }
             (Some(p), None, _) => {
-                add_skip(
-                    &mut plan.skipped,
-                    TimeSkip::PersonNotLinked,
-                    all,
-                    what(&format!("project {p}")),
-                );
+                add_unlinked(&mut plan, TimeSkip::PersonNotLinked, user, p, all);
                 continue;
             }
             (Some(p), Some(_), None) => {
-                add_skip(
-                    &mut plan.skipped,
-                    TimeSkip::ProjectNotLinked,
-                    all,
-                    what(&format!("Clockify project {p}")),
-                );
+                add_unlinked(&mut plan, TimeSkip::ProjectNotLinked, user, p, all);
                 continue;
             }
             (Some(_), Some(person), Some(proj)) => (person, proj),

@@ -119,6 +119,47 @@ impl ImportPlan {
     }
 }
 
+/// Why a Clockify project is not in Runn, by the import's rules, in a customer's words
+/// (for the time skipped on it).
+pub fn why_project_not_in_runn(
+    project: Option<&clockify::Project>,
+    clients: &[clockify::Client],
+    switches: Switches,
+) -> &'static str {
+    let Some(p) = project else {
+        return "not in Clockify any more";
+    };
+    if !switches.clients_and_projects {
+        return "clients and projects are not imported (switched off)";
+    }
+    if p.archived {
+        return SkipReason::Archived.explain();
+    }
+    match &p.client_id {
+        None => SkipReason::MissingClient.explain(),
+        Some(c) if clients.iter().any(|x| &x.id == c && !x.archived) => {
+            "not imported yet (the next import creates it)"
+        }
+        Some(_) => SkipReason::ClientNotImported.explain(),
+    }
+}
+
+/// Why a Clockify user is not in Runn, by the import's rules.
+pub fn why_person_not_in_runn(
+    user: Option<&clockify::User>,
+    ws: &WorkspaceId,
+    switches: Switches,
+) -> &'static str {
+    match user {
+        None => "not a user of the workspace",
+        Some(_) if !switches.people => "people are not imported (switched off)",
+        Some(u) if u.workspace_status(ws) != Some(&MembershipStatus::Active) => {
+            SkipReason::NotActiveMember.explain()
+        }
+        Some(_) => "not imported yet (the next import creates them)",
+    }
+}
+
 /// Applies the integration's rules. Pure: the same inputs always give the same plan.
 pub fn plan_import(
     ws: &WorkspaceId,
@@ -296,6 +337,42 @@ mod tests {
             .iter()
             .map(|s| (s.clockify_id.as_str(), s.reason))
             .collect()
+    }
+
+    #[test]
+    fn why_a_record_is_not_in_runn_follows_the_import_rules() {
+        let clients = [client("c1", false), client("c2", true)];
+        let all = Switches::ALL;
+        let p = |client, archived| project("p", client, archived);
+        assert_eq!(
+            why_project_not_in_runn(Some(&p(None, false)), &clients, all),
+            "has no client in Clockify"
+        );
+        assert_eq!(
+            why_project_not_in_runn(Some(&p(Some("c2"), false)), &clients, all),
+            "its client is not imported"
+        );
+        assert_eq!(
+            why_project_not_in_runn(Some(&p(Some("c1"), true)), &clients, all),
+            "archived in Clockify"
+        );
+        assert!(
+            why_project_not_in_runn(Some(&p(Some("c1"), false)), &clients, all)
+                .contains("next import")
+        );
+        assert!(why_project_not_in_runn(None, &clients, all).contains("not in Clockify"));
+        let off = Switches {
+            clients_and_projects: false,
+            ..all
+        };
+        assert!(
+            why_project_not_in_runn(Some(&p(None, false)), &clients, off).contains("switched off")
+        );
+        let gone = user("u", "Gone", MembershipStatus::Inactive);
+        assert_eq!(
+            why_person_not_in_runn(Some(&gone), &ws(), all),
+            "not an active member of the workspace"
+        );
     }
 
     #[test]

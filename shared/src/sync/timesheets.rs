@@ -12,10 +12,12 @@ use crate::runn::{ActualInput, DatedFilter, PeopleFilter, ProjectFilter, RunnCli
 use crate::store::Store;
 use crate::sync::actuals::LINE_CHARS;
 use crate::sync::actuals::{
-    add_entry, is_sync_off, plan_actuals, plan_autofill, ActualsPlan, AutofillSide, DayTotals,
-    DayWrite, Ledger, LedgerGroup, PersonInRunn, ProjectInRunn, RunnSide, Source, TimeSkipGroup,
+    add_entry, is_sync_off, plan_actuals, plan_autofill, unlinked_line, ActualsPlan, AutofillSide,
+    DayTotals, DayWrite, Ledger, LedgerGroup, PersonInRunn, ProjectInRunn, RunnSide, Source,
+    TimeSkip, TimeSkipGroup, Unlinked,
 };
 use crate::sync::import::{all, clockify_ref, UNKNOWN_ROLE};
+use crate::sync::plan::{why_person_not_in_runn, why_project_not_in_runn};
 use crate::sync::report::{clip, Capped};
 use crate::sync::{Budget, Halt, RunLimits};
 use chrono::{Duration, NaiveDate, Utc};
@@ -58,6 +60,9 @@ pub struct ActualsReport {
     /// Back-fill chunks saved as done (progress even when they held no time).
     #[serde(default)]
     pub backfilled_chunks: usize,
+    /// Time whose person or project is not in Runn, until its lines are written.
+    #[serde(skip)]
+    unlinked: BTreeMap<Unlinked, (usize, u64)>,
     /// Where a stopped run resumes.
     pub resume_from: Option<NaiveDate>,
 }
@@ -75,6 +80,11 @@ impl ActualsReport {
             }
         }
         self.notes.merge(&plan.notes);
+        for (k, (days, m)) in &plan.unlinked {
+            let mine = self.unlinked.entry(k.clone()).or_default();
+            mine.0 += days;
+            mine.1 = mine.1.saturating_add(*m);
+        }
         for (who, m) in &plan.unknown_role {
             *unknown.entry(who.clone()).or_default() += m;
         }
@@ -91,6 +101,8 @@ pub struct Index {
     pub contracts: Vec<crate::runn::Contract>,
     pub unknown_role: Option<RunnRoleId>,
     pub zones: HashMap<ClockifyUserId, Tz>,
+    /// Clockify's users, as read for their zones (to say why one is not in Runn).
+    clockify_users: HashMap<ClockifyUserId, crate::clockify::User>,
     person_names: HashMap<RunnPersonId, String>,
     project_names: HashMap<RunnProjectId, String>,
 }
@@ -131,6 +143,7 @@ pub async fn load_index(ctx: &Ctx<'_>, with_zones: bool) -> Result<Index, ApiErr
         contracts: all(ctx.runn.contracts()).await?,
         unknown_role: find_role(ctx.runn, UNKNOWN_ROLE).await?,
         zones: HashMap::new(),
+        clockify_users: HashMap::new(),
         person_names: HashMap::new(),
         project_names: HashMap::new(),
     };
@@ -177,8 +190,9 @@ pub async fn load_index(ctx: &Ctx<'_>, with_zones: bool) -> Result<Index, ApiErr
     if with_zones {
         for u in all(ctx.clockify.users(&ctx.settings.clockify_workspace)).await? {
             if let Some(tz) = u.time_zone() {
-                index.zones.insert(u.id, tz);
+                index.zones.insert(u.id.clone(), tz);
             }
+            index.clockify_users.insert(u.id.clone(), u);
         }
     }
     Ok(index)
@@ -257,7 +271,9 @@ pub async fn sync_daily(
         if let Some((from, to)) = backfill {
             run.days(ctx, &index, from, to, true).await?;
         }
-        run.days(ctx, &index, window.0, window.1, false).await
+        let result = run.days(ctx, &index, window.0, window.1, false).await;
+        explain_unlinked(ctx, &index, &mut run.report).await;
+        result
     }
     .await;
     run.finish(result)
@@ -273,10 +289,89 @@ pub async fn sync_range(
     let mut run = Run::new(limits);
     let result = async {
         let index = load_index(ctx, true).await?;
-        run.days(ctx, &index, from, to, false).await
+        let result = run.days(ctx, &index, from, to, false).await;
+        explain_unlinked(ctx, &index, &mut run.report).await;
+        result
     }
     .await;
     run.finish(result)
+}
+
+/// Writes the lines of the time skipped because its person or project is not in Runn:
+/// per person and project, why (by the import's rules), with days and minutes. Reads
+/// Clockify's projects and clients only when there is such time; if they cannot be read,
+/// the lines name the Clockify ids instead (the run is not failed for it).
+async fn explain_unlinked(ctx: &Ctx<'_>, index: &Index, report: &mut ActualsReport) {
+    if report.unlinked.is_empty() {
+        return;
+    }
+    let ws = &ctx.settings.clockify_workspace;
+    let projects = if report
+        .unlinked
+        .keys()
+        .any(|k| k.reason == TimeSkip::ProjectNotLinked)
+    {
+        let read = async {
+            Ok::<_, ApiError>((
+                all(ctx.clockify.projects(ws)).await?,
+                all(ctx.clockify.clients(ws)).await?,
+            ))
+        };
+        match read.await {
+            Ok(found) => Some(found),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read Clockify's projects to say why time was skipped");
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let switches = ctx.settings.switches;
+    let user_name = |id: &ClockifyUserId| {
+        index
+            .clockify_users
+            .get(id)
+            .and_then(|u| u.name.as_deref())
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map_or_else(|| format!("Clockify user {id}"), str::to_owned)
+    };
+    let project_name = |id: &ClockifyProjectId| {
+        let linked = index.projects.get(id).map(|p| p.name.clone());
+        let clockify = projects
+            .as_ref()
+            .and_then(|(ps, _)| ps.iter().find(|p| &p.id == id))
+            .map(|p| p.name.trim().to_owned());
+        linked
+            .or(clockify)
+            .unwrap_or_else(|| format!("Clockify project {id}"))
+    };
+    for (k, (days, minutes)) in std::mem::take(&mut report.unlinked) {
+        let why = match k.reason {
+            TimeSkip::PersonNotLinked => {
+                why_person_not_in_runn(index.clockify_users.get(&k.user), ws, switches)
+            }
+            _ => match &projects {
+                Some((ps, clients)) => why_project_not_in_runn(
+                    ps.iter().find(|p| p.id == k.project),
+                    clients,
+                    switches,
+                ),
+                None => "not in Runn",
+            },
+        };
+        let line = unlinked_line(
+            &user_name(&k.user),
+            &project_name(&k.project),
+            why,
+            days,
+            minutes,
+        );
+        if let Some(g) = report.skipped.iter_mut().find(|g| g.reason == k.reason) {
+            g.days.push(line);
+        }
+    }
 }
 
 /// The zero-hour autofill of the week starting `monday`.

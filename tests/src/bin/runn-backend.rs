@@ -41,6 +41,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(serde_json::from_str(&text)?)
         }
     };
+    // A signed change is accepted once, and signatures are by the second: this process
+    // signs one request, so it waits for a second of its own (the one before it may have
+    // signed the same request a moment ago, as a second press of a button does).
+    let ms = chrono::Utc::now().timestamp_subsec_millis();
+    tokio::time::sleep(std::time::Duration::from_millis(u64::from(
+        1000 - ms.min(999),
+    )))
+    .await;
     let answer = backend.call(&args.method, &args.path, body.as_ref()).await;
     let shown = match &args.fields {
         Some(fields) => {

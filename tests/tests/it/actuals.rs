@@ -173,13 +173,23 @@ async fn timesheets_become_actuals_on_each_persons_local_day_rounded_once_a_day(
         .id
         .clone();
     assert_eq!(bed.minutes(MEI, &project, day), (188, 45));
-    // Internal training has no client, so it is not in Runn: skipped with its minutes.
+    // Internal training has no client, so it is not in Runn: skipped with its minutes, a
+    // line per person and project that says why, by its name.
     let training = first
         .skipped
         .iter()
         .find(|g| g.reason == TimeSkip::ProjectNotLinked)
         .expect("training skipped");
-    assert_eq!(training.minutes, 90 * training.days.count as u64);
+    assert_eq!(training.minutes, 90 * training.day_totals as u64);
+    assert!(training.days.count < training.day_totals, "{training:?}");
+    for line in &training.days.named {
+        assert!(
+            line.contains("Internal: Training - has no client in Clockify: ")
+                && line.ends_with(" min")
+                && !line.contains("p0000"),
+            "{line}"
+        );
+    }
     // A day later with no change in Clockify: nothing written.
     let again = bed.daily().await;
     assert_eq!(
@@ -375,6 +385,40 @@ async fn a_backfill_stops_at_its_limit_and_resumes_where_it_stopped() {
     }
     let again = bed.daily().await;
     assert_eq!(again.writes, 0, "the back-fill is not done twice");
+}
+
+#[tokio::test]
+async fn a_run_that_only_back_filled_empty_months_is_continued_not_retried() {
+    let bed = bed().await;
+    // Back-fill from four months back: no time there (the demo holds two weeks).
+    let mut s = bed.aws.store.settings(&bed.id).await.unwrap().unwrap();
+    s.actuals_since = Some(today() - Duration::days(120));
+    update_settings(&bed.aws.store, &s).await;
+    // No write allowed: the back-fill's empty chunks are saved as done, then the window's
+    // first write stops the run. It made progress, so it is continued (not retried as
+    // "ran out before it could write anything", which would redo it forever).
+    let cfg = WorkerConfig {
+        max_writes: Some(0),
+        ..quick_worker()
+    };
+    let out = bed.run_with(Work::Import { only: None }, &cfg).await;
+    assert_eq!(out, JobOutcome::Done { finished: false });
+    let run = &bed.aws.store.runs(&bed.id, 1).await.unwrap()[0];
+    let actuals = run.actuals.as_ref().unwrap();
+    assert_eq!(
+        (actuals.writes, actuals.backfilled_chunks),
+        (0, 3),
+        "{actuals:?}"
+    );
+    assert_eq!(run.outcome, shared::account::Outcome::Continued);
+    assert_eq!(
+        bed.aws.store.backfilled_through(&bed.id).await.unwrap(),
+        Some(today() - Duration::days(45))
+    );
+    let continuation = bed.queue.sent.lock().unwrap().pop().expect("continued");
+    assert_eq!(continuation.trigger, Trigger::Continuation);
+    // Continued with writes allowed, it finishes the window.
+    assert_eq!(bed.run(Work::Import { only: None }).await, done());
 }
 
 #[tokio::test]

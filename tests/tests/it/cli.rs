@@ -409,3 +409,50 @@ async fn actuals_are_refused_while_linked_people_are_on_unknown_then_sync_and_au
     let out = cli(&env, &["autofill", "northwind", "--week", "2026-13"]).await;
     assert!(!out.ok && out.stderr.contains("ISO week"), "{}", out.stderr);
 }
+
+#[tokio::test]
+async fn an_account_id_that_is_no_account_id_is_refused_and_a_missing_setting_is_one_line() {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (env, _) = setup(&unique("ids")).await;
+    for bad in ["acme corp", "a#b", ""] {
+        let mut account = account_json(&cr, &rr);
+        account["id"] = bad.into();
+        let path = file("bad-id.json", &account.to_string());
+        let out = cli(&env, &["account", "put", path.to_str().unwrap()]).await;
+        assert!(!out.ok, "{bad:?} was stored");
+        assert!(
+            out.stderr.contains("is not a valid account") && out.stderr.contains("account id"),
+            "{}",
+            out.stderr
+        );
+    }
+    // Nothing bad was stored: the daily fan-out queues the one good account.
+    let good = file("good.json", &account_json(&cr, &rr).to_string());
+    assert!(
+        cli(&env, &["account", "put", good.to_str().unwrap()])
+            .await
+            .ok
+    );
+    let out = cli(&env, &["schedule"]).await;
+    assert!(
+        out.stdout.contains("Queued the import of 1 account(s)"),
+        "{}",
+        out.stdout
+    );
+
+    // A newcomer's first command, with none of the settings: one line that names what
+    // is missing, before any AWS client is built (no SDK warning first).
+    let out = Command::new(workspace_bin("runn-clockify"))
+        .args(["account", "list"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with("error: KMS_KEY_ID"), "{stderr}");
+}

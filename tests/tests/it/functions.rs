@@ -457,3 +457,197 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
         assert!(!logs.contains(secret), "a secret in the logs");
     }
 }
+
+#[tokio::test]
+async fn the_real_api_binary_keeps_credentials_to_their_hosts_reads_back_every_run_and_takes_a_change_once(
+) {
+    use shared::account::{Outcome, RunRecord, Trigger};
+    use sims::backend::{create_secret, Backend};
+    let aws = TestAws::new().await;
+    let queue_url = aws.queue().await;
+    let secret_value = "whsec_e2e_hardening";
+    let secret_arn = create_secret(&aws.config, &unique("signing"), secret_value).await;
+    let clockify = ClockifySim::new(demo::data());
+    let runn = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (clockify.spawn().await.unwrap(), runn.spawn().await.unwrap());
+    let env = [
+        ("TABLE_NAME", aws.table.clone()),
+        ("KMS_KEY_ID", aws.key_id.clone()),
+        ("QUEUE_URL", queue_url.clone()),
+        ("SIGNING_SECRET_ARN", secret_arn.clone()),
+    ];
+    let api = Function::start("api", &env);
+    let backend = Backend::new(
+        format!(
+            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
+            api.port
+        ),
+        shared::SecretString::from(secret_value),
+    );
+    let form = |with_credentials: bool| {
+        let mut b = json!({
+            "runn_account": "Northwind Agency",
+            "runn_host": {"kind": "custom", "url": rr.url()},
+            "clockify_host": {"kind": "server", "url": cr.url()},
+            "clockify_workspace": demo::WORKSPACE_ID,
+            "switches": {"clients_and_projects": true, "people": true, "actuals": false},
+            "time_zone": "Europe/London"
+        });
+        if with_credentials {
+            b["clockify_api_key"] = json!(demo::API_KEY);
+            b["runn_token"] = json!(RUNN_TOKEN);
+        }
+        b
+    };
+    let save = "/accounts/northwind/integration";
+    let saved = checked(
+        "PUT",
+        save,
+        backend.call("PUT", save, Some(&form(true))).await,
+    );
+    assert_eq!(saved.status, 202, "{}", saved.body);
+    let save_run = saved.body["run_id"].as_str().unwrap().to_owned();
+
+    // Item 1: with the credentials left out (as Runn's masked form sends them), another
+    // host or workspace is refused, naming the credential; nothing is saved.
+    let elsewhere = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let er = elsewhere.spawn().await.unwrap();
+    for (field, value, credential) in [
+        (
+            "runn_host",
+            json!({"kind": "custom", "url": er.url()}),
+            "runn_token",
+        ),
+        (
+            "clockify_host",
+            json!({"kind": "server", "url": er.url()}),
+            "clockify_api_key",
+        ),
+        (
+            "clockify_workspace",
+            json!("65b1c0ffee0000000000ffff"),
+            "clockify_api_key",
+        ),
+    ] {
+        let mut body = form(false);
+        body[field] = value;
+        let a = checked("PUT", save, backend.call("PUT", save, Some(&body)).await);
+        assert_eq!(
+            (a.status, &a.body["error"]["field"]),
+            (422, &json!(credential)),
+            "{}",
+            a.body
+        );
+    }
+    let id = shared::account::AccountId::parse("northwind").unwrap();
+    let stored = aws.store.settings(&id).await.unwrap().unwrap();
+    assert_eq!(
+        stored.runn_host,
+        shared::runn::RunnHost::Custom { url: rr.url() }
+    );
+    assert_eq!(elsewhere.ctl.total(), 0, "nothing reached the other host");
+
+    // Item 8: a signed change is accepted once.
+    let imports = "/accounts/northwind/imports";
+    let body = json!({"kinds": ["people"]}).to_string();
+    let sig = shared::signature::sign(
+        &backend.secret,
+        shared::signature::fresh_time(),
+        "POST",
+        imports,
+        body.as_bytes(),
+    );
+    let first = checked(
+        "POST",
+        imports,
+        backend.call_raw("POST", imports, &body, Some(&sig)).await,
+    );
+    assert_eq!(first.status, 202, "{}", first.body);
+    let again = checked(
+        "POST",
+        imports,
+        backend.call_raw("POST", imports, &body, Some(&sig)).await,
+    );
+    assert_eq!(
+        (again.status, &again.body["error"]["code"]),
+        (409, &json!("replayed"))
+    );
+    let button_run = first.body["run_id"].as_str().unwrap().to_owned();
+
+    // Item 3: every kind of run id the system makes reads back through the API.
+    let scheduled = json!({"time": "2026-11-28T02:00:00Z"});
+    let ids = [
+        (save_run.clone(), Trigger::Manual),
+        (button_run.clone(), Trigger::Manual),
+        (
+            shared::jobs::scheduled_run_id("daily", &scheduled),
+            Trigger::Schedule,
+        ),
+        (
+            shared::jobs::scheduled_run_id("autofill", &scheduled),
+            Trigger::Schedule,
+        ),
+        (save_run.clone(), Trigger::Continuation),
+        (shared::jobs::new_run_id(), Trigger::CommandLine),
+        // Named before scheduled ids lost their `:`.
+        ("daily-2026-11-27T02:00Z".to_owned(), Trigger::Schedule),
+    ];
+    for (n, (run_id, trigger)) in ids.iter().enumerate() {
+        let at = chrono::Utc::now() + chrono::Duration::milliseconds(n as i64);
+        let record = RunRecord {
+            run_id: run_id.clone(),
+            trigger: *trigger,
+            started_at: at,
+            finished_at: at,
+            outcome: Outcome::Succeeded,
+            report: None,
+            actuals: None,
+        };
+        aws.store.record_run(&id, &record).await.unwrap();
+    }
+    for (run_id, trigger) in &ids {
+        for sent in [run_id.clone(), run_id.replace(':', "%3A")] {
+            let path = format!("/accounts/northwind/runs/{sent}");
+            let a = checked("GET", &path, backend.call("GET", &path, None).await);
+            assert_eq!(a.status, 200, "{path}: {}", a.body);
+            assert_eq!(a.body["record"]["run_id"], run_id.as_str());
+            if *trigger == Trigger::Continuation {
+                assert_eq!(
+                    a.body["record"]["trigger"], "continuation",
+                    "the latest record"
+                );
+            }
+        }
+        assert!(
+            !run_id.contains(':') || run_id.starts_with("daily-2026-11-27"),
+            "{run_id}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_function_that_fails_answers_with_one_readable_line() {
+    let aws = TestAws::new().await;
+    let queue_url = aws.queue().await;
+    // DynamoDB that cannot be reached: the scheduler fails, and says so in one line.
+    let closed = free_port();
+    let scheduler = Function::start(
+        "scheduler",
+        &[
+            ("TABLE_NAME", aws.table.clone()),
+            ("QUEUE_URL", queue_url),
+            ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}")),
+            ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+        ],
+    );
+    let answer = scheduler.invoke(scheduler_payload("attempt-1")).await;
+    let message = answer["errorMessage"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer}"));
+    assert!(message.contains("could not be reached"), "{message}");
+    assert!(!message.contains('\n') && message.len() < 500, "{message}");
+    assert!(
+        !message.contains("SdkBody") && !message.contains("ServiceError {"),
+        "{message}"
+    );
+}

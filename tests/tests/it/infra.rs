@@ -1,5 +1,5 @@
 //! The SAM template against the code: every function crate is a function of the template,
-//! built by cargo lambda for arm64; every environment variable a function's code reads is
+//! built by cargo lambda (for the Architecture parameter, arm64 by default); every environment variable a function's code reads is
 //! set for it; every route of `infra/api.yaml` is an event of the API function; every
 //! metric the worker emits is on the dashboard; the alarms and log groups are there; and
 //! the API function can seal credentials but never open them.
@@ -243,7 +243,15 @@ fn the_api_may_seal_credentials_but_only_the_worker_opens_them() {
     let api = policies("ApiFunction");
     assert!(api.contains("kms:Encrypt"), "{api}");
     assert!(!api.contains("Decrypt") && !api.contains("kms:*"), "{api}");
-    assert!(policies("WorkerFunction").contains("KMSDecryptPolicy"));
+    let worker = policies("WorkerFunction");
+    assert!(worker.contains("KMSDecryptPolicy"));
+    // Both may seal only bound to a host (the worker: version-1 credentials, anew).
+    for p in [&api, &worker] {
+        assert!(
+            p.contains("kms:Encrypt") && p.contains("kms:EncryptionContextKeys"),
+            "{p}"
+        );
+    }
     for f in ["SchedulerFunction", "AutofillFunction"] {
         let p = policies(f);
         assert!(!p.contains("KMS") && !p.contains("kms:"), "{f}: {p}");
@@ -260,7 +268,10 @@ fn the_dashboard_shows_every_metric_a_run_emits() {
     let body =
         serde_yaml_ng::to_string(&t["Resources"]["Dashboard"]["Properties"]["DashboardBody"])
             .unwrap();
-    for (name, _) in shared::metrics::RUN_METRICS {
+    for (name, _) in shared::metrics::RUN_METRICS
+        .iter()
+        .chain(shared::metrics::FAN_OUT_METRICS)
+    {
         assert!(
             body.contains(&format!("\"{name}\"")),
             "{name} is not on the dashboard"

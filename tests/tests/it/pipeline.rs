@@ -1002,3 +1002,66 @@ async fn a_pending_mark_keeps_a_second_press_out_until_the_job_ends_or_it_expire
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(mark("press-4", 60).await.unwrap(), Pending::Marked);
 }
+
+#[tokio::test]
+async fn turning_the_integration_off_stops_a_running_job_before_its_next_write() {
+    let (_c, cr, runn, rr) = sims().await;
+    // Each Runn answer takes a while, so the import is still going when it is turned off.
+    runn.ctl.set_faults(sims::common::Faults {
+        latency: Duration::from_millis(60),
+        ..Default::default()
+    });
+    let store = std::sync::Arc::new(shared::store::MemoryStore::default());
+    let a = account("acme", &cr, &rr, RUNN_TOKEN);
+    store.put_account(&a).await.unwrap();
+    let writes = |ctl: &sims::common::Control| {
+        ctl.counts()
+            .iter()
+            .filter(|(e, _)| e.starts_with("POST "))
+            .map(|(_, n)| *n)
+            .sum::<u64>()
+    };
+    let running = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            run_job(
+                store.as_ref(),
+                &MemoryQueue::default(),
+                &job("acme", "r1"),
+                far_deadline(),
+                &worker(),
+            )
+            .await
+        })
+    };
+    let started = tokio::time::Instant::now();
+    while writes(&runn.ctl) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the import never wrote"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(store
+        .turn_off(&a.settings.id, "turned off in Runn")
+        .await
+        .unwrap());
+    let at_turn_off = writes(&runn.ctl);
+    let out = running.await.unwrap().unwrap();
+    // At most the write already on its way; nothing started after.
+    assert!(
+        writes(&runn.ctl) <= at_turn_off + 1,
+        "{} > {at_turn_off} + 1",
+        writes(&runn.ctl)
+    );
+    let JobOutcome::Dropped(why) = out else {
+        panic!("{out:?}")
+    };
+    assert!(why.contains("turned off in Runn"), "{why}");
+    let run = &store.runs(&a.settings.id, 1).await.unwrap()[0];
+    assert!(
+        matches!(&run.outcome, Outcome::Failed { class: FailureClass::Permanent, message } if message.contains("stopped")),
+        "{:?}",
+        run.outcome
+    );
+}
