@@ -338,7 +338,8 @@ fn actuals(out: &mut String, a: &ActualsReport) {
             out,
             "      Not synced ({}): {}, {} min",
             g.reason.explain(),
-            plural(g.days.count, "day total", "day totals"),
+            // Records from before day totals were counted apart had a line per day.
+            plural(g.day_totals.max(g.days.count), "day total", "day totals"),
             g.minutes
         );
         for d in g.days.named.iter().take(10) {
