@@ -393,6 +393,25 @@ async fn a_record_that_cannot_be_read_is_left_out_and_counted_and_the_others_go_
     )
     .await;
     assert!(retry.is_empty(), "{retry:?}");
+    // A damaged run record is left out of the status's list; the status still reads.
+    let good = shared::account::AccountId::parse("good0").unwrap();
+    aws.db
+        .put_item()
+        .table_name(&aws.table)
+        .item("pk", AttributeValue::S("ACCOUNT#good0".into()))
+        .item(
+            "sk",
+            AttributeValue::S("RUN#2026-11-30T02:00:00.000Z#x".into()),
+        )
+        .item("run", AttributeValue::S("{damaged".into()))
+        .send()
+        .await
+        .unwrap();
+    let status = shared::status::AccountStatus::read(&aws.store, &good, 5)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.runs.is_empty());
     // The metrics line says so.
     let emf = weekly.emf("autofill", 0);
     assert_eq!(

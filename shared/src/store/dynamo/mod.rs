@@ -646,10 +646,19 @@ impl Store for DynamoStore {
             .send()
             .await
             .map_err(unavailable("list runs"))?;
-        out.items()
+        // A damaged record is left out of the list (and logged), never a reason the
+        // status cannot be read.
+        Ok(out
+            .items()
             .iter()
-            .map(|item| json(text(item, "run")?, "run"))
-            .collect()
+            .filter_map(|item| match text(item, "run").and_then(|t| json(t, "run")) {
+                Ok(run) => Some(run),
+                Err(e) => {
+                    tracing::warn!(account = %id, key = %key_of(item), error = %e, "a run record could not be read; left out");
+                    None
+                }
+            })
+            .collect())
     }
 }
 
