@@ -3,7 +3,8 @@
 use futures::TryStreamExt;
 use shared::account::{Account, AccountSettings, Outcome, RunRecord, Trigger};
 use shared::runn::{PeopleFilter, ProjectFilter, Reference, RunnClient};
-use shared::sync::timesheets::{ActualsReport, HoursRow};
+use shared::sync::hours::HoursRow;
+use shared::sync::ActualsReport;
 use shared::sync::{RecordKind, SkipReason, UNKNOWN_ROLE};
 use shared::{ApiError, FailureClass};
 use std::collections::HashMap;
@@ -154,6 +155,9 @@ fn runs_text(runs: &[RunRecord]) -> String {
             trigger(r.trigger),
             outcome(&r.outcome)
         );
+        if let Some(plan) = &r.plan {
+            preview(&mut out, plan);
+        }
         if let Some(a) = &r.actuals {
             actuals(&mut out, a);
         }
@@ -319,6 +323,65 @@ pub async fn runn_contents(account: &Account, runn: &RunnClient) -> Result<Strin
     Ok(out)
 }
 
+/// What a preview (a dry run) would do.
+fn preview(out: &mut String, p: &shared::model::plan::PlanSummary) {
+    let _ = writeln!(out, "    A dry run: nothing was written.");
+    let _ = writeln!(
+        out,
+        "    Would create {}, {}, {}.",
+        plural(p.create.clients, "client", "clients"),
+        plural(p.create.projects, "project", "projects"),
+        plural(p.create.people, "person", "people")
+    );
+    for c in &p.creates.named {
+        let _ = writeln!(
+            out,
+            "      {:<8} {:<32} {}",
+            c.kind.label(),
+            tidy(&c.name),
+            c.clockify_id
+        );
+    }
+    if p.creates.more() > 0 {
+        let _ = writeln!(out, "      … and {} more", p.creates.more());
+    }
+    for g in p
+        .skipped
+        .iter()
+        .filter(|g| g.reason != SkipReason::AlreadyLinked)
+    {
+        for k in &g.records.named {
+            let _ = writeln!(
+                out,
+                "      would skip {:<8} {:<32} {}",
+                g.kind.label(),
+                tidy(&k.name),
+                g.reason.explain()
+            );
+        }
+    }
+    let Some(a) = &p.actuals else { return };
+    let days = match (a.first, a.last) {
+        (Some(f), Some(l)) => format!(" {f} to {l}"),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "    Actuals{days}: would write {}, set {} back to 0, fill {} with 0; {} already right.",
+        plural(a.would_write, "day total", "day totals"),
+        a.would_zero,
+        a.would_autofill,
+        a.unchanged
+    );
+    for line in &a.would.named {
+        let _ = writeln!(out, "      {}", tidy(line));
+    }
+    if a.would.more() > 0 {
+        let _ = writeln!(out, "      … and {} more", a.would.more());
+    }
+    actuals_skipped(out, a);
+}
+
 /// What an actuals sync or autofill did.
 fn actuals(out: &mut String, a: &ActualsReport) {
     let days = match (a.first, a.last) {
@@ -333,6 +396,11 @@ fn actuals(out: &mut String, a: &ActualsReport) {
         a.autofilled,
         a.unchanged
     );
+    actuals_skipped(out, a);
+}
+
+/// The time an actuals run skipped, and why; the people on "Unknown"; Runn's refusals.
+fn actuals_skipped(out: &mut String, a: &ActualsReport) {
     for g in &a.skipped {
         let _ = writeln!(
             out,

@@ -16,7 +16,7 @@ use shared::account::{
 use shared::hosts::HostPolicy;
 use shared::jobs::{self, JobOutcome, WorkerConfig};
 use shared::queue::{Job, MemoryQueue, SqsQueue, Work};
-use shared::store::{DynamoStore, KmsSealer, Store, Write};
+use shared::store::{roles::*, DynamoStore, KmsSealer, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -62,6 +62,10 @@ enum Command {
         /// Last day of a one-off actuals re-sync (YYYY-MM-DD).
         #[arg(long, requires = "from")]
         to: Option<NaiveDate>,
+        /// Show what the run would do, and write nothing: no write to Runn, no ledger, no
+        /// lease held. Recorded as a preview run.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Clockify's hours beside Runn's actuals, per person and project (default: the
     /// account's window), to check a sync.
@@ -142,6 +146,17 @@ enum Part {
     Projects,
     People,
     Actuals,
+}
+
+impl Part {
+    /// The switches some parts name (clients or projects means both, as their switch does).
+    fn switches(parts: &[Part]) -> Switches {
+        Switches {
+            clients_and_projects: parts.contains(&Part::Clients) || parts.contains(&Part::Projects),
+            people: parts.contains(&Part::People),
+            actuals: parts.contains(&Part::Actuals),
+        }
+    }
 }
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
@@ -311,25 +326,22 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             only,
             from,
             to,
+            dry_run,
         } => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
-            let work = match (from, to) {
+            let only = (!only.is_empty()).then(|| Part::switches(only));
+            let range = match (from, to) {
                 (Some(from), Some(to)) if from > to => {
                     return Err(format!("--from {from} is after --to {to}").into())
                 }
-                (Some(from), Some(to)) => Work::Actuals {
-                    from: *from,
-                    to: *to,
-                },
-                _ => Work::Import {
-                    only: (!only.is_empty()).then(|| Switches {
-                        clients_and_projects: only.contains(&Part::Clients)
-                            || only.contains(&Part::Projects),
-                        people: only.contains(&Part::People),
-                        actuals: only.contains(&Part::Actuals),
-                    }),
-                },
+                (Some(from), Some(to)) => Some((*from, *to)),
+                _ => None,
+            };
+            let work = match (range, *dry_run) {
+                (range, true) => Work::Preview { only, range },
+                (Some((from, to)), false) => Work::Actuals { from, to },
+                (None, false) => Work::Import { only },
             };
             return sync(&store, id, work).await;
         }
@@ -340,7 +352,7 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
                 return Err(format!("no account {id}").into());
             };
             let s = &account.settings;
-            let today = shared::sync::timesheets::today(s.time_zone);
+            let today = shared::sync::today(s.time_zone);
             let (from, to) = match (from, to) {
                 (Some(f), Some(t)) => (*f, *t),
                 _ => (
@@ -349,14 +361,14 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
                 ),
             };
             let (clockify, runn) = jobs::clients(&account, &WorkerConfig::default(), None)?;
-            let ctx = shared::sync::timesheets::Ctx {
+            let ctx = shared::sync::Ctx {
                 account: &id,
                 settings: s,
                 clockify: &clockify,
                 runn: &runn,
                 store: &store,
             };
-            let rows = shared::sync::timesheets::hours(&ctx, from, to).await?;
+            let rows = shared::sync::hours::hours(&ctx, from, to).await?;
             print!("{}", display::hours(from, to, &rows));
             if rows.iter().any(|r| r.clockify != r.runn) {
                 return Ok(ExitCode::FAILURE);
@@ -468,7 +480,7 @@ async fn set_account(
 /// Refuses to turn actuals on while linked people are still on "Unknown".
 async fn unknown_gate(account: &Account) -> Fallible<()> {
     let (_, runn) = jobs::clients(account, &WorkerConfig::default(), None)?;
-    let names = shared::sync::timesheets::people_on_unknown_role(&runn).await?;
+    let names = shared::sync::gather::people_on_unknown_role(&runn).await?;
     match shared::checks::unknown_role_refusal(&names) {
         Some(message) => Err(format!("{message}; nothing was changed.").into()),
         None => Ok(()),
@@ -489,6 +501,7 @@ async fn sync(store: &DynamoStore, id: AccountId, work: Work) -> Fallible<ExitCo
             Some(w) => format!("Autofilling the week of {w} for"),
             None => "Autofilling the last complete week for".to_owned(),
         },
+        Work::Preview { .. } => "A dry run (nothing is written) of the import of".to_owned(),
     };
     eprintln!(
         "{what} {id} from Clockify into Runn (run {})...",

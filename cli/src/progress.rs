@@ -3,7 +3,7 @@
 //! everything else stays quiet unless `RUST_LOG` asks for it.
 
 use indicatif::{ProgressBar, ProgressStyle};
-use shared::sync::timesheets::ACTUALS_PROGRESS;
+use shared::sync::ACTUALS_PROGRESS;
 use shared::sync::PROGRESS;
 use std::fmt::Write as _;
 use std::io::IsTerminal;

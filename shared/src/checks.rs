@@ -141,7 +141,7 @@ pub async fn check_clockify(
     let who = if user.name.trim().is_empty() {
         "its user".to_owned()
     } else {
-        crate::sync::report::clip(user.name.trim(), 120)
+        crate::model::report::clip(user.name.trim(), 120)
     };
     Ok(Some(format!(
         "the Clockify API key belongs to {who}, who is not an admin or owner of the workspace: \
@@ -163,7 +163,7 @@ pub async fn check_runn(runn: &RunnClient) -> Result<(), CheckError> {
 /// Refuses to turn actuals on while linked people are still on "Unknown": their time
 /// would be skipped (the help article's "fix all unknown roles").
 pub async fn unknown_role_gate(runn: &RunnClient) -> Result<(), CheckError> {
-    let names = crate::sync::timesheets::people_on_unknown_role(runn)
+    let names = crate::sync::gather::people_on_unknown_role(runn)
         .await
         .map_err(|e| refusal(e, "Runn", RUNN_TOKEN, "runn_host"))?;
     match unknown_role_refusal(&names) {
@@ -184,7 +184,7 @@ pub fn unknown_role_refusal(names: &[String]) -> Option<String> {
     let mut list = names
         .iter()
         .take(SHOWN)
-        .map(|n| crate::sync::report::clip(n, 120))
+        .map(|n| crate::model::report::clip(n, 120))
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {

@@ -610,7 +610,7 @@ fn forbidden(service: Service, label: &str, body: &[u8]) -> ApiError {
 }
 
 fn clip(s: &str, n: usize) -> String {
-    crate::sync::report::clip(s, n)
+    crate::model::report::clip(s, n)
 }
 
 /// How long the server asked us to wait: `Retry-After` (seconds or an HTTP date), else

@@ -2,7 +2,6 @@
 //! one retry/rate-limit mechanism they share. The Lambda functions and the command line
 //! are thin layers over this crate.
 
-pub mod account;
 pub mod aws;
 pub mod checks;
 pub mod clockify;
@@ -12,6 +11,7 @@ pub mod http;
 pub mod ids;
 pub mod jobs;
 pub mod metrics;
+pub mod model;
 pub mod queue;
 pub mod runn;
 pub mod signature;
@@ -23,3 +23,10 @@ pub mod telemetry;
 
 pub use error::{ApiError, FailureClass, Service};
 pub use secrecy::{ExposeSecret, SecretString};
+
+/// The account's types where callers have always found them: [`model::account`] and the
+/// run records of [`model::run`].
+pub mod account {
+    pub use crate::model::account::*;
+    pub use crate::model::run::*;
+}

@@ -3,7 +3,7 @@
 //! [`NAMESPACE`], dimension `Function`. The template's dashboard and alarms read them.
 
 use crate::http::RequestCounts;
-use crate::sync::timesheets::ActualsReport;
+use crate::model::report::ActualsReport;
 use crate::sync::{ImportReport, RecordKind};
 use serde_json::{json, Map, Value};
 use std::io::Write;

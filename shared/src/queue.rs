@@ -30,6 +30,12 @@ pub enum Work {
     /// The zero-hour autofill of the Monday–Sunday week starting `week`; `None`: the last
     /// complete week in the account's time zone when the job runs.
     Autofill { week: Option<NaiveDate> },
+    /// A dry run: what an import of `only` (the daily days, or `[from, to]`) would do,
+    /// planned and recorded, nothing written.
+    Preview {
+        only: Option<Switches>,
+        range: Option<(NaiveDate, NaiveDate)>,
+    },
 }
 
 impl Job {
@@ -70,6 +76,7 @@ enum WireKind {
     Import,
     Actuals,
     Autofill,
+    Preview,
 }
 
 impl TryFrom<WireJob> for Job {
@@ -82,6 +89,17 @@ impl TryFrom<WireJob> for Job {
                 _ => return Err("an actuals job needs `from` no later than `to`".into()),
             },
             WireKind::Autofill => Work::Autofill { week: w.week },
+            WireKind::Preview => match (w.from, w.to) {
+                (None, None) => Work::Preview {
+                    only: w.only,
+                    range: None,
+                },
+                (Some(from), Some(to)) if from <= to => Work::Preview {
+                    only: w.only,
+                    range: Some((from, to)),
+                },
+                _ => return Err("a preview of a range needs `from` no later than `to`".into()),
+            },
         };
         Ok(Job {
             account: w.account,
@@ -113,6 +131,13 @@ impl From<Job> for WireJob {
             Work::Autofill { week } => {
                 w.kind = WireKind::Autofill;
                 w.week = week;
+            }
+            Work::Preview { only, range } => {
+                w.kind = WireKind::Preview;
+                w.only = only;
+                if let Some((from, to)) = range {
+                    (w.from, w.to) = (Some(from), Some(to));
+                }
             }
         }
         w

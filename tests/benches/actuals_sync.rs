@@ -18,12 +18,13 @@ use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
 use shared::http::RateLimit;
 use shared::ids::WorkspaceId;
 use shared::runn::{NewRole, RunnClient, RunnConfig, RunnHost, MAX_BULK, MAX_LIMIT};
-use shared::store::{MemoryStore, Store};
-use shared::sync::timesheets::{sync_daily, ActualsReport, Ctx};
-use shared::sync::{run_import, RunLimits, Switches};
+use shared::store::{roles::*, MemoryStore};
+use shared::sync::{ActualsReport, Ctx};
+use shared::sync::{RunLimits, Switches};
 use shared::SecretString;
 use sims::bench::{mib, peak_since, start_measuring, PeakAlloc, SimProcess};
 use sims::generate::{workspace, GenSpec};
+use sims::testkit::run_import;
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -143,7 +144,11 @@ async fn sync(
             max_writes: None,
             ..Default::default()
         };
-        let report = sync_daily(&ctx, limits).await.expect("sync");
+        let scope = shared::model::scope::Scope::daily(Switches::ALL);
+        let (report, _) =
+            shared::sync::engine::actuals(&ctx, &scope, limits, shared::sync::Mode::APPLY)
+                .await
+                .expect("sync");
         total.written += report.written;
         total.zeroed += report.zeroed;
         total.writes += report.writes;

@@ -20,7 +20,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::{json, Value};
-use shared::store::Store;
+use shared::store::roles::*;
 use sims::clockify::ClockifySim;
 use sims::demo;
 use sims::runn::{RunnData, RunnSim};

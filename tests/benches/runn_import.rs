@@ -13,10 +13,11 @@ use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
 use shared::http::RateLimit;
 use shared::ids::WorkspaceId;
 use shared::runn::{RunnClient, RunnConfig, RunnHost, MAX_BULK, MAX_LIMIT, MAX_LIMIT_LARGE};
-use shared::sync::{run_import, Counts, RunLimits, Switches};
+use shared::sync::{Counts, RunLimits, Switches};
 use shared::SecretString;
 use sims::bench::{mib, peak_since, start_measuring, PeakAlloc, SimProcess};
 use sims::generate::GenSpec;
+use sims::testkit::run_import;
 use std::time::{Duration, Instant};
 
 #[global_allocator]

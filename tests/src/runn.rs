@@ -2,6 +2,8 @@
 //! (trailing slashes included), bearer-token auth, the required `accept-version` header,
 //! cursor paging with each endpoint's `limit` bounds, bulk limits, request bodies checked
 //! against the official JSON schemas, the per-token rate limit with its headers, and faults.
+//! Every timestamp it writes comes from a settable clock ([`SimClock`], `PUT /__sim/clock`),
+//! and every list takes `modifiedAfter`, filtering on `updatedAt`.
 
 use crate::common::{self, header, json_response, set_header, Control};
 use crate::schema::schemas;
@@ -12,9 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use base64::Engine;
-use chrono::{NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, SecondsFormat, Utc};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const ACCEPT_VERSION: &str = "1.0.0";
@@ -37,6 +40,8 @@ pub struct RunnData {
     actual_ids: HashMap<(String, i64, i64, i64, Option<i64>), i64>,
     /// Projects whose timesheets are locked: actuals for them are refused with 400.
     pub locked_projects: std::collections::BTreeSet<i64>,
+    /// Where every `createdAt`/`updatedAt` and every "today" comes from.
+    pub clock: SimClock,
 }
 
 impl RunnData {
@@ -53,6 +58,100 @@ impl RunnData {
         self.next_id += 1;
         id
     }
+}
+
+/// The simulator's clock: real time plus an offset (in milliseconds) a test controls, so
+/// a "next day" can come without waiting for it. Clones share the offset.
+#[derive(Clone, Debug, Default)]
+pub struct SimClock {
+    offset_ms: Arc<AtomicI64>,
+}
+
+impl SimClock {
+    /// Offsets are kept within about a thousand years either way, so `now` always exists.
+    const MAX_OFFSET_MS: i64 = 1000 * 366 * 24 * 3_600_000;
+
+    /// The simulator's now: real time plus the offset.
+    pub fn now(&self) -> DateTime<Utc> {
+        let real = Utc::now();
+        real.checked_add_signed(chrono::Duration::milliseconds(self.offset_ms()))
+            .unwrap_or(real)
+    }
+    /// The simulator's date in UTC.
+    pub fn today(&self) -> NaiveDate {
+        self.now().date_naive()
+    }
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
+        self.advance_ms(by);
+    }
+    /// Moves the clock by `ms` milliseconds (negative: back).
+    pub fn advance_ms(&self, ms: i64) {
+        let _ = self
+            .offset_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |o| {
+                Some(Self::clamp(o.saturating_add(ms)))
+            });
+    }
+    /// Sets the offset from real time, in milliseconds.
+    pub fn set_offset_ms(&self, ms: i64) {
+        self.offset_ms.store(Self::clamp(ms), Ordering::SeqCst);
+    }
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+    /// `now` as the API writes timestamps (`2025-05-01T08:00:00.000Z`).
+    fn stamp(&self) -> String {
+        self.now().to_rfc3339_opts(SecondsFormat::Millis, true)
+    }
+    fn clamp(ms: i64) -> i64 {
+        ms.clamp(-Self::MAX_OFFSET_MS, Self::MAX_OFFSET_MS)
+    }
+    /// What `GET`/`PUT /__sim/clock` answer.
+    fn state(&self) -> Value {
+        json!({"now": self.stamp(), "offset_ms": self.offset_ms()})
+    }
+}
+
+/// The body of `PUT /__sim/clock`: set the offset, then advance by `advance_ms` (either or
+/// both; milliseconds, negative allowed).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    #[serde(default)]
+    offset_ms: Option<i64>,
+    #[serde(default)]
+    advance_ms: Option<i64>,
+}
+
+/// `GET /__sim/clock` (the simulator's now and offset) and `PUT /__sim/clock` (change it),
+/// for a simulator run as a binary.
+pub fn clock_routes(data: Arc<Mutex<RunnData>>) -> Router {
+    async fn show(State(d): State<Arc<Mutex<RunnData>>>) -> Response {
+        let clock = d.lock().unwrap().clock.clone();
+        json_response(200, &clock.state())
+    }
+    async fn change(State(d): State<Arc<Mutex<RunnData>>>, body: Bytes) -> Response {
+        let change: ClockChange = match serde_json::from_slice(&body) {
+            Ok(c) => c,
+            Err(e) => return err(400, format!("clock change: {e}")),
+        };
+        if change.offset_ms.is_none() && change.advance_ms.is_none() {
+            return err(400, "clock change: give offset_ms or advance_ms");
+        }
+        let clock = d.lock().unwrap().clock.clone();
+        if let Some(o) = change.offset_ms {
+            clock.set_offset_ms(o);
+        }
+        if let Some(a) = change.advance_ms {
+            clock.advance_ms(a);
+        }
+        json_response(200, &clock.state())
+    }
+    Router::new()
+        .route("/__sim/clock", get(show).put(change))
+        .with_state(data)
 }
 
 #[derive(Clone)]
@@ -188,6 +287,27 @@ impl RunnSim {
                 common::observe,
             ))
             .merge(common::admin_routes(self.ctl.clone()))
+            .merge(clock_routes(self.data.clone()))
+    }
+
+    /// The simulator's clock (shared: changing the returned one changes the simulator's).
+    pub fn clock(&self) -> SimClock {
+        self.data.lock().unwrap().clock.clone()
+    }
+    /// The simulator's now: what the next `createdAt`/`updatedAt` it writes will be near.
+    pub fn clock_now(&self) -> DateTime<Utc> {
+        self.clock().now()
+    }
+    /// Moves the simulator's clock forward (e.g. 24 hours for a next-day run).
+    pub fn advance_clock(&self, by: std::time::Duration) {
+        self.clock().advance(by);
+    }
+    /// Sets the simulator's clock to real time plus `ms` milliseconds.
+    pub fn set_clock_offset_ms(&self, ms: i64) {
+        self.clock().set_offset_ms(ms);
+    }
+    pub fn clock_offset_ms(&self) -> i64 {
+        self.clock().offset_ms()
     }
 
     /// Gives a person `role` (created if need be) on every contract, as a Runn user does
@@ -201,7 +321,7 @@ impl RunnSim {
             .and_then(|r| r["id"].as_i64());
         let role_id = existing.unwrap_or_else(|| {
             let id = d.id();
-            let now = now();
+            let now = d.clock.stamp();
             d.roles.insert(
                 id,
                 json!({"id": id, "name": role, "isArchived": false,
@@ -210,9 +330,11 @@ impl RunnSim {
             );
             id
         });
+        let now = d.clock.stamp();
         for c in d.contracts.values_mut() {
             if c["personId"].as_i64() == Some(person) {
                 c["roleId"] = json!(role_id);
+                c["updatedAt"] = json!(now);
             }
         }
         role_id
@@ -230,7 +352,7 @@ impl RunnSim {
     ) -> i64 {
         let mut d = self.data.lock().unwrap();
         let id = d.id();
-        let now = now();
+        let now = d.clock.stamp();
         d.assignments.insert(
             id,
             json!({"id": id, "personId": person, "startDate": start.to_string(),
@@ -277,8 +399,11 @@ impl RunnSim {
     /// Changes an assignment's role, as a person does in Runn's planner (the API has no
     /// PATCH for assignments).
     pub fn set_assignment_role(&self, assignment: i64, role: i64) {
-        if let Some(a) = self.data.lock().unwrap().assignments.get_mut(&assignment) {
+        let mut d = self.data.lock().unwrap();
+        let now = d.clock.stamp();
+        if let Some(a) = d.assignments.get_mut(&assignment) {
             a["roleId"] = json!(role);
+            a["updatedAt"] = json!(now);
         }
     }
 
@@ -292,7 +417,7 @@ impl RunnSim {
         let id = d.id();
         let mut r = record;
         r["id"] = json!(id);
-        let now = now();
+        let now = d.clock.stamp();
         r.as_object_mut()
             .unwrap()
             .entry("createdAt")
@@ -332,10 +457,6 @@ impl Kind {
             Kind::Assignment => &mut d.assignments,
         }
     }
-}
-
-fn now() -> String {
-    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
 async fn auth_version_rate(State(s): State<AppState>, req: Request, next: Next) -> Response {
@@ -413,6 +534,37 @@ struct ListQuery {
     limit: usize,
     desc: bool,
     after: Option<i64>,
+    /// `modifiedAfter`: only records whose `updatedAt` is strictly later.
+    modified_after: Option<DateTime<Utc>>,
+}
+
+/// A `modifiedAfter` value: `YYYY-MM-DD` (that day's 00:00:00Z) or a date-time
+/// (`YYYY-MM-DDTHH:MM:SSZ`; fractional seconds and offsets as RFC 3339 allows).
+fn parse_modified_after(v: &str) -> Option<DateTime<Utc>> {
+    let b = v.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    if b.len() == 10 {
+        if !(digits(0..4) && b[4] == b'-' && digits(5..7) && b[7] == b'-' && digits(8..10)) {
+            return None;
+        }
+        return NaiveDate::parse_from_str(v, "%Y-%m-%d")
+            .ok()
+            .map(|d| d.and_time(NaiveTime::MIN).and_utc());
+    }
+    if b.len() < 20 || !(b[10] == b'T' || b[10] == b't') {
+        return None;
+    }
+    DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// When a record was last modified, from its `updatedAt`.
+fn updated_at(v: &Value) -> Option<DateTime<Utc>> {
+    v["updatedAt"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
 }
 
 fn list_query(
@@ -483,11 +635,22 @@ fn list_query(
                 .map_err(|_| err(400, format!("querystring/{name} must be integer")))?;
         }
     }
+    let modified_after = match q.get("modifiedAfter") {
+        None => None,
+        Some(v) => Some(parse_modified_after(v).ok_or_else(|| {
+            err(
+                400,
+                "querystring/modifiedAfter must match format \"date\" or \"date-time\" \
+                 (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)",
+            )
+        })?),
+    };
     Ok(ListQuery {
         q,
         limit,
         desc,
         after,
+        modified_after,
     })
 }
 
@@ -511,7 +674,8 @@ impl ListQuery {
         self.page_of(s, schema, items.iter())
     }
 
-    /// A page of `items`, cloning only the page (lists of 100,000 actuals stay quick).
+    /// A page of `items` modified after `modifiedAfter` (when given), cloning only the
+    /// page (lists of 100,000 actuals stay quick).
     fn page_of<'a>(
         &self,
         s: &AppState,
@@ -523,6 +687,10 @@ impl ListQuery {
                 let id = v["id"].as_i64().unwrap_or(0);
                 self.after
                     .is_none_or(|a| if self.desc { id < a } else { id > a })
+            })
+            .filter(|v| {
+                self.modified_after
+                    .is_none_or(|m| updated_at(v).is_some_and(|u| u > m))
             })
             .collect();
         items.sort_by_key(|v| v["id"].as_i64().unwrap_or(0));
@@ -585,20 +753,21 @@ fn path_id(raw: &str, name: &str) -> Result<i64, Response> {
         .map_err(|_| err(400, format!("params/{name} must be integer")))
 }
 
-fn merge(target: &mut Value, patch: &Value) {
+/// Writes `patch` over `target`, stamping `updatedAt` with `now`.
+fn merge(target: &mut Value, patch: &Value, now: &str) {
     if let (Some(t), Some(p)) = (target.as_object_mut(), patch.as_object()) {
         for (k, v) in p {
             t.insert(k.clone(), v.clone());
         }
     }
-    target["updatedAt"] = json!(now());
+    target["updatedAt"] = json!(now);
 }
 
 // ---- clients -------------------------------------------------------------------------
 
 fn new_client(d: &mut RunnData, input: &Value) -> Value {
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let c = json!({"id": id, "name": input["name"], "website": input.get("website").cloned().unwrap_or(Value::Null),
                    "isArchived": false, "references": input.get("references").cloned().unwrap_or(json!([])),
                    "createdAt": now, "updatedAt": now});
@@ -664,11 +833,12 @@ async fn patch_client(State(s): State<AppState>, Path(id): Path<String>, body: B
     let id = path_id(&id, "clientId")?;
     let patch = body_of(&body, "inline:PATCH /clients/{clientId} requestBody", false)?;
     let mut d = s.data.lock().unwrap();
+    let now = d.clock.stamp();
     let c = d
         .clients
         .get_mut(&id)
         .ok_or_else(|| err(404, "Client not found"))?;
-    merge(c, &patch);
+    merge(c, &patch, &now);
     let c = c.clone();
     drop(d);
     Ok(reply(&s, 200, "Client", c))
@@ -730,7 +900,7 @@ async fn create_project(State(s): State<AppState>, body: Bytes) -> Res {
         ));
     }
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let p = json!({"id": id, "name": input["name"], "isTemplate": input.get("isTemplate").cloned().unwrap_or(json!(false)),
         "isArchived": false, "isConfirmed": input.get("isConfirmed").cloned().unwrap_or(json!(true)),
         "pricingModel": input.get("pricingModel").cloned().unwrap_or(json!("tm")),
@@ -768,6 +938,7 @@ async fn patch_project(State(s): State<AppState>, Path(id): Path<String>, body: 
         false,
     )?;
     let mut d = s.data.lock().unwrap();
+    let now = d.clock.stamp();
     if !d.projects.contains_key(&id) {
         return Err(err(404, "Project not found"));
     }
@@ -788,7 +959,7 @@ async fn patch_project(State(s): State<AppState>, Path(id): Path<String>, body: 
         }
     }
     let p = d.projects.get_mut(&id).unwrap();
-    merge(p, &patch);
+    merge(p, &patch, &now);
     let p = project_view(&d, &d.projects[&id].clone());
     drop(d);
     Ok(reply(&s, 200, "Project", p))
@@ -839,7 +1010,7 @@ async fn create_project_tag(State(s): State<AppState>, body: Bytes) -> Res {
     let input = body_of(&body, "inline:POST /project-tags/ requestBody", true)?;
     let mut d = s.data.lock().unwrap();
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let t = json!({"id": id, "name": input["name"], "projectIds": [], "archived": false, "createdAt": now, "updatedAt": now});
     d.project_tags.insert(id, t.clone());
     drop(d);
@@ -853,6 +1024,7 @@ async fn add_tag_to_project(
     let tag = path_id(&tag, "projectTagId")?;
     let project = path_id(&project, "projectId")?;
     let mut d = s.data.lock().unwrap();
+    let now = d.clock.stamp();
     if !d.projects.contains_key(&project) {
         return Err(err(404, "Project not found"));
     }
@@ -864,7 +1036,7 @@ async fn add_tag_to_project(
     if !ids.iter().any(|x| x.as_i64() == Some(project)) {
         ids.push(json!(project));
     }
-    t["updatedAt"] = json!(now());
+    t["updatedAt"] = json!(now);
     let t = t.clone();
     // The project carries its tags too (api-facts: "a project's tags come back on it").
     if let Some(p) = d.projects.get_mut(&project) {
@@ -923,7 +1095,7 @@ async fn list_people(State(s): State<AppState>, Query(q): Query<HashMap<String, 
 
 fn new_contract(d: &mut RunnData, person: i64, role: i64, start: &Value, input: &Value) -> Value {
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let mpd = input.get("minutesPerDay").cloned().unwrap_or(json!(480));
     let c = json!({"id": id, "costPerHour": input.get("costPerHour").cloned().unwrap_or(Value::Null),
         "employmentType": input.get("employmentType").cloned().unwrap_or(json!("employee")),
@@ -944,7 +1116,7 @@ async fn create_person(State(s): State<AppState>, body: Bytes) -> Res {
         return Err(err(400, format!("Role with id {role} does not exist")));
     }
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let p = json!({"id": id, "firstName": input["firstName"], "lastName": input["lastName"],
         "email": input.get("email").cloned().unwrap_or(Value::Null), "isArchived": false,
         "references": input.get("references").cloned().unwrap_or(json!([])), "notes": [],
@@ -956,7 +1128,7 @@ async fn create_person(State(s): State<AppState>, body: Bytes) -> Res {
     let start = input
         .get("startDate")
         .cloned()
-        .unwrap_or_else(|| json!(Utc::now().date_naive().to_string()));
+        .unwrap_or_else(|| json!(d.clock.today().to_string()));
     new_contract(&mut d, id, role, &start, &input);
     if let Some(r) = d.roles.get_mut(&role) {
         r["personIds"].as_array_mut().unwrap().push(json!(id));
@@ -985,11 +1157,12 @@ async fn patch_person(State(s): State<AppState>, Path(id): Path<String>, body: B
         return Err(err(400, "Setting tags is not simulated"));
     }
     let mut d = s.data.lock().unwrap();
+    let now = d.clock.stamp();
     let p = d
         .people
         .get_mut(&id)
         .ok_or_else(|| err(404, "Person not found"))?;
-    merge(p, &patch);
+    merge(p, &patch, &now);
     let p = p.clone();
     drop(d);
     Ok(reply(&s, 200, "Person", p))
@@ -1029,7 +1202,7 @@ async fn delete_person(
 
 /// The contract in force today (else the latest to start).
 fn current_contract(d: &RunnData, person: i64) -> Option<Value> {
-    let today = Utc::now().date_naive().to_string();
+    let today = d.clock.today().to_string();
     let mut mine: Vec<&Value> = d
         .contracts
         .values()
@@ -1083,7 +1256,7 @@ async fn create_role(State(s): State<AppState>, body: Bytes) -> Res {
     let input = body_of(&body, "inline:POST /roles/ requestBody", true)?;
     let mut d = s.data.lock().unwrap();
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let r = json!({"id": id, "name": input["name"], "isArchived": false,
         "defaultHourCost": input.get("defaultHourCost").cloned().unwrap_or(json!(0)),
         "standardRate": input.get("standardRate").cloned().unwrap_or(json!(0)),
@@ -1139,7 +1312,7 @@ fn check_actual_refs(d: &RunnData, input: &Value) -> Result<(), Response> {
 
 fn write_actual(d: &mut RunnData, input: &Value) -> Value {
     let int = |k: &str| input[k].as_f64().map(|f| f as i64);
-    let now = now();
+    let now = d.clock.stamp();
     let key = actual_key(input);
     if d.actual_ids.len() != d.actuals.len() {
         d.actual_ids = d
@@ -1279,6 +1452,7 @@ async fn patch_contract(State(s): State<AppState>, Path(id): Path<String>, body:
         false,
     )?;
     let mut d = s.data.lock().unwrap();
+    let now = d.clock.stamp();
     if let Some(role) = patch.get("roleId").and_then(Value::as_f64) {
         if !d.roles.contains_key(&(role as i64)) {
             return Err(err(400, format!("roleId {role} does not exist")));
@@ -1288,7 +1462,7 @@ async fn patch_contract(State(s): State<AppState>, Path(id): Path<String>, body:
         .contracts
         .get_mut(&id)
         .ok_or_else(|| err(404, "Contract not found"))?;
-    merge(c, &patch);
+    merge(c, &patch, &now);
     if let Some(role) = patch.get("roleId").and_then(Value::as_f64) {
         c["roleId"] = json!(role as i64);
     }
@@ -1312,7 +1486,7 @@ async fn create_assignment(State(s): State<AppState>, body: Bytes) -> Res {
     let mut d = s.data.lock().unwrap();
     let int = |k: &str| input[k].as_f64().map(|f| f as i64);
     let id = d.id();
-    let now = now();
+    let now = d.clock.stamp();
     let a = json!({"id": id, "personId": int("personId"), "startDate": input["startDate"], "endDate": input["endDate"],
         "projectId": int("projectId"), "minutesPerDay": input["minutesPerDay"].as_f64().unwrap_or(0.0) as i64,
         "roleId": int("roleId"), "isActive": true, "note": input.get("note").cloned().unwrap_or(Value::Null),

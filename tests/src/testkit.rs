@@ -341,3 +341,24 @@ pub async fn update_settings(
         shared::store::Write::Applied
     );
 }
+
+/// The entity import of `kinds`, carried out as the worker's daily job runs it.
+pub async fn run_import(
+    ws: &shared::ids::WorkspaceId,
+    clockify: &ClockifyClient,
+    runn: &RunnClient,
+    kinds: shared::account::Switches,
+    limits: shared::sync::RunLimits<'_>,
+) -> Result<shared::sync::ImportReport, shared::sync::SyncError> {
+    let scope = shared::model::scope::Scope::daily(kinds);
+    shared::sync::engine::import(
+        ws,
+        clockify,
+        runn,
+        &scope,
+        limits,
+        shared::sync::Mode::APPLY,
+    )
+    .await
+    .map(|(report, _)| report)
+}

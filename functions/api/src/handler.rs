@@ -19,7 +19,7 @@ use shared::queue::{Job, Queue, Work, PENDING_TTL};
 use shared::runn::{RunnClient, RunnConfig};
 use shared::signing_key::SigningKey;
 use shared::status::{AccountStatus, RunStatus, STATUS_RUNS};
-use shared::store::{AccountState, Pending, Store, StoreError, Write};
+use shared::store::{roles::*, AccountState, Pending, StoreError, Write};
 use shared::SecretString;
 use std::sync::Arc;
 use std::time::Duration;
@@ -479,7 +479,7 @@ fn refused_setting(e: shared::account::SettingsError) -> Reply {
 
 /// Today in the zone the request names (the bound of `actuals_since`).
 fn today_in(req: &IntegrationRequest) -> chrono::NaiveDate {
-    shared::sync::timesheets::today(req.time_zone)
+    shared::sync::today(req.time_zone)
 }
 
 /// Short timeouts and one retry for a check: it answers a person waiting at a form.

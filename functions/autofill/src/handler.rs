@@ -2,7 +2,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 use shared::jobs::{fan_out_autofill, scheduled_run_id};
 use shared::queue::Queue;
-use shared::store::Store;
+use shared::store::roles::*;
 
 /// Queues the week's autofills under a run id taken from the scheduled time (the payload
 /// is whatever the schedule delivers; see the scheduler's handler).

@@ -2,7 +2,7 @@ use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{json, Value};
 use shared::jobs::{fan_out, scheduled_run_id};
 use shared::queue::Queue;
-use shared::store::Store;
+use shared::store::roles::*;
 
 /// Whatever the schedule delivers: a classic EventBridge rule's event, EventBridge
 /// Scheduler's envelope (`source` `aws.scheduler`, `detail` the *string* `"{}"`), or a

@@ -2,7 +2,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{Error, LambdaEvent};
 use shared::jobs::{work, Message, WorkerConfig};
 use shared::queue::Queue;
-use shared::store::Store;
+use shared::store::roles::*;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::time::Instant;
 

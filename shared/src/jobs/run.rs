@@ -3,14 +3,16 @@
 //! on every path out, and a continuation is queued only once it is.
 
 use super::{clients, lease_holder, JobError, JobOutcome, WorkerConfig};
-use crate::account::{AccountId, Credential, Outcome, RunRecord, Switches, Trigger};
+use crate::account::{AccountId, Credential, Outcome, RunKind, RunRecord, Switches, Trigger};
 use crate::error::FailureClass;
 use crate::http::RequestCounts;
+use crate::model::plan::PlanSummary;
+use crate::model::scope::{Days, Scope};
 use crate::queue::{Job, Queue, Work, LEASE_RETRY_DELAY, PENDING_TTL};
 use crate::store::{LeaseAttempt, OpenedAccount, Store, StoreError};
-use crate::sync::actuals::last_complete_week;
-use crate::sync::timesheets::{self, ActualsReport, Ctx};
-use crate::sync::{run_import, ImportReport, RunLimits, StopSignal};
+use crate::sync::engine::{self, Mode};
+use crate::sync::rules::autofill::last_complete_week;
+use crate::sync::{today, ActualsReport, Ctx, ImportReport, RunLimits, StopSignal};
 use tokio::time::Instant;
 
 /// Whether a scheduled run already succeeded for this account: a retried schedule (same
@@ -45,10 +47,13 @@ pub async fn run_job(
         }
         Some(s) => s,
     };
+    let preview = matches!(job.work, Work::Preview { .. });
     // Received: the account's mark (if it is this run's) lasts as long as the job may
-    // still come back from the queue.
-    if let Err(e) = store.refresh_pending(id, &job.run_id, PENDING_TTL).await {
-        tracing::warn!(account = %id, error = %e, "could not refresh the pending mark");
+    // still come back from the queue. A preview never holds the mark.
+    if !preview {
+        if let Err(e) = store.refresh_pending(id, &job.run_id, PENDING_TTL).await {
+            tracing::warn!(account = %id, error = %e, "could not refresh the pending mark");
+        }
     }
     let opened = match store.open_account(id).await {
         Ok(Some(o)) => o,
@@ -63,6 +68,11 @@ pub async fn run_job(
             "run {} of account {id} already succeeded",
             job.run_id
         )));
+    }
+    if preview {
+        // It only reads: no lease, no mark, and no continuation.
+        let (outcome, _) = leased(store, &opened, job, deadline, cfg).await;
+        return outcome;
     }
     let holder = lease_holder(&job.run_id);
     let ttl = deadline.saturating_duration_since(Instant::now()) + cfg.safety_margin;
@@ -111,12 +121,14 @@ async fn rebound(
     let now = chrono::Utc::now();
     let run = RunRecord {
         run_id: job.run_id.clone(),
+        kind: kind_of(job),
         trigger: job.trigger,
         started_at: now,
         finished_at: now,
         outcome: Outcome::failed(FailureClass::CredentialsRejected, &message),
         report: None,
         actuals: None,
+        plan: None,
     };
     store.record_run(id, &run).await?;
     store
@@ -180,12 +192,14 @@ async fn leased(
     let result = run_work(store, opened, job, limits, cfg, &mut counts).await;
     let record = |outcome, reports: Reports| RunRecord {
         run_id: job.run_id.clone(),
+        kind: kind_of(job),
         trigger: job.trigger,
         started_at,
         finished_at: chrono::Utc::now(),
         outcome,
         report: reports.import,
         actuals: reports.actuals,
+        plan: reports.plan,
     };
     let (run, outcome, continuation) = match result {
         Ok(Ran::Nothing(why)) => return (Ok(JobOutcome::Dropped(why)), None),
@@ -224,6 +238,16 @@ fn decide(
     record: impl Fn(Outcome, Reports) -> RunRecord,
 ) -> (RunRecord, JobOutcome, Option<Job>) {
     let finished = reports.finished();
+    if !finished && matches!(job.work, Work::Preview { .. }) {
+        // A preview is not continued: it says it ran out of time, and is not retried.
+        let message = "the preview's time ran out before it had planned everything";
+        let failed = Outcome::failed(FailureClass::Permanent, message);
+        return (
+            record(failed, reports),
+            JobOutcome::Dropped(message.into()),
+            None,
+        );
+    }
     if !finished && reports.progress() == 0 {
         let message = "the run's time ran out before it could write anything; retried later";
         let failed = Outcome::failed(FailureClass::Transient, message);
@@ -295,17 +319,33 @@ fn emit_metrics(run: &RunRecord, [clockify, runn]: [RequestCounts; 2]) {
     crate::metrics::emit(&metrics.emf("worker", run.finished_at.timestamp_millis()));
 }
 
-/// What a run did: the import's report and the actuals' (or autofill's).
+/// The kind of run a job makes.
+fn kind_of(job: &Job) -> RunKind {
+    match job.work {
+        Work::Autofill { .. } => RunKind::Autofill,
+        Work::Preview { .. } => RunKind::Preview,
+        Work::Import { .. } | Work::Actuals { .. } => RunKind::Sync,
+    }
+}
+
+/// What a run did: the import's report and the actuals' (or autofill's); a preview's plan.
 #[derive(Default)]
 struct Reports {
     import: Option<ImportReport>,
     actuals: Option<ActualsReport>,
+    plan: Option<PlanSummary>,
+    /// The import's plan, kept for a preview's summary.
+    plan_import: Option<crate::model::plan::ImportPlan>,
 }
 
 impl Reports {
     fn finished(&self) -> bool {
+        let plan = self.plan.as_ref();
         self.import.as_ref().is_none_or(|r| r.finished)
             && self.actuals.as_ref().is_none_or(|r| r.finished)
+            && plan
+                .and_then(|p| p.actuals.as_ref())
+                .is_none_or(|r| r.finished)
     }
     /// Writes, and back-fill chunks saved as done: what a continuation starts after.
     fn progress(&self) -> usize {
@@ -350,59 +390,93 @@ async fn run_work(
     result
 }
 
-/// The work a job's kind names, within the account's switches.
+/// The scope a job covers, within the account's switches; `None` when they leave it
+/// nothing to do (and why).
+fn scope_of(job: &Job, switches: Switches) -> Result<Scope, String> {
+    let kinds = |only: Option<Switches>| switches.and(only.unwrap_or(Switches::ALL));
+    let scope = match job.work {
+        Work::Import { only } => Scope::daily(kinds(only)),
+        Work::Actuals { from, to } => Scope::range(from, to),
+        Work::Preview { only, range } => {
+            let mut scope = Scope::daily(kinds(only));
+            if let Some((from, to)) = range {
+                scope.days = Days::Range { from, to };
+            }
+            scope
+        }
+        Work::Autofill { .. } => return Ok(Scope::daily(Switches::ALL)),
+    };
+    if !scope.kinds.imports_entities() && !scope.kinds.actuals {
+        return Err("nothing to do: the switches for it are off".into());
+    }
+    Ok(scope)
+}
+
+/// The work a job's kind names, within the account's switches: one scope on the engine
+/// (a preview's as a dry run), or the autofill.
 async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran, JobError> {
     let settings = ctx.settings;
+    let id = &settings.id;
+    if let Work::Autofill { week } = job.work {
+        if !settings.autofill {
+            return Ok(Ran::Nothing(format!("autofill is off for {id}")));
+        }
+        let monday = week.unwrap_or_else(|| last_complete_week(today(settings.time_zone)));
+        let (report, _) = engine::autofill(ctx, monday, limits, Mode::APPLY).await?;
+        return Ok(Ran::Did(Box::new(Reports {
+            actuals: Some(report),
+            ..Default::default()
+        })));
+    }
+    let scope = match scope_of(job, settings.switches) {
+        Ok(scope) => scope,
+        Err(why) => return Ok(Ran::Nothing(format!("{why} ({id})"))),
+    };
+    let preview = matches!(job.work, Work::Preview { .. });
+    let mode = if preview { Mode::DRY_RUN } else { Mode::APPLY };
+    let reports = sync(ctx, &scope, limits, mode).await?;
+    if !preview {
+        return Ok(Ran::Did(Box::new(reports)));
+    }
+    Ok(Ran::Did(Box::new(Reports {
+        plan: Some(PlanSummary::new(
+            reports.plan_import.as_ref(),
+            reports.actuals,
+        )),
+        ..Default::default()
+    })))
+}
+
+/// One scope through the engine: the entity import, then (once it is done) the actuals,
+/// under one lease, so they never race.
+async fn sync(
+    ctx: &Ctx<'_>,
+    scope: &Scope,
+    limits: RunLimits<'_>,
+    mode: Mode,
+) -> Result<Reports, JobError> {
+    let settings = ctx.settings;
     let mut reports = Reports::default();
-    match job.work {
-        Work::Import { only } => {
-            let switches = settings.switches.and(only.unwrap_or(Switches::ALL));
-            if !switches.imports_entities() && !switches.actuals {
-                return Ok(Ran::Nothing(format!(
-                    "nothing to do: the switches of {} are off",
-                    settings.id
-                )));
-            }
-            if switches.imports_entities() {
-                let report = run_import(
-                    &settings.clockify_workspace,
-                    ctx.clockify,
-                    ctx.runn,
-                    switches,
-                    limits,
-                )
-                .await?;
-                let done = report.finished;
-                reports.import = Some(report);
-                if !done {
-                    return Ok(Ran::Did(Box::new(reports)));
-                }
-            }
-            // The import and the actuals in one job under one lease: they never race.
-            if switches.actuals {
-                let left = RunLimits {
-                    max_writes: limits
-                        .max_writes
-                        .map(|m| m.saturating_sub(reports.writes())),
-                    ..limits
-                };
-                reports.actuals = Some(timesheets::sync_daily(ctx, left).await?);
-            }
-        }
-        Work::Actuals { from, to } => {
-            if !settings.switches.actuals {
-                return Ok(Ran::Nothing(format!("actuals are off for {}", settings.id)));
-            }
-            reports.actuals = Some(timesheets::sync_range(ctx, from, to, limits).await?);
-        }
-        Work::Autofill { week } => {
-            if !settings.autofill {
-                return Ok(Ran::Nothing(format!("autofill is off for {}", settings.id)));
-            }
-            let monday =
-                week.unwrap_or_else(|| last_complete_week(timesheets::today(settings.time_zone)));
-            reports.actuals = Some(timesheets::autofill(ctx, monday, limits).await?);
+    if scope.kinds.imports_entities() {
+        let ws = &settings.clockify_workspace;
+        let (report, plan) =
+            engine::import(ws, ctx.clockify, ctx.runn, scope, limits, mode).await?;
+        let done = report.finished;
+        reports.import = Some(report);
+        reports.plan_import = Some(plan);
+        if !done {
+            return Ok(reports);
         }
     }
-    Ok(Ran::Did(Box::new(reports)))
+    if scope.kinds.actuals {
+        let left = RunLimits {
+            max_writes: limits
+                .max_writes
+                .map(|m| m.saturating_sub(reports.writes())),
+            ..limits
+        };
+        let (report, _) = engine::actuals(ctx, scope, left, mode).await?;
+        reports.actuals = Some(report);
+    }
+    Ok(reports)
 }

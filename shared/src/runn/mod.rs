@@ -109,6 +109,8 @@ pub struct PeopleFilter {
 pub struct DatedFilter {
     pub min_date: Option<NaiveDate>,
     pub max_date: Option<NaiveDate>,
+    /// Only records modified after this time (a deletion never shows in such a read).
+    pub modified_after: Option<chrono::DateTime<chrono::Utc>>,
     pub person_id: Option<RunnPersonId>,
     pub project_id: Option<RunnProjectId>,
     pub role_id: Option<RunnRoleId>,
@@ -447,6 +449,9 @@ fn push_dated(q: &mut Query, f: &DatedFilter, min: &'static str, max: &'static s
     }
     if let Some(r) = f.role_id {
         q.push(("roleId", r.to_string()));
+    }
+    if let Some(t) = f.modified_after {
+        q.push(("modifiedAfter", t.format("%Y-%m-%dT%H:%M:%SZ").to_string()));
     }
 }
 

@@ -1,9 +1,10 @@
 use super::{
-    run_json, AccountPage, AccountState, LeaseAttempt, LeaseHolder, Listing, OpenedAccount,
-    Pending, PendingJob, SealContext, Store, StoreError, StoredCredentials, Write,
+    run_json, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder, LeaseStore,
+    LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore, SealContext,
+    StoreError, StoredCredentials, Write,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
-use crate::sync::actuals::{first_of_month, Ledger, LedgerGroup};
+use crate::model::ledger::{first_of_month, Ledger, LedgerGroup, SyncState};
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,6 +20,7 @@ pub struct MemoryStore {
     runs: Mutex<HashMap<AccountId, Vec<RunRecord>>>,
     ledgers: Mutex<HashMap<AccountId, Ledger>>,
     backfill: Mutex<HashMap<AccountId, NaiveDate>>,
+    sync: Mutex<HashMap<AccountId, SyncState>>,
     pending: Mutex<HashMap<AccountId, (PendingJob, Instant)>>,
     signatures: Mutex<HashMap<(AccountId, String), i64>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
@@ -97,14 +99,16 @@ impl MemoryStore {
 }
 
 #[async_trait::async_trait]
-impl Store for MemoryStore {
+impl AccountStore for MemoryStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
         self.write(account, None);
         Ok(())
     }
+
     async fn replace_account(&self, account: &Account, expected: u64) -> Result<Write, StoreError> {
         Ok(self.write(account, Some(expected)))
     }
+
     async fn save_integration(
         &self,
         settings: &AccountSettings,
@@ -147,9 +151,11 @@ impl Store for MemoryStore {
         accounts.insert(settings.id.clone(), next);
         Ok(Write::Applied)
     }
+
     async fn state(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError> {
         Ok(self.accounts.lock().unwrap().get(id).map(Stored::state))
     }
+
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
         Ok(match self.accounts.lock().unwrap().get_mut(id) {
             Some(a) => {
@@ -163,6 +169,7 @@ impl Store for MemoryStore {
             None => false,
         })
     }
+
     async fn open_account(&self, id: &AccountId) -> Result<Option<OpenedAccount>, StoreError> {
         let Some(mut a) = self.accounts.lock().unwrap().get(id).cloned() else {
             return Ok(None);
@@ -188,6 +195,7 @@ impl Store for MemoryStore {
             credentials_version: a.credentials_version,
         }))
     }
+
     async fn enabled_accounts(
         &self,
         start: Option<String>,
@@ -213,6 +221,7 @@ impl Store for MemoryStore {
             unreadable: vec![],
         })
     }
+
     async fn all_settings(&self) -> Result<Listing, StoreError> {
         let mut found: Vec<AccountSettings> = self
             .accounts
@@ -227,6 +236,7 @@ impl Store for MemoryStore {
             unreadable: vec![],
         })
     }
+
     async fn disable(
         &self,
         id: &AccountId,
@@ -244,6 +254,26 @@ impl Store for MemoryStore {
         a.version += 1;
         Ok(true)
     }
+
+    async fn update_settings(
+        &self,
+        settings: &AccountSettings,
+        expected: u64,
+    ) -> Result<Write, StoreError> {
+        match self.accounts.lock().unwrap().get_mut(&settings.id) {
+            Some(a) if a.version != expected => Ok(Write::Conflict),
+            Some(a) => {
+                a.settings = settings.clone();
+                a.version += 1;
+                Ok(Write::Applied)
+            }
+            None => Ok(Write::Missing),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for MemoryStore {
     async fn try_lease(
         &self,
         id: &AccountId,
@@ -266,6 +296,7 @@ impl Store for MemoryStore {
             }
         }
     }
+
     async fn release_lease(
         &self,
         id: &AccountId,
@@ -277,21 +308,10 @@ impl Store for MemoryStore {
         }
         Ok(None)
     }
-    async fn update_settings(
-        &self,
-        settings: &AccountSettings,
-        expected: u64,
-    ) -> Result<Write, StoreError> {
-        match self.accounts.lock().unwrap().get_mut(&settings.id) {
-            Some(a) if a.version != expected => Ok(Write::Conflict),
-            Some(a) => {
-                a.settings = settings.clone();
-                a.version += 1;
-                Ok(Write::Applied)
-            }
-            None => Ok(Write::Missing),
-        }
-    }
+}
+
+#[async_trait::async_trait]
+impl LedgerStore for MemoryStore {
     async fn ledger(
         &self,
         id: &AccountId,
@@ -312,6 +332,7 @@ impl Store for MemoryStore {
             })
             .unwrap_or_default())
     }
+
     async fn save_ledger(
         &self,
         id: &AccountId,
@@ -328,9 +349,11 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+
     async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError> {
         Ok(self.backfill.lock().unwrap().get(id).copied())
     }
+
     async fn set_backfilled_through(
         &self,
         id: &AccountId,
@@ -339,6 +362,27 @@ impl Store for MemoryStore {
         self.backfill.lock().unwrap().insert(id.clone(), day);
         Ok(())
     }
+
+    async fn sync_state(&self, id: &AccountId) -> Result<SyncState, StoreError> {
+        let mut state = self
+            .sync
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        state.backfilled_through = self.backfill.lock().unwrap().get(id).copied();
+        Ok(state)
+    }
+
+    async fn set_sync_state(&self, id: &AccountId, state: &SyncState) -> Result<(), StoreError> {
+        self.sync.lock().unwrap().insert(id.clone(), state.clone());
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl RunStore for MemoryStore {
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
         if self
             .fail_record_run
@@ -359,6 +403,7 @@ impl Store for MemoryStore {
             .push(run.clone());
         Ok(())
     }
+
     async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
         Ok(self.runs.lock().unwrap().get(id).and_then(|runs| {
             runs.iter()
@@ -367,6 +412,23 @@ impl Store for MemoryStore {
                 .cloned()
         }))
     }
+
+    async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
+        let mut runs = self
+            .runs
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default();
+        runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
+        runs.truncate(n as usize);
+        Ok(runs)
+    }
+}
+
+#[async_trait::async_trait]
+impl MarkStore for MemoryStore {
     async fn mark_pending(
         &self,
         id: &AccountId,
@@ -387,6 +449,7 @@ impl Store for MemoryStore {
             }
         }
     }
+
     async fn refresh_pending(
         &self,
         id: &AccountId,
@@ -403,6 +466,7 @@ impl Store for MemoryStore {
             _ => Ok(false),
         }
     }
+
     async fn replace_pending(
         &self,
         id: &AccountId,
@@ -423,6 +487,7 @@ impl Store for MemoryStore {
             _ => Ok(false),
         }
     }
+
     async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError> {
         let pending = self.pending.lock().unwrap();
         Ok(pending
@@ -430,6 +495,7 @@ impl Store for MemoryStore {
             .filter(|(_, until)| *until > Instant::now())
             .map(|(job, _)| job.clone()))
     }
+
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
         let mut pending = self.pending.lock().unwrap();
         if pending.get(id).is_some_and(|(job, _)| job.run_id == run_id) {
@@ -437,6 +503,7 @@ impl Store for MemoryStore {
         }
         Ok(())
     }
+
     async fn use_signature(
         &self,
         id: &AccountId,
@@ -449,17 +516,5 @@ impl Store for MemoryStore {
         Ok(used
             .insert((id.clone(), signature.to_owned()), until)
             .is_none())
-    }
-    async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
-        let mut runs = self
-            .runs
-            .lock()
-            .unwrap()
-            .get(id)
-            .cloned()
-            .unwrap_or_default();
-        runs.sort_by_key(|r| std::cmp::Reverse(r.started_at));
-        runs.truncate(n as usize);
-        Ok(runs)
     }
 }

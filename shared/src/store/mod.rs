@@ -14,6 +14,12 @@ pub use dynamo::{create_table, DynamoStore};
 pub use memory::MemoryStore;
 pub use seal::{KmsSealer, NoSecrets, Opened, SealContext, Sealer, SEAL_VERSION};
 
+/// The store's roles, to bring their methods into scope at once (`use
+/// shared::store::roles::*`) where a caller holds a whole store.
+pub mod roles {
+    pub use super::{AccountStore, LeaseStore, LedgerStore, MarkStore, RunStore, Store};
+}
+
 /// The JSON of a run record, refused when it would not fit in one item.
 pub(crate) fn run_json(id: &AccountId, run: &RunRecord) -> Result<String, StoreError> {
     let json = serde_json::to_string(run).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -60,10 +66,10 @@ where
             }
         }
     };
-    crate::sync::report::clip(&text.replace('\n', " "), 300)
+    crate::model::report::clip(&text.replace('\n', " "), 300)
 }
 use crate::error::FailureClass;
-use crate::sync::actuals::{Ledger, LedgerGroup};
+use crate::model::ledger::{Ledger, LedgerGroup, SyncState};
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
@@ -214,37 +220,46 @@ impl LeaseAttempt {
     }
 }
 
+/// Accounts: settings, sealed credentials and versions (the `ACCOUNT` item).
 #[async_trait::async_trait]
-pub trait Store: Send + Sync {
+pub trait AccountStore: Send + Sync {
     /// Creates or replaces an account whatever it holds now, sealing its secrets (setup
     /// and tests; an operator's `account put` uses [`Store::replace_account`]).
     async fn put_account(&self, account: &Account) -> Result<(), StoreError>;
+
     /// Creates or replaces an account if its item is still at `expected` (0: absent).
     async fn replace_account(&self, account: &Account, expected: u64) -> Result<Write, StoreError>;
+
     /// An account's settings, without opening its secrets.
     async fn settings(&self, id: &AccountId) -> Result<Option<AccountSettings>, StoreError> {
         Ok(self.state(id).await?.map(|s| s.settings))
     }
+
     /// An account's item without opening its secrets: settings, stored credentials and
     /// versions.
     async fn state(&self, id: &AccountId) -> Result<Option<AccountState>, StoreError>;
+
     /// An account with its secrets opened (each with what it was sealed for: a credential
     /// whose host changed since does not open). Secrets sealed the old way (the account
     /// alone) are sealed anew the first time they are opened.
     async fn open_account(&self, id: &AccountId) -> Result<Option<OpenedAccount>, StoreError>;
+
     /// An account with its secrets opened.
     async fn account(&self, id: &AccountId) -> Result<Option<Account>, StoreError> {
         Ok(self.open_account(id).await?.map(|o| o.account))
     }
+
     /// Enabled accounts, a page at a time.
     async fn enabled_accounts(
         &self,
         start: Option<String>,
         limit: u32,
     ) -> Result<AccountPage, StoreError>;
+
     /// Every account's settings, enabled or not, by id (for operators: a full scan); a
     /// record that cannot be read is named in `unreadable`, never a reason to stop.
     async fn all_settings(&self) -> Result<Listing, StoreError>;
+
     /// Marks an account disabled, saying why and keeping everything else. With
     /// `credentials_version`, only while the stored credentials are still the ones of that
     /// version (a job that met a rejected credential never disables an account whose
@@ -255,6 +270,7 @@ pub trait Store: Send + Sync {
         reason: &str,
         credentials_version: Option<u64>,
     ) -> Result<bool, StoreError>;
+
     /// Saves settings with whichever credentials are given (sealed with what they were
     /// checked for); a credential left out keeps the stored one. Applied only while the
     /// item is at `expected` (0: absent); `Missing`, and nothing saved, when a left-out
@@ -266,25 +282,10 @@ pub trait Store: Send + Sync {
         clockify_api_key: Option<&SecretString>,
         expected: u64,
     ) -> Result<Write, StoreError>;
+
     /// Turns the integration off: disabled, saying why, and its credentials deleted.
     /// `false` when there is no such account.
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError>;
-
-    /// Takes the account's lease for `ttl` unless another holder has an unexpired one.
-    async fn try_lease(
-        &self,
-        id: &AccountId,
-        holder: &str,
-        ttl: Duration,
-    ) -> Result<LeaseAttempt, StoreError>;
-    /// Gives the lease back if its holder starts with `holder` (a whole holder; a run id
-    /// and `:` for any attempt of that run; empty for whoever holds it). Returns the
-    /// holder released, if any.
-    async fn release_lease(
-        &self,
-        id: &AccountId,
-        holder: &str,
-    ) -> Result<Option<String>, StoreError>;
 
     /// Replaces an account's settings, leaving its sealed secrets as they are, if the item
     /// is still at `expected`. Settings that would bind a stored credential to another
@@ -294,7 +295,32 @@ pub trait Store: Send + Sync {
         settings: &AccountSettings,
         expected: u64,
     ) -> Result<Write, StoreError>;
+}
 
+/// The lease that lets one run at a time write for an account.
+#[async_trait::async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes the account's lease for `ttl` unless another holder has an unexpired one.
+    async fn try_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+        ttl: Duration,
+    ) -> Result<LeaseAttempt, StoreError>;
+
+    /// Gives the lease back if its holder starts with `holder` (a whole holder; a run id
+    /// and `:` for any attempt of that run; empty for whoever holds it). Returns the
+    /// holder released, if any.
+    async fn release_lease(
+        &self,
+        id: &AccountId,
+        holder: &str,
+    ) -> Result<Option<String>, StoreError>;
+}
+
+/// The ledger of day totals written, and where the actuals sync stands.
+#[async_trait::async_trait]
+pub trait LedgerStore: Send + Sync {
     /// The ledger entries of every month that touches `[first, last]`.
     async fn ledger(
         &self,
@@ -302,6 +328,7 @@ pub trait Store: Send + Sync {
         first: NaiveDate,
         last: NaiveDate,
     ) -> Result<Ledger, StoreError>;
+
     /// Writes the named groups (a person's month each) whole, from `ledger`, which must
     /// hold those months whole (as [`Store::ledger`] returns them).
     async fn save_ledger(
@@ -310,18 +337,38 @@ pub trait Store: Send + Sync {
         ledger: &Ledger,
         groups: &BTreeSet<LedgerGroup>,
     ) -> Result<(), StoreError>;
+
     /// The last day the actuals back-fill has done, if any.
     async fn backfilled_through(&self, id: &AccountId) -> Result<Option<NaiveDate>, StoreError>;
+
     async fn set_backfilled_through(
         &self,
         id: &AccountId,
         day: NaiveDate,
     ) -> Result<(), StoreError>;
 
+    /// Where the account's actuals sync stands (the back-fill, the last full read).
+    async fn sync_state(&self, id: &AccountId) -> Result<SyncState, StoreError>;
+
+    /// Saves where the sync stands, leaving the back-fill's progress as it is.
+    async fn set_sync_state(&self, id: &AccountId, state: &SyncState) -> Result<(), StoreError>;
+}
+
+/// Run records, newest first, and one by its id.
+#[async_trait::async_trait]
+pub trait RunStore: Send + Sync {
     async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError>;
+
     /// The latest record of one run, by its id.
     async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError>;
 
+    /// The latest `n` runs, newest first.
+    async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError>;
+}
+
+/// Short-lived marks: the job queued or running, and signatures already used.
+#[async_trait::async_trait]
+pub trait MarkStore: Send + Sync {
     /// Marks a job for the account as queued or running, unless one already is (then
     /// says which run). The mark expires on its own after `ttl`, so a job that dies or is
     /// dead-lettered never leaves the account's import button stuck.
@@ -331,6 +378,7 @@ pub trait Store: Send + Sync {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Pending, StoreError>;
+
     /// A worker received the job of `run_id`: its mark (if it is still this run's) lasts
     /// `ttl` from now and says the job was received. `false` when the mark is not its own.
     async fn refresh_pending(
@@ -339,6 +387,7 @@ pub trait Store: Send + Sync {
         run_id: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+
     /// Hands the mark from the job of `from` to a follow-up job of `to` (queued because
     /// the settings changed while `from` ran), if it is still `from`'s.
     async fn replace_pending(
@@ -348,12 +397,12 @@ pub trait Store: Send + Sync {
         to: &str,
         ttl: Duration,
     ) -> Result<bool, StoreError>;
+
     /// The job queued or running, if any (an expired mark counts as none).
     async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError>;
+
     /// Clears the mark when the job ends (only if it is still this run's).
     async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError>;
-    /// The latest `n` runs, newest first.
-    async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError>;
 
     /// Records a request signature as used, until `until` (epoch seconds); `false` when
     /// it was used already (a replay).
@@ -364,3 +413,9 @@ pub trait Store: Send + Sync {
         until: i64,
     ) -> Result<bool, StoreError>;
 }
+
+/// Every role at once: what the worker (which runs whole jobs) and the api hold. Every
+/// other function takes the narrowest role it needs.
+pub trait Store: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore {}
+
+impl<T: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + ?Sized> Store for T {}

@@ -1,22 +1,106 @@
-//! The import rules, as plain data: given what Clockify holds and which Clockify ids Runn
-//! already carries as references, decide what to create and what to skip (and why). A thin
-//! layer applies the plan; the rules are tested here without a network.
+//! The sync engine ([`engine`]): gather (reads only, [`gather`]) → rules (pure,
+//! [`rules`]) → a plan (a plain value, [`crate::model::plan`]) → apply (the only writer,
+//! [`apply`]). One scope ([`crate::model::scope::Scope`]) says what a run covers; a dry
+//! run stops at the plan.
 
-pub mod actuals;
-mod import;
-pub mod names;
-mod plan;
-pub mod report;
-pub mod timesheets;
+pub(crate) mod apply;
+pub mod engine;
+pub mod gather;
+pub mod hours;
+pub mod rules;
 
-pub use import::*;
-pub use plan::*;
-pub use report::{
-    summarize_skips, Capped, Counts, Failure, ImportReport, Lookup, Named, SkipGroup,
+pub use crate::model::account::Switches;
+pub use crate::model::plan::{
+    ClientToCreate, ImportPlan, PersonToCreate, ProjectToCreate, RecordKind, Skip, SkipReason,
 };
+pub use crate::model::report::{
+    summarize_skips, ActualsReport, Capped, Counts, Failure, ImportReport, Lookup, Named, SkipGroup,
+};
+pub use engine::Mode;
+pub use rules::import::{plan_import, ClockifyState, LinkedInRunn};
 
+use crate::clockify::ClockifyClient;
 use crate::error::{ApiError, FailureClass};
-use crate::store::StoreError;
+use crate::model::account::{AccountId, AccountSettings};
+use crate::runn::{Reference, RunnClient};
+use crate::store::{Store, StoreError};
+use chrono::NaiveDate;
+use chrono_tz::Tz;
+use futures::{Stream, TryStreamExt};
+use tokio::time::Instant;
+
+/// The role new people get until someone in Runn gives them a real one.
+pub const UNKNOWN_ROLE: &str = "Unknown";
+
+/// The target of the events that report each record created (the command line shows
+/// them as a progress display).
+pub const PROGRESS: &str = "runn_clockify::progress";
+
+/// The target of the progress events of day totals written.
+pub const ACTUALS_PROGRESS: &str = "runn_clockify::actuals";
+
+/// Days synced per chunk: with a day's margin each side the Clockify read is 31 days, the
+/// most one detailed report takes on every plan.
+pub const CHUNK_DAYS: i64 = 29;
+
+/// Everything a sync of one account needs to reach.
+pub struct Ctx<'a> {
+    pub account: &'a AccountId,
+    pub settings: &'a AccountSettings,
+    pub clockify: &'a ClockifyClient,
+    pub runn: &'a RunnClient,
+    pub store: &'a dyn Store,
+}
+
+/// Today in the account's zone.
+pub fn today(tz: Tz) -> NaiveDate {
+    chrono::Utc::now().with_timezone(&tz).date_naive()
+}
+
+/// Every item of a paged read.
+pub(crate) async fn all<T, S>(pages: S) -> Result<Vec<T>, ApiError>
+where
+    S: Stream<Item = Result<Vec<T>, ApiError>>,
+{
+    let pages: Vec<Vec<T>> = pages.try_collect().await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+/// The Clockify id a Runn record carries. The reference name is matched whatever its
+/// case and surrounding spaces: customers type it by hand ("clockify", " CLOCKIFY ").
+pub fn clockify_ref(refs: &[Reference]) -> Option<&str> {
+    refs.iter()
+        .find(|r| r.is_clockify())
+        .map(|r| r.external_id.trim())
+}
+
+/// Limits on one run; a run that reaches one stops cleanly and reports `finished: false`.
+#[derive(Clone, Copy, Default)]
+pub struct RunLimits<'a> {
+    /// Stop before starting a write after this instant (a Lambda's deadline, less a margin).
+    pub deadline: Option<Instant>,
+    /// Stop after this many writes.
+    pub max_writes: Option<usize>,
+    /// Asked before every write: a run whose integration was turned off meanwhile stops
+    /// there, and writes nothing more.
+    pub stop: Option<&'a dyn StopSignal>,
+}
+
+impl std::fmt::Debug for RunLimits<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunLimits")
+            .field("deadline", &self.deadline)
+            .field("max_writes", &self.max_writes)
+            .field("stop", &self.stop.is_some())
+            .finish()
+    }
+}
+
+/// Whether a run must stop before its next write, and why.
+#[async_trait::async_trait]
+pub trait StopSignal: Send + Sync {
+    async fn why_stop(&self) -> Result<Option<String>, StoreError>;
+}
 
 /// A sync that failed: a service, or the store; or one stopped before a write because
 /// its integration was turned off meanwhile.
@@ -39,7 +123,6 @@ impl SyncError {
         }
     }
 }
-use tokio::time::Instant;
 
 /// Counts writes against the run's limits.
 pub(crate) struct Budget<'a> {

@@ -1,4 +1,11 @@
 //! Runs the Runn simulator as a process (for the demo and the benchmarks).
+//!
+//! Besides Runn's API it serves the admin routes `GET`/`DELETE /__sim/stats`,
+//! `PUT /__sim/faults`, `PUT /__sim/rate-limit`, and `GET`/`PUT /__sim/clock`: the
+//! simulator's clock, which dates every `createdAt`/`updatedAt` it writes (and so what
+//! `modifiedAfter` returns). `PUT /__sim/clock` takes `{"advance_ms": N}` to move it on
+//! (86400000 for a next-day run) and/or `{"offset_ms": N}` to set it to real time plus N;
+//! both answer `{"now": "...", "offset_ms": N}`.
 
 use clap::Parser;
 use sims::common::{serve, ServerRateLimit};
@@ -20,6 +27,9 @@ struct Args {
     /// Divide every window by this factor (60 turns a minute into a second).
     #[arg(long, default_value_t = 1)]
     time_scale: u32,
+    /// Start the simulator's clock this many milliseconds off real time (negative: behind).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    clock_offset_ms: i64,
 }
 
 #[tokio::main]
@@ -29,6 +39,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let args = Args::parse();
     let sim = RunnSim::new(RunnData::new(args.tokens.clone()));
+    sim.set_clock_offset_ms(args.clock_offset_ms);
     if args.rate_per_minute > 0 {
         let per = Duration::from_secs(60) / args.time_scale.max(1);
         sim.ctl.set_rate_limit(Some(ServerRateLimit {

@@ -4,10 +4,10 @@
 use chrono::{Datelike, Duration, NaiveDate, Utc, Weekday};
 use shared::account::{AccountId, Trigger};
 use shared::jobs::{run_job, JobOutcome, WorkerConfig};
+use shared::model::report::TimeSkip;
 use shared::queue::{Job, MemoryQueue, SqsQueue, Work};
-use shared::store::Store;
-use shared::sync::actuals::TimeSkip;
-use shared::sync::timesheets::ActualsReport;
+use shared::store::roles::*;
+use shared::sync::ActualsReport;
 use sims::clockify::{ClockifySim, SimTimeEntry};
 use sims::common::Running;
 use sims::demo;
@@ -353,7 +353,7 @@ async fn a_backfill_stops_at_its_limit_and_resumes_where_it_stopped() {
     };
     let out = bed.run_with(Work::Import { only: None }, &cfg).await;
     assert_eq!(out, JobOutcome::Done { finished: false });
-    let chunk = shared::sync::timesheets::CHUNK_DAYS;
+    let chunk = shared::sync::CHUNK_DAYS;
     assert_eq!(
         bed.aws.store.backfilled_through(&bed.id).await.unwrap(),
         Some(old + Duration::days(chunk - 1))
@@ -466,7 +466,7 @@ async fn totals_runn_refuses_are_reported_and_the_rest_are_written() {
 #[tokio::test]
 async fn autofill_writes_zeros_once_and_real_hours_replace_them() {
     let bed = bed().await;
-    let monday = shared::sync::actuals::last_complete_week(today());
+    let monday = shared::sync::rules::autofill::last_complete_week(today());
     // Ana is planned on project 4 all last week, where she logged no time.
     let p4 = "p0000000000000000000p004";
     let (ana, proj) = (bed.person(ANA), bed.project(p4));

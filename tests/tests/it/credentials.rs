@@ -10,7 +10,7 @@ use secrecy::ExposeSecret;
 use shared::account::{Credential, Outcome};
 use shared::jobs::{fan_out, fan_out_autofill, run_job, JobOutcome};
 use shared::queue::{MemoryQueue, PENDING_TTL};
-use shared::store::{Opened, SealContext, Sealer, Store, Write};
+use shared::store::{roles::*, Opened, SealContext, Sealer, Write};
 use shared::FailureClass;
 use sims::clockify::ClockifySim;
 use sims::common::Running;

@@ -5,7 +5,7 @@
 //! --workspace` builds them).
 
 use serde_json::{json, Value};
-use shared::store::Store;
+use shared::store::roles::*;
 use sims::clockify::ClockifySim;
 use sims::demo;
 use sims::runn::{Kind, RunnData, RunnSim};
@@ -596,12 +596,14 @@ async fn the_real_api_binary_keeps_credentials_to_their_hosts_reads_back_every_r
         let at = chrono::Utc::now() + chrono::Duration::milliseconds(n as i64);
         let record = RunRecord {
             run_id: run_id.clone(),
+            kind: shared::account::RunKind::Sync,
             trigger: *trigger,
             started_at: at,
             finished_at: at,
             outcome: Outcome::Succeeded,
             report: None,
             actuals: None,
+            plan: None,
         };
         aws.store.record_run(&id, &record).await.unwrap();
     }

@@ -17,7 +17,7 @@ use shared::ids::WorkspaceId;
 use shared::jobs::{run_job, work, JobOutcome, Message};
 use shared::queue::MemoryQueue;
 use shared::runn::{PeopleFilter, RunnClient};
-use shared::store::{MemoryStore, Store};
+use shared::store::{roles::*, MemoryStore};
 use shared::{ApiError, FailureClass, Service};
 use sims::clockify::ClockifySim;
 use sims::common::{Fault, Running, HUGE_MESSAGE_END};

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use shared::clockify::{ClockifyClient, ClockifyConfig, ClockifyHost};
 use shared::ids::WorkspaceId;
 use shared::runn::RunnClient;
-use shared::sync::{run_import, ImportReport, RecordKind, RunLimits, SkipReason, Switches};
+use shared::sync::{ImportReport, RecordKind, RunLimits, SkipReason, Switches};
 use shared::FailureClass;
 use sims::clockify::ClockifySim;
 use sims::common::{Fault, Running};

@@ -7,7 +7,7 @@ use shared::account::{Account, AccountId, Outcome, RunRecord, Trigger};
 use shared::jobs::{fan_out, run_job, JobOutcome, WorkerConfig};
 use shared::queue::{Job, MemoryQueue, Queue, SqsQueue};
 use shared::runn::RunnHost;
-use shared::store::{Sealer, Store};
+use shared::store::{roles::*, Sealer};
 use shared::FailureClass;
 use sims::clockify::ClockifySim;
 use sims::common::Running;
@@ -911,12 +911,14 @@ async fn a_run_record_of_6000_skips_is_stored_and_read_back_with_its_counts() {
     }
     let run = RunRecord {
         run_id: "r-big".into(),
+        kind: shared::account::RunKind::Sync,
         trigger: Trigger::Schedule,
         started_at: chrono::Utc::now(),
         finished_at: chrono::Utc::now(),
         outcome: Outcome::Succeeded,
         report: Some(report.clone()),
         actuals: None,
+        plan: None,
     };
     let bytes = serde_json::to_string(&run).unwrap().len();
     println!("largest run record for 6,000 skips and 500 failures: {bytes} bytes");

@@ -462,3 +462,331 @@ async fn clockify_report_refuses_pages_over_1000_and_missing_ranges() {
         .iter()
         .all(|e| e["_id"].is_string() && e["timeInterval"]["duration"].is_i64()));
 }
+
+// ---- Runn's clock and `modifiedAfter` ---------------------------------------------------
+
+/// An authenticated GET to the Runn simulator, as the client sends it.
+async fn runn_get(r: &sims::common::Running, path_and_query: &str) -> (StatusCode, Value) {
+    call(
+        Method::GET,
+        format!("{}{path_and_query}", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        None,
+    )
+    .await
+}
+
+/// Puts the simulator's clock at `at` (real time plus whatever offset that takes).
+fn set_clock(sim: &RunnSim, at: &str) {
+    let at = chrono::DateTime::parse_from_rfc3339(at).unwrap();
+    let offset = at.signed_duration_since(chrono::Utc::now());
+    sim.set_clock_offset_ms(offset.num_milliseconds());
+}
+
+/// A person, a project and a role to put actuals on.
+fn actual_refs(sim: &RunnSim) -> (i64, i64, i64) {
+    use sims::runn::Kind;
+    let client = sim.seed(
+        Kind::Client,
+        json!({"name": "C", "website": null, "isArchived": false, "references": []}),
+    );
+    let project = sim.seed(Kind::Project, json!({"name": "P", "clientId": client, "isArchived": false, "isTemplate": false,
+        "isConfirmed": true, "pricingModel": "tm", "rateType": "hours", "teamId": null, "budget": null,
+        "expensesBudget": null, "references": [], "rateCardId": 1, "managerIds": [], "tags": [],
+        "customFields": {"select": [], "text": [], "checkbox": [], "date": []}}));
+    let role = sim.seed(Kind::Role, json!({"name": "R", "isArchived": false, "defaultHourCost": 0, "standardRate": 0, "references": [], "personIds": []}));
+    let person = sim.seed(Kind::Person, json!({"firstName": "A", "lastName": "B", "email": null, "isArchived": false,
+        "references": [], "notes": [], "teamId": null, "tags": [], "skills": [], "holidaysGroupId": null,
+        "customFields": {"select": [], "text": [], "checkbox": [], "date": []}, "managers": []}));
+    (person, project, role)
+}
+
+fn actual_input(
+    (person, project, role): (i64, i64, i64),
+    date: &str,
+    minutes: u32,
+) -> shared::runn::ActualInput {
+    shared::runn::ActualInput {
+        date: date.parse().unwrap(),
+        billable_minutes: minutes,
+        nonbillable_minutes: 0,
+        person_id: shared::ids::RunnPersonId(person),
+        project_id: shared::ids::RunnProjectId(project),
+        role_id: shared::ids::RunnRoleId(role),
+        billable_note: None,
+        nonbillable_note: None,
+        workstream_id: None,
+    }
+}
+
+/// The ids and `date`s of a list answer, in order.
+fn ids_and_dates(body: &Value) -> Vec<(i64, String)> {
+    body["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["id"].as_i64().unwrap(),
+                a["date"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn runn_actuals_modified_after_returns_only_what_the_next_day_wrote() {
+    let (sim, r) = runn().await;
+    let refs = actual_refs(&sim);
+    let runn = sims::testkit::runn_client(&r);
+    set_clock(&sim, "2025-05-05T12:00:00Z");
+
+    // Day one: three actuals.
+    let first = runn
+        .upsert_actuals_bulk(&[
+            actual_input(refs, "2025-05-01", 60),
+            actual_input(refs, "2025-05-02", 120),
+            actual_input(refs, "2025-05-03", 180),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 3);
+    for a in &first {
+        let created = a.created_at.to_rfc3339();
+        assert!(created.starts_with("2025-05-05T12:00:"), "{created}");
+        assert_eq!(a.created_at, a.updated_at);
+    }
+
+    // Day two: one changed, one new, one deleted.
+    sim.advance_clock(std::time::Duration::from_secs(24 * 3600));
+    assert!(sim
+        .clock_now()
+        .to_rfc3339()
+        .starts_with("2025-05-06T12:00:"));
+    let second = runn
+        .upsert_actuals_bulk(&[
+            actual_input(refs, "2025-05-02", 90),
+            actual_input(refs, "2025-05-04", 30),
+        ])
+        .await
+        .unwrap();
+    let (changed, new) = (&second[0], &second[1]);
+    assert_eq!(changed.id, first[1].id, "an upsert keeps the record");
+    assert_eq!(changed.created_at, first[1].created_at, "and its createdAt");
+    assert!(changed
+        .updated_at
+        .to_rfc3339()
+        .starts_with("2025-05-06T12:00:"));
+    let gone = first[2].id.0;
+    let (status, _) = call(
+        Method::DELETE,
+        format!("{}actuals/{gone}/", r.url()),
+        Some(RUNN_TOKEN),
+        Some("1.0.0"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    let expected = vec![
+        (changed.id.0, "2025-05-02".to_owned()),
+        (new.id.0, "2025-05-04".to_owned()),
+    ];
+    // Both formats, a fractional one, and an offset that is not Z.
+    for since in [
+        "2025-05-06",
+        "2025-05-06T00:00:00Z",
+        "2025-05-05T18:30:00.250Z",
+        "2025-05-06T02:00:00%2B02:00",
+    ] {
+        let got = runn_get(&r, &format!("actuals/?modifiedAfter={since}")).await;
+        assert_eq!(got.0, StatusCode::OK, "{since}: {}", got.1);
+        schemas()
+            .check("inline:GET /actuals/ 200", &got.1, "")
+            .unwrap();
+        assert_eq!(ids_and_dates(&got.1), expected, "{since}");
+        assert_eq!(got.1["nextCursor"], Value::Null);
+    }
+    // Strictly after: the day before takes in day one too (but never the deleted one).
+    let got = runn_get(&r, "actuals/?modifiedAfter=2025-05-05").await;
+    assert_eq!(
+        ids_and_dates(&got.1),
+        vec![
+            (first[0].id.0, "2025-05-01".to_owned()),
+            (changed.id.0, "2025-05-02".to_owned()),
+            (new.id.0, "2025-05-04".to_owned()),
+        ]
+    );
+    // After the last write: nothing.
+    let got = runn_get(&r, "actuals/?modifiedAfter=2025-05-07").await;
+    assert_eq!(ids_and_dates(&got.1), vec![]);
+
+    // Combined with the other filters, and paged one at a time.
+    let (person, project, _) = refs;
+    let got = runn_get(
+        &r,
+        &format!("actuals/?modifiedAfter=2025-05-06&minDate=2025-05-03&personId={person}&projectId={project}"),
+    )
+    .await;
+    assert_eq!(ids_and_dates(&got.1), expected[1..].to_vec());
+    let mut seen = vec![];
+    let mut cursor: Option<String> = None;
+    loop {
+        let q = cursor
+            .as_ref()
+            .map(|c| format!("&cursor={c}"))
+            .unwrap_or_default();
+        let got = runn_get(&r, &format!("actuals/?modifiedAfter=2025-05-06&limit=1{q}")).await;
+        assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+        let page = ids_and_dates(&got.1);
+        assert_eq!(page.len(), 1, "{}", got.1);
+        seen.extend(page);
+        match got.1["nextCursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn runn_rejects_a_malformed_modified_after_with_400() {
+    let (_sim, r) = runn().await;
+    for bad in [
+        "May",
+        "2025-13-01",
+        "2025-5-6",
+        "2025-05-06T12:00:00",
+        "2025-05-06T25:00:00Z",
+        "06/05/2025",
+        "",
+    ] {
+        for endpoint in ["actuals/", "assignments/"] {
+            let got = runn_get(&r, &format!("{endpoint}?modifiedAfter={bad}")).await;
+            assert_runn_error(&got, 400, "BadRequest", "querystring/modifiedAfter");
+        }
+    }
+}
+
+#[tokio::test]
+async fn runn_assignments_take_modified_after_too() {
+    let (sim, r) = runn().await;
+    let (person, project, role) = actual_refs(&sim);
+    set_clock(&sim, "2025-05-05T12:00:00Z");
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let old = sim.add_assignment(
+        person,
+        project,
+        role,
+        day("2025-05-01"),
+        day("2025-05-09"),
+        240,
+    );
+    let changed = sim.add_assignment(
+        person,
+        project,
+        role,
+        day("2025-05-12"),
+        day("2025-05-16"),
+        240,
+    );
+    sim.advance_clock(std::time::Duration::from_secs(24 * 3600));
+    sim.set_assignment_role(changed, role);
+    let new = sim.add_assignment(
+        person,
+        project,
+        role,
+        day("2025-05-19"),
+        day("2025-05-23"),
+        480,
+    );
+    let ids = |body: &Value| -> Vec<i64> {
+        body["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect()
+    };
+    let got = runn_get(&r, "assignments/?modifiedAfter=2025-05-06").await;
+    assert_eq!(got.0, StatusCode::OK, "{}", got.1);
+    assert_eq!(ids(&got.1), vec![changed, new]);
+    let got = runn_get(&r, "assignments/").await;
+    assert_eq!(ids(&got.1), vec![old, changed, new]);
+}
+
+#[tokio::test]
+async fn runn_clock_is_set_over_http_and_dates_what_the_simulator_writes() {
+    let (sim, r) = runn().await;
+    let url = format!("{}__sim/clock", r.url());
+    let http = Client::new();
+    let got: Value = http.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(got["offset_ms"], 0);
+
+    let resp = http
+        .put(&url)
+        .json(&json!({"advance_ms": 86_400_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(sim.clock_offset_ms(), 86_400_000);
+    let resp = http
+        .put(&url)
+        .json(&json!({"advance_ms": 1000}))
+        .send()
+        .await
+        .unwrap();
+    let got: Value = resp.json().await.unwrap();
+    assert_eq!(got["offset_ms"], 86_401_000);
+    let now = chrono::DateTime::parse_from_rfc3339(got["now"].as_str().unwrap()).unwrap();
+    let expected = chrono::Utc::now() + chrono::Duration::milliseconds(86_401_000);
+    assert!(
+        (expected - now.with_timezone(&chrono::Utc))
+            .num_seconds()
+            .abs()
+            < 60,
+        "{got}"
+    );
+    for bad in [
+        json!({}),
+        json!({"advanceMs": 5}),
+        json!({"advance_ms": "a day"}),
+    ] {
+        let resp = http.put(&url).json(&bad).send().await.unwrap();
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+    assert_eq!(
+        sim.clock_offset_ms(),
+        86_401_000,
+        "a refused change changes nothing"
+    );
+    let resp = http
+        .put(&url)
+        .json(&json!({"offset_ms": -3_600_000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(sim.clock_offset_ms(), -3_600_000);
+
+    // What the simulator writes is dated by its clock, "today" included.
+    set_clock(&sim, "2031-02-03T04:05:06Z");
+    let role = sim.seed(sims::runn::Kind::Role, json!({"name": "R", "isArchived": false, "defaultHourCost": 0, "standardRate": 0, "references": [], "personIds": []}));
+    let (status, person) = runn_post(
+        &r,
+        "people/",
+        json!({"firstName": "A", "lastName": "B", "roleId": role}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{person}");
+    assert!(person["createdAt"]
+        .as_str()
+        .unwrap()
+        .starts_with("2031-02-03T04:05:"));
+    let (status, contract) =
+        runn_get(&r, &format!("people/{}/contracts/current", person["id"])).await;
+    assert_eq!(status, StatusCode::OK, "{contract}");
+    assert_eq!(contract["startDate"], "2031-02-03");
+}

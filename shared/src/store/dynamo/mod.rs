@@ -6,7 +6,7 @@
 //! | lease | `LEASE` | `holder`, `expires` (epoch seconds) |
 //! | a run | `RUN#<started, RFC 3339>#<run id>` | `run` (JSON, bounded), `expires_at` (TTL, 90 days) |
 //! | the ledger of one person's month | `LEDGER#<YYYY-MM>#<Runn person id>` | `days` (JSON rows) |
-//! | the actuals back-fill's progress | `ACTUALS` | `backfilled_through` (date) |
+//! | where the actuals sync stands | `ACTUALS` | `backfilled_through` (date), `last_full_read` (date), `window_meaning`, `changes_since` (RFC 3339) |
 //! | a run's latest record, by run id | `RUNID#<run id>` | `latest` (its `RUN#` key), `expires_at` |
 //! | a job queued or running | `PENDING` | `run_id`, `received`, `expires` (and `expires_at`, its TTL) |
 //! | a request signature already used | `SIGNATURE#<t>#<v1>` | `expires_at` (TTL) |
@@ -19,12 +19,15 @@ mod account;
 mod marks;
 
 use super::{
-    run_json, sdk_reason, AccountPage, AccountState, LeaseAttempt, LeaseHolder, Listing,
-    OpenedAccount, Pending, PendingJob, Sealer, Store, StoreError, Write, RUN_RETENTION,
+    run_json, sdk_reason, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder,
+    LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore,
+    Sealer, StoreError, Write, RUN_RETENTION,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
-use crate::sync::actuals::{first_of_month, DayKey, Ledger, LedgerGroup, Source, Written};
+use crate::model::ledger::{
+    first_of_month, DayKey, Ledger, LedgerGroup, Source, SyncState, Written,
+};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
@@ -59,7 +62,7 @@ fn key_of(item: &HashMap<String, AttributeValue>) -> String {
             .and_then(|v| v.as_s().ok())
             .map_or("?", |v| v.as_str())
     };
-    crate::sync::report::clip(&format!("{} / {}", part("pk"), part("sk")), 200)
+    crate::model::report::clip(&format!("{} / {}", part("pk"), part("sk")), 200)
 }
 
 pub struct DynamoStore {
@@ -187,7 +190,7 @@ impl DynamoStore {
 }
 
 #[async_trait::async_trait]
-impl Store for DynamoStore {
+impl AccountStore for DynamoStore {
     async fn put_account(&self, account: &Account) -> Result<(), StoreError> {
         self.write_account(account, None).await.map(|_| ())
     }
@@ -342,6 +345,17 @@ impl Store for DynamoStore {
         Err(kept_changing(id))
     }
 
+    async fn update_settings(
+        &self,
+        settings: &AccountSettings,
+        expected: u64,
+    ) -> Result<Write, StoreError> {
+        self.write_settings(settings, expected, None).await
+    }
+}
+
+#[async_trait::async_trait]
+impl LeaseStore for DynamoStore {
     async fn try_lease(
         &self,
         id: &AccountId,
@@ -415,105 +429,10 @@ impl Store for DynamoStore {
             Err(e) => Err(unavailable(format!("release the lease of account {id}"))(e)),
         }
     }
+}
 
-    async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
-        let sk = format!(
-            "RUN#{}#{}",
-            run.started_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            run.run_id
-        );
-        let json = run_json(id, run)?;
-        let expires = run.finished_at.timestamp() + RUN_RETENTION.as_secs() as i64;
-        let put = |sk: String, attribute: &str, value: String| {
-            aws_sdk_dynamodb::types::Put::builder()
-                .table_name(&self.table)
-                .item("pk", pk(id))
-                .item("sk", s(sk))
-                .item(attribute, s(value))
-                .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
-                .build()
-                .map(|p| TransactWriteItem::builder().put(p).build())
-                .map_err(|e| StoreError::Corrupt(e.to_string()))
-        };
-        // The record and its pointer (a run read by its id) land together or not at all.
-        self.db
-            .transact_write_items()
-            .transact_items(put(sk.clone(), "run", json)?)
-            .transact_items(put(format!("RUNID#{}", run.run_id), "latest", sk)?)
-            .send()
-            .await
-            .map_err(unavailable(format!(
-                "record run {} of account {id}",
-                run.run_id
-            )))?;
-        Ok(())
-    }
-
-    async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
-        let what = format!("run {run_id}");
-        let Some(pointer) = self.item(id, &format!("RUNID#{run_id}"), &what).await? else {
-            return Ok(None);
-        };
-        match self.item(id, text(&pointer, "latest")?, &what).await? {
-            None => Ok(None),
-            Some(item) => Ok(Some(json(text(&item, "run")?, "run")?)),
-        }
-    }
-
-    async fn mark_pending(
-        &self,
-        id: &AccountId,
-        run_id: &str,
-        ttl: Duration,
-    ) -> Result<Pending, StoreError> {
-        self.mark(id, run_id, ttl).await
-    }
-
-    async fn refresh_pending(
-        &self,
-        id: &AccountId,
-        run_id: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.move_mark(id, run_id, run_id, true, ttl).await
-    }
-
-    async fn replace_pending(
-        &self,
-        id: &AccountId,
-        from: &str,
-        to: &str,
-        ttl: Duration,
-    ) -> Result<bool, StoreError> {
-        self.move_mark(id, from, to, false, ttl).await
-    }
-
-    async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError> {
-        self.pending_job(id).await
-    }
-
-    async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
-        self.clear_mark(id, run_id).await
-    }
-
-    async fn use_signature(
-        &self,
-        id: &AccountId,
-        signature: &str,
-        until: i64,
-    ) -> Result<bool, StoreError> {
-        self.record_signature(id, signature, until).await
-    }
-
-    async fn update_settings(
-        &self,
-        settings: &AccountSettings,
-        expected: u64,
-    ) -> Result<Write, StoreError> {
-        self.write_settings(settings, expected, None).await
-    }
-
+#[async_trait::async_trait]
+impl LedgerStore for DynamoStore {
     async fn ledger(
         &self,
         id: &AccountId,
@@ -621,16 +540,133 @@ impl Store for DynamoStore {
         id: &AccountId,
         day: NaiveDate,
     ) -> Result<(), StoreError> {
+        // An update of that one attribute: the sync state beside it stays as it is.
         self.db
-            .put_item()
+            .update_item()
             .table_name(&self.table)
-            .item("pk", pk(id))
-            .item("sk", s("ACTUALS"))
-            .item("backfilled_through", s(day.to_string()))
+            .key("pk", pk(id))
+            .key("sk", s("ACTUALS"))
+            .update_expression("SET backfilled_through = :d")
+            .expression_attribute_values(":d", s(day.to_string()))
             .send()
             .await
             .map_err(unavailable(format!("save the back-fill of account {id}")))?;
         Ok(())
+    }
+
+    async fn sync_state(&self, id: &AccountId) -> Result<SyncState, StoreError> {
+        let Some(item) = self.item(id, "ACTUALS", "the sync state").await? else {
+            return Ok(SyncState::default());
+        };
+        let opt = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+        let parse = |name: &str| -> Result<Option<NaiveDate>, StoreError> {
+            opt(name)
+                .map(|t| t.parse())
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("{name}: {e}")))
+        };
+        Ok(SyncState {
+            backfilled_through: parse("backfilled_through")?,
+            last_full_read: parse("last_full_read")?,
+            window: opt("window_meaning"),
+            changes_since: opt("changes_since")
+                .map(|t| chrono::DateTime::parse_from_rfc3339(&t).map(|t| t.to_utc()))
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(format!("changes_since: {e}")))?,
+        })
+    }
+
+    async fn set_sync_state(&self, id: &AccountId, state: &SyncState) -> Result<(), StoreError> {
+        let mut set = vec![];
+        let mut remove = vec![];
+        let mut values = HashMap::new();
+        for (name, value) in [
+            (
+                "last_full_read",
+                state.last_full_read.map(|d| d.to_string()),
+            ),
+            ("window_meaning", state.window.clone()),
+            (
+                "changes_since",
+                state
+                    .changes_since
+                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            ),
+        ] {
+            match value {
+                Some(v) => {
+                    set.push(format!("{name} = :{name}"));
+                    values.insert(format!(":{name}"), s(v));
+                }
+                None => remove.push(name),
+            }
+        }
+        let mut expr = String::new();
+        if !set.is_empty() {
+            expr.push_str(&format!("SET {} ", set.join(", ")));
+        }
+        if !remove.is_empty() {
+            expr.push_str(&format!("REMOVE {}", remove.join(", ")));
+        }
+        self.db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("ACTUALS"))
+            .update_expression(expr.trim())
+            .set_expression_attribute_values((!values.is_empty()).then_some(values))
+            .send()
+            .await
+            .map_err(unavailable(format!("save the sync state of account {id}")))?;
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl RunStore for DynamoStore {
+    async fn record_run(&self, id: &AccountId, run: &RunRecord) -> Result<(), StoreError> {
+        let sk = format!(
+            "RUN#{}#{}",
+            run.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            run.run_id
+        );
+        let json = run_json(id, run)?;
+        let expires = run.finished_at.timestamp() + RUN_RETENTION.as_secs() as i64;
+        let put = |sk: String, attribute: &str, value: String| {
+            aws_sdk_dynamodb::types::Put::builder()
+                .table_name(&self.table)
+                .item("pk", pk(id))
+                .item("sk", s(sk))
+                .item(attribute, s(value))
+                .item(TTL_ATTRIBUTE, AttributeValue::N(expires.to_string()))
+                .build()
+                .map(|p| TransactWriteItem::builder().put(p).build())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))
+        };
+        // The record and its pointer (a run read by its id) land together or not at all.
+        self.db
+            .transact_write_items()
+            .transact_items(put(sk.clone(), "run", json)?)
+            .transact_items(put(format!("RUNID#{}", run.run_id), "latest", sk)?)
+            .send()
+            .await
+            .map_err(unavailable(format!(
+                "record run {} of account {id}",
+                run.run_id
+            )))?;
+        Ok(())
+    }
+
+    async fn run(&self, id: &AccountId, run_id: &str) -> Result<Option<RunRecord>, StoreError> {
+        let what = format!("run {run_id}");
+        let Some(pointer) = self.item(id, &format!("RUNID#{run_id}"), &what).await? else {
+            return Ok(None);
+        };
+        match self.item(id, text(&pointer, "latest")?, &what).await? {
+            None => Ok(None),
+            Some(item) => Ok(Some(json(text(&item, "run")?, "run")?)),
+        }
     }
 
     async fn runs(&self, id: &AccountId, n: u32) -> Result<Vec<RunRecord>, StoreError> {
@@ -659,6 +695,54 @@ impl Store for DynamoStore {
                 }
             })
             .collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl MarkStore for DynamoStore {
+    async fn mark_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Pending, StoreError> {
+        self.mark(id, run_id, ttl).await
+    }
+
+    async fn refresh_pending(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.move_mark(id, run_id, run_id, true, ttl).await
+    }
+
+    async fn replace_pending(
+        &self,
+        id: &AccountId,
+        from: &str,
+        to: &str,
+        ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        self.move_mark(id, from, to, false, ttl).await
+    }
+
+    async fn pending(&self, id: &AccountId) -> Result<Option<PendingJob>, StoreError> {
+        self.pending_job(id).await
+    }
+
+    async fn clear_pending(&self, id: &AccountId, run_id: &str) -> Result<(), StoreError> {
+        self.clear_mark(id, run_id).await
+    }
+
+    async fn use_signature(
+        &self,
+        id: &AccountId,
+        signature: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.record_signature(id, signature, until).await
     }
 }
 

@@ -3,8 +3,10 @@
 //! run record is one DynamoDB item (400 KB at most); with these caps the largest report
 //! stays far below that.
 
-use crate::sync::plan::{RecordKind, Skip, SkipReason};
+use crate::model::plan::{ActualsPlan, RecordKind, Skip, SkipReason, Unlinked};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// The most records named per reason (or in a list of failures or look-ups).
 pub const NAMED_CAP: usize = 50;
@@ -20,6 +22,10 @@ pub fn clip(s: &str, n: usize) -> String {
         Some((at, _)) => format!("{}…", &s[..at]),
     }
 }
+
+/// A line of a report (a skipped day, a note) is cut to this many characters, so a run
+/// record stays small whatever the names in it.
+pub const LINE_CHARS: usize = 240;
 
 /// A count, with the first few items named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -182,6 +188,140 @@ impl ImportReport {
             .filter(|g| g.kind == kind && g.reason == reason)
             .map(|g| g.records.count)
             .sum()
+    }
+}
+
+/// Why Clockify time did not become an actual.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeSkip {
+    NoProject,
+    PersonNotLinked,
+    ProjectNotLinked,
+    PersonArchived,
+    ProjectArchived,
+    SyncOff,
+    /// The day's role would be "Unknown": give the person a role in Runn.
+    UnknownRole,
+    /// No assignment and no contract gives the day a role.
+    NoRole,
+}
+
+impl TimeSkip {
+    pub fn explain(self) -> &'static str {
+        match self {
+            TimeSkip::NoProject => "time without a project",
+            TimeSkip::PersonNotLinked => "person not in Runn",
+            TimeSkip::ProjectNotLinked => "project not in Runn",
+            TimeSkip::PersonArchived => "person archived in Runn",
+            TimeSkip::ProjectArchived => "project archived in Runn",
+            TimeSkip::SyncOff => "project tagged sync_off",
+            TimeSkip::UnknownRole => "role is \"Unknown\" that day",
+            TimeSkip::NoRole => "no role that day",
+        }
+    }
+}
+
+/// The time skipped for one reason: how many day totals, how many minutes, and the first
+/// few by name: a line per day ("person · project · date"), or, for time whose person or
+/// project is not in Runn, a line per person and project saying why, with its days and
+/// minutes ("Ana García · Internal: Holidays & Leave - has no client in Clockify: 3 days,
+/// 480 min").
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSkipGroup {
+    pub reason: TimeSkip,
+    pub minutes: u64,
+    /// Day totals (a person's time on a project on a day) skipped.
+    #[serde(default)]
+    pub day_totals: usize,
+    #[serde(flatten)]
+    pub days: Capped<String>,
+}
+
+/// The line of an [`Unlinked`] group: who, which project and why it is not in Runn, with
+/// its days and minutes.
+pub fn unlinked_line(who: &str, project: &str, why: &str, days: usize, minutes: u64) -> String {
+    let days = if days == 1 {
+        "1 day".to_owned()
+    } else {
+        format!("{days} days")
+    };
+    clip(
+        &format!("{who} · {project} - {why}: {days}, {minutes} min"),
+        LINE_CHARS,
+    )
+}
+
+/// What an actuals sync or autofill did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActualsReport {
+    /// The days done by this run.
+    pub first: Option<NaiveDate>,
+    pub last: Option<NaiveDate>,
+    /// Day totals written with time.
+    pub written: usize,
+    /// Ledger totals set back to 0 (their time was deleted, moved or re-roled).
+    pub zeroed: usize,
+    /// Zero-hour totals written by the autofill.
+    pub autofilled: usize,
+    /// Day totals Runn already held as wanted.
+    pub unchanged: usize,
+    pub skipped: Vec<TimeSkipGroup>,
+    /// Day totals Runn refused, with its message.
+    pub refused: Capped<String>,
+    /// Days with assignments of several roles, and the role chosen.
+    pub notes: Capped<String>,
+    /// Linked people whose time was skipped for the "Unknown" role, with the minutes.
+    pub unknown_role: Capped<String>,
+    pub finished: bool,
+    /// Requests that wrote.
+    pub writes: usize,
+    /// Back-fill chunks saved as done (progress even when they held no time).
+    #[serde(default)]
+    pub backfilled_chunks: usize,
+    /// A dry run's day totals it would write with time, set back to 0, and fill with 0.
+    #[serde(default)]
+    pub would_write: usize,
+    #[serde(default)]
+    pub would_zero: usize,
+    #[serde(default)]
+    pub would_autofill: usize,
+    /// A dry run's writes per person and project, with minutes: "Ana García · Acme Web:
+    /// 12 day totals, 560 min; 1 set back to 0".
+    #[serde(default, skip_serializing_if = "Capped::is_empty")]
+    pub would: Capped<String>,
+    /// Whether the daily window's actuals were read whole (else only their changes since
+    /// the last complete run, the rest taken from the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_read: Option<bool>,
+    /// Time whose person or project is not in Runn, until its lines are written.
+    #[serde(skip)]
+    pub(crate) unlinked: BTreeMap<Unlinked, (usize, u64)>,
+    /// Where a stopped run resumes.
+    pub resume_from: Option<NaiveDate>,
+}
+
+impl ActualsReport {
+    pub(crate) fn absorb(&mut self, plan: &ActualsPlan, unknown: &mut BTreeMap<String, u64>) {
+        self.unchanged += plan.unchanged;
+        for g in &plan.skipped {
+            match self.skipped.iter_mut().find(|x| x.reason == g.reason) {
+                Some(mine) => {
+                    mine.minutes += g.minutes;
+                    mine.days.merge(&g.days);
+                }
+                None => self.skipped.push(g.clone()),
+            }
+        }
+        self.notes.merge(&plan.notes);
+        for (k, (days, m)) in &plan.unlinked {
+            let mine = self.unlinked.entry(k.clone()).or_default();
+            mine.0 += days;
+            mine.1 = mine.1.saturating_add(*m);
+        }
+        for (who, m) in &plan.unknown_role {
+            *unknown.entry(who.clone()).or_default() += m;
+        }
     }
 }
 

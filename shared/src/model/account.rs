@@ -1,13 +1,11 @@
 //! An integration account: which Runn account, which Clockify workspace, the credentials
-//! for both, and what to import.
+//! for both, what to import, and the rules a credential's binding follows. No I/O.
 
 use crate::clockify::ClockifyHost;
-use crate::error::FailureClass;
 use crate::hosts::{check_url, HostPolicy};
 use crate::ids::WorkspaceId;
 use crate::runn::RunnHost;
-use crate::sync::ImportReport;
-use chrono::{DateTime, Utc};
+
 use chrono_tz::Tz;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
@@ -47,7 +45,7 @@ impl AccountId {
             Ok(Self(s.to_owned()))
         } else {
             // Quoted back in errors and logs: never more than a line of it.
-            Err(BadAccountId(crate::sync::report::clip(s, 80)))
+            Err(BadAccountId(crate::model::report::clip(s, 80)))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -274,7 +272,7 @@ impl AccountSettings {
     /// Marks the account disabled, saying why (shown in its status).
     pub fn disable(&mut self, reason: &str) {
         self.enabled = false;
-        self.disabled_reason = Some(crate::sync::report::clip(reason, 480));
+        self.disabled_reason = Some(crate::model::report::clip(reason, 480));
     }
 
     /// Checks everything a credential will be sent to, wherever settings enter (an account
@@ -384,61 +382,6 @@ pub fn validate_credential(
     Ok(())
 }
 
-/// What started a run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Trigger {
-    /// The daily schedule.
-    Schedule,
-    /// An import button in Runn ("Save & Run", "Import from Clockify").
-    Manual,
-    /// A run continuing one that stopped at its deadline.
-    Continuation,
-    /// An operator's command line.
-    CommandLine,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "result")]
-pub enum Outcome {
-    Succeeded,
-    /// Stopped at its deadline; a continuation was queued.
-    Continued,
-    Failed {
-        class: FailureClass,
-        message: String,
-    },
-}
-
-/// The longest failure message a run record keeps: a server's error text (Clockify Server
-/// and custom Runn hosts are the tenant's own) never grows a record without bound.
-pub const FAILURE_CHARS: usize = 600;
-
-impl Outcome {
-    /// A failure, its message cut to [`FAILURE_CHARS`].
-    pub fn failed(class: FailureClass, message: &str) -> Self {
-        Outcome::Failed {
-            class,
-            message: crate::sync::report::clip(message, FAILURE_CHARS),
-        }
-    }
-}
-
-/// One run of an account's import, as its status shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunRecord {
-    pub run_id: String,
-    pub trigger: Trigger,
-    pub started_at: DateTime<Utc>,
-    pub finished_at: DateTime<Utc>,
-    pub outcome: Outcome,
-    /// What the import of clients, projects and people did.
-    pub report: Option<ImportReport>,
-    /// What the actuals sync or the autofill did.
-    #[serde(default)]
-    pub actuals: Option<crate::sync::timesheets::ActualsReport>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -523,16 +466,6 @@ mod tests {
                 .unwrap_err();
             assert_eq!(e.field, "actuals_since", "{bad}");
         }
-    }
-
-    #[test]
-    fn a_failure_message_is_kept_short() {
-        let Outcome::Failed { message, .. } =
-            Outcome::failed(FailureClass::Permanent, &"x".repeat(500_000))
-        else {
-            unreachable!()
-        };
-        assert_eq!(message.chars().count(), FAILURE_CHARS + 1);
     }
 
     #[test]

@@ -1,7 +1,12 @@
+//! The import's rules: from what Clockify holds and which Clockify ids Runn already
+//! carries, the clients, projects and people to create and what to skip, and why. Pure.
+
 use crate::clockify::{self, MembershipStatus};
 use crate::ids::{ClockifyClientId, ClockifyProjectId, ClockifyUserId, WorkspaceId};
-use crate::sync::names::split_name;
-use serde::{Deserialize, Serialize};
+use crate::model::plan::{
+    ClientToCreate, ImportPlan, PersonToCreate, ProjectToCreate, RecordKind, Skip, SkipReason,
+};
+use crate::sync::rules::names::split_name;
 use std::collections::HashSet;
 
 pub use crate::account::Switches;
@@ -22,101 +27,6 @@ pub struct LinkedInRunn {
     pub projects: HashSet<ClockifyProjectId>,
     /// Archived people included: an archived person stays archived and is not recreated.
     pub people: HashSet<ClockifyUserId>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RecordKind {
-    Client,
-    Project,
-    Person,
-    /// The "Unknown" role new people are put on.
-    Role,
-}
-
-impl RecordKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            RecordKind::Client => "client",
-            RecordKind::Project => "project",
-            RecordKind::Person => "person",
-            RecordKind::Role => "role",
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SkipReason {
-    /// Runn already has a record with this Clockify id.
-    AlreadyLinked,
-    /// Archived in Clockify.
-    Archived,
-    /// A project without a client in Clockify (Runn needs one).
-    MissingClient,
-    /// The project's client is archived or otherwise not in Runn.
-    ClientNotImported,
-    /// Not an active member of the workspace.
-    NotActiveMember,
-}
-
-impl SkipReason {
-    /// Why, in a Runn customer's words.
-    pub fn explain(self) -> &'static str {
-        match self {
-            SkipReason::AlreadyLinked => "already in Runn",
-            SkipReason::Archived => "archived in Clockify",
-            SkipReason::MissingClient => "has no client in Clockify",
-            SkipReason::ClientNotImported => "its client is not imported",
-            SkipReason::NotActiveMember => "not an active member of the workspace",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Skip {
-    pub kind: RecordKind,
-    pub clockify_id: String,
-    pub name: String,
-    pub reason: SkipReason,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClientToCreate {
-    pub clockify_id: ClockifyClientId,
-    pub name: String,
-}
-
-/// A project to create; its Runn client is resolved when the plan is applied, since the
-/// client may be created by the same run.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProjectToCreate {
-    pub clockify_id: ClockifyProjectId,
-    pub clockify_client_id: ClockifyClientId,
-    pub name: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PersonToCreate {
-    pub clockify_id: ClockifyUserId,
-    pub first_name: String,
-    pub last_name: String,
-    pub email: Option<String>,
-}
-
-/// What one import run will do, in order: clients, then projects, then people.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ImportPlan {
-    pub clients: Vec<ClientToCreate>,
-    pub projects: Vec<ProjectToCreate>,
-    pub people: Vec<PersonToCreate>,
-    pub skipped: Vec<Skip>,
-}
-
-impl ImportPlan {
-    pub fn is_empty(&self) -> bool {
-        self.clients.is_empty() && self.projects.is_empty() && self.people.is_empty()
-    }
 }
 
 /// Why a Clockify project is not in Runn, by the import's rules, in a customer's words
@@ -158,6 +68,25 @@ pub fn why_person_not_in_runn(
         }
         Some(_) => "not imported yet (the next import creates them)",
     }
+}
+
+/// The names of the linked people whose current contract is on `role`, sorted.
+pub fn names_on_role(
+    linked: &std::collections::HashMap<crate::ids::RunnPersonId, String>,
+    contracts: &[crate::runn::Contract],
+    role: crate::ids::RunnRoleId,
+) -> Vec<String> {
+    let on_role: std::collections::BTreeSet<crate::ids::RunnPersonId> = contracts
+        .iter()
+        .filter(|c| c.role_id == role)
+        .map(|c| c.person_id)
+        .collect();
+    let mut names: Vec<String> = on_role
+        .iter()
+        .filter_map(|id| linked.get(id).cloned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// Applies the integration's rules. Pure: the same inputs always give the same plan.

@@ -1,0 +1,10 @@
+//! The rules, pure: data in, a plan out. No client, store or clock is passed in; each
+//! file has its own unit tests.
+
+pub mod actuals;
+pub mod autofill;
+pub mod import;
+pub mod names;
+pub mod reads;
+#[cfg(test)]
+pub(crate) mod testing;
