@@ -75,6 +75,9 @@ integration demo-clockify-api-key false >"$work/form.json"
 backend PUT /accounts/northwind/integration "@$work/form.json"
 "$rc" account list
 
+step "Before the first import runs, an operator's dry run: what it would create and skip (nothing is written)"
+"$rc" sync northwind --dry-run
+
 step "The worker picks up the queued imports"
 RUST_LOG=${RUST_LOG:-warn} "$rc" work
 
@@ -166,8 +169,13 @@ sim "$runn/" "$clockify/" plan
 step "Clockify's hours beside Runn's, per person and project"
 "$rc" hours northwind
 
-step "Someone deletes a time entry in Clockify; the next day, Runn follows"
+step "Someone deletes a time entry in Clockify; Runn's \"Preview\" shows what the next run would do (nothing written)"
 sim "$runn/" "$clockify/" delete
+backend --fields run_id,queued POST /accounts/northwind/previews '{"kinds": ["actuals"]}'
+"$rc" work
+"$rc" status northwind --runs 1
+
+step "The next day, Runn follows"
 "$rc" schedule
 "$rc" work
 "$rc" status northwind --runs 1

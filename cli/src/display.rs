@@ -314,7 +314,7 @@ pub async fn runn_contents(account: &Account, runn: &RunnClient) -> Result<Strin
         let _ = writeln!(
             out,
             "    {:<28} {:<30} role {:<10} {}",
-            format!("{} {}", p.first_name, p.last_name),
+            shared::model::report::person_name(&p.first_name, &p.last_name),
             p.email.as_deref().unwrap_or(""),
             role,
             linked(&p.references)

@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use shared::account::Switches;
 use shared::account::{
-    check_rebinding, switches_actuals_on, Account, AccountId, AccountSettings, Trigger,
+    check_rebinding_state, switches_actuals_on, Account, AccountId, AccountSettings, Kind, Trigger,
 };
 use shared::hosts::HostPolicy;
 use shared::jobs::{self, JobOutcome, WorkerConfig};
@@ -149,13 +149,18 @@ enum Part {
 }
 
 impl Part {
-    /// The switches some parts name (clients or projects means both, as their switch does).
+    /// The switches some parts name (one rule with the API's import buttons).
     fn switches(parts: &[Part]) -> Switches {
-        Switches {
-            clients_and_projects: parts.contains(&Part::Clients) || parts.contains(&Part::Projects),
-            people: parts.contains(&Part::People),
-            actuals: parts.contains(&Part::Actuals),
-        }
+        let kinds: Vec<Kind> = parts
+            .iter()
+            .map(|p| match p {
+                Part::Clients => Kind::Clients,
+                Part::Projects => Kind::Projects,
+                Part::People => Kind::People,
+                Part::Actuals => Kind::Actuals,
+            })
+            .collect();
+        Switches::of_kinds(&kinds)
     }
 }
 
@@ -232,6 +237,26 @@ async fn store(cli: &Cli, aws: &aws_config::SdkConfig) -> Fallible<DynamoStore> 
     ))
 }
 
+/// An account file, a refusal naming the field at fault (`time_zone: failed to parse
+/// timezone`).
+fn parse_account(raw: &[u8]) -> Result<Account, String> {
+    fn named<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, String> {
+        serde_path_to_error::deserialize(v).map_err(|e| {
+            let field = e.path().to_string();
+            if field.is_empty() || field == "." {
+                e.into_inner().to_string()
+            } else {
+                format!("{field}: {}", e.into_inner())
+            }
+        })
+    }
+    let value: serde_json::Value = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+    // The settings first, on their own: inside the account (flattened) serde loses the
+    // path of a field at fault.
+    named::<shared::account::AccountSettings>(&value)?;
+    named(&value)
+}
+
 fn account_id(s: &str) -> Fallible<AccountId> {
     Ok(AccountId::parse(s)?)
 }
@@ -252,7 +277,7 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
         }
         Command::Account(AccountCommand::Put { file }) => {
             let raw = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let account: Account = serde_json::from_slice(&raw)
+            let account: Account = parse_account(&raw)
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
             account
                 .validate(HostPolicy::from_env())
@@ -341,7 +366,7 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let work = match (range, *dry_run) {
                 (range, true) => Work::Preview { only, range },
                 (Some((from, to)), false) => Work::Actuals { from, to },
-                (None, false) => Work::Import { only },
+                (None, false) => Work::Import { only, resume: None },
             };
             return sync(&store, id, work).await;
         }
@@ -353,12 +378,10 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             };
             let s = &account.settings;
             let today = shared::sync::today(s.time_zone);
+            // Default: the days the sync keeps in Runn (the window, from `actuals_since`).
             let (from, to) = match (from, to) {
                 (Some(f), Some(t)) => (*f, *t),
-                _ => (
-                    today - chrono::Duration::days(i64::from(s.window_days) - 1),
-                    today,
-                ),
+                _ => shared::sync::hours::default_range(s, today),
             };
             let (clockify, runn) = jobs::clients(&account, &WorkerConfig::default(), None)?;
             let ctx = shared::sync::Ctx {
@@ -460,7 +483,7 @@ async fn set_account(
         settings
             .validate(HostPolicy::from_env())
             .map_err(|e| format!("not changed: {e}"))?;
-        check_rebinding(&current.settings, &settings, |_| false)
+        check_rebinding_state(&current, &settings, |_| false)
             .map_err(|e| format!("not changed: {e}"))?;
         if switches_actuals_on(Some(&current.settings), &settings) {
             let Some(opened) = store.open_account(id).await? else {

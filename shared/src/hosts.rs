@@ -9,7 +9,7 @@
 //! environment sets `ALLOW_LOCAL_HOSTS=1` (the tests and `make demo` do; it is never the
 //! default).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use url::{Host, Url};
 
 /// The environment variable that lets local hosts through.
@@ -76,14 +76,26 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return forbidden_v4(v4);
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            let embedded = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16)
+            // addresses carry an IPv4 address that reaches the same hosts.
+            if seg[..6] == [0; 6] && !v6.is_loopback() && !v6.is_unspecified() {
+                return forbidden_v4(embedded(seg[6], seg[7]));
+            }
+            if seg[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+                return forbidden_v4(embedded(seg[6], seg[7]));
+            }
+            if seg[0] == 0x2002 {
+                return forbidden_v4(embedded(seg[1], seg[2]));
+            }
+            let first = seg[0];
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
                 || (first & 0xfe00) == 0xfc00 // unique local fc00::/7
                 || (first & 0xffc0) == 0xfe80 // link-local fe80::/10
-                || v6 == Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0xa9fe, 0xa9fe)
-            // NAT64 metadata
+                || (first == 0x2001 && seg[1] < 0x200) // IETF assignments 2001::/23
         }
     }
 }
@@ -99,6 +111,8 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
         || a == 0
         || (a == 100 && (64..128).contains(&b)) // shared address space 100.64.0.0/10
         || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || (a == 198 && (18..20).contains(&b)) // benchmarking 198.18.0.0/15
+        || a >= 240 // reserved 240.0.0.0/4
 }
 
 /// Whether a Clockify subdomain name is one DNS label: `[a-z0-9-]`, 1 to 63 characters,
@@ -231,11 +245,23 @@ mod tests {
             "https://[fd00:ec2::254]",
             "https://[fe80::1]",
             "https://[::ffff:127.0.0.1]",
+            "https://[::127.0.0.1]",
+            "https://[64:ff9b::a00:1]",
+            "https://[64:ff9b::a9fe:a9fe]",
+            "https://[2002:7f00:1::]",
+            "https://[2002:a9fe:a9fe::1]",
+            "https://198.18.0.1",
+            "https://240.0.0.1",
             "ftp://clockify.example.com",
         ] {
             assert!(check_url(&url(bad), strict).is_err(), "{bad} passed");
         }
         assert!(check_url(&url("https://93.184.216.34"), strict).is_ok());
+        assert!(check_url(&url("https://[2606:4700::6810:84e5]"), strict).is_ok());
+        assert!(
+            check_url(&url("https://[2002:5db8:d822::1]"), strict).is_ok(),
+            "6to4 of a public address"
+        );
     }
 
     #[test]

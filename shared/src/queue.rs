@@ -24,7 +24,12 @@ pub enum Work {
     /// The daily job and the import buttons: the import of clients, projects and people,
     /// then the actuals sync (the back-fill first, while it is not done) — each where the
     /// account's switches and `only` allow.
-    Import { only: Option<Switches> },
+    Import {
+        only: Option<Switches>,
+        /// A continuation's first day of the window still to sync (the days before it were
+        /// synced by the run it continues).
+        resume: Option<NaiveDate>,
+    },
     /// A one-off re-sync of the actuals of a past range, beyond the window.
     Actuals { from: NaiveDate, to: NaiveDate },
     /// The zero-hour autofill of the Monday–Sunday week starting `week`; `None`: the last
@@ -45,7 +50,10 @@ impl Job {
             account,
             run_id: run_id.into(),
             trigger,
-            work: Work::Import { only: None },
+            work: Work::Import {
+                only: None,
+                resume: None,
+            },
         }
     }
 }
@@ -83,7 +91,10 @@ impl TryFrom<WireJob> for Job {
     type Error = String;
     fn try_from(w: WireJob) -> Result<Self, String> {
         let work = match w.kind {
-            WireKind::Import => Work::Import { only: w.only },
+            WireKind::Import => Work::Import {
+                only: w.only,
+                resume: w.from,
+            },
             WireKind::Actuals => match (w.from, w.to) {
                 (Some(from), Some(to)) if from <= to => Work::Actuals { from, to },
                 _ => return Err("an actuals job needs `from` no later than `to`".into()),
@@ -123,7 +134,10 @@ impl From<Job> for WireJob {
             week: None,
         };
         match j.work {
-            Work::Import { only } => w.only = only,
+            Work::Import { only, resume } => {
+                w.only = only;
+                w.from = resume;
+            }
             Work::Actuals { from, to } => {
                 w.kind = WireKind::Actuals;
                 (w.from, w.to) = (Some(from), Some(to));
@@ -334,7 +348,13 @@ mod tests {
     fn messages_of_the_import_only_days_still_decode_as_imports() {
         let old = r#"{"account":"acme","run_id":"r1","trigger":"continuation"}"#;
         let job: Job = serde_json::from_str(old).unwrap();
-        assert_eq!(job.work, Work::Import { only: None });
+        assert_eq!(
+            job.work,
+            Work::Import {
+                only: None,
+                resume: None
+            }
+        );
         assert_eq!(job.trigger, Trigger::Continuation);
         let old = r#"{"account":"acme","run_id":"r1","trigger":"manual","only":{"clients_and_projects":false,"people":true}}"#;
         let job: Job = serde_json::from_str(old).unwrap();
@@ -343,14 +363,23 @@ mod tests {
             people: true,
             actuals: false,
         };
-        assert_eq!(job.work, Work::Import { only: Some(only) });
+        assert_eq!(
+            job.work,
+            Work::Import {
+                only: Some(only),
+                resume: None
+            }
+        );
     }
 
     #[test]
     fn every_kind_round_trips_and_a_bad_one_is_refused() {
         let day = |s: &str| s.parse::<NaiveDate>().unwrap();
         for work in [
-            Work::Import { only: None },
+            Work::Import {
+                only: None,
+                resume: None,
+            },
             Work::Actuals {
                 from: day("2026-01-01"),
                 to: day("2026-03-31"),

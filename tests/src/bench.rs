@@ -83,6 +83,19 @@ impl SimProcess {
         Self { child, url }
     }
 
+    /// Moves a Runn simulator's clock on (`PUT /__sim/clock`): what it stamps from now on
+    /// is that much later.
+    pub async fn advance_clock(&self, by: std::time::Duration) {
+        let status = reqwest::Client::new()
+            .put(format!("{}__sim/clock", self.url))
+            .json(&serde_json::json!({"advance_ms": by.as_millis() as u64}))
+            .send()
+            .await
+            .expect("advance the clock")
+            .status();
+        assert!(status.is_success(), "{status}");
+    }
+
     /// The simulator's request counts (`/__sim/stats`), then resets them.
     pub async fn take_stats(&self) -> serde_json::Value {
         let http = reqwest::Client::new();

@@ -1,19 +1,33 @@
 //! Behind API Gateway (HTTP API): the endpoints Runn's backend calls — "Save & Run", the
-//! import buttons, the status, turning the integration off. See `infra/api.yaml`.
+//! import buttons, the previews, the status, turning the integration off. The contract is
+//! `infra/api.yaml`; every answer is checked against it by the tests. Every request is
+//! signed (`shared::signature`); the signature binds the method, the path (so the
+//! account) and the body, so no request for one account can read or change another.
 
-mod handler;
+mod app;
+mod auth;
+mod imports;
+mod integration;
+mod kinds;
 mod merge;
+mod path;
+mod pending;
+mod previews;
+mod reply;
+mod status;
 
-use lambda_http::{run, service_fn, Error, Request};
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 #[tokio::main]
-async fn main() -> Result<(), Error> {
+async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init_lambda_logging();
     // Clients are built here, once; nothing is read over the network until a request
     // needs it (the signing secret on the first one).
     let cfg = shared::aws::config().await;
-    let api = Arc::new(handler::Api {
+    let api = Arc::new(app::Api {
         store: Arc::new(shared::aws::store_from_env(&cfg).await?),
         queue: Arc::new(shared::aws::queue_from_env(&cfg)?),
         key: Arc::new(shared::signing_key::SecretsManagerKey::new(
@@ -22,11 +36,7 @@ async fn main() -> Result<(), Error> {
         )),
         hosts: shared::hosts::HostPolicy::from_env(),
         resolver: Arc::new(shared::hosts::SystemResolver),
-        check_time: handler::CHECK_TIME,
+        check_time: app::CHECK_TIME,
     });
-    run(service_fn(move |req: Request| {
-        let api = api.clone();
-        async move { handler::handle(&api, req).await }
-    }))
-    .await
+    lambda_http::run(app::router(api)).await
 }

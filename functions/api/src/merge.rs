@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use shared::account::{
-    check_rebinding, switches_actuals_on, validate_credential, AccountId, AccountSettings,
+    check_rebinding_state, switches_actuals_on, validate_credential, AccountId, AccountSettings,
     Credential, SettingsError, Switches, DEFAULT_WINDOW_DAYS,
 };
 use shared::clockify::ClockifyHost;
@@ -99,8 +99,8 @@ pub fn merge_settings(
             reason: format!("{}; nothing was saved", e.reason),
         })?;
     check_credentials(req, stored)?;
-    if let Some(old) = old {
-        check_rebinding(old, &settings, |c| req.credential(c).is_some()).map_err(|e| {
+    if let Some(stored) = stored {
+        check_rebinding_state(stored, &settings, |c| req.credential(c).is_some()).map_err(|e| {
             SettingsError {
                 field: e.field,
                 reason: format!("{}; nothing was saved", e.reason),
@@ -204,6 +204,7 @@ mod tests {
             },
             version: 3,
             credentials_version: 1,
+            sealed_for: Default::default(),
         }
     }
 
@@ -287,6 +288,29 @@ mod tests {
             again[field] = json!("fresh-credential");
             assert!(merge(&request(again), Some(&s)).is_ok(), "{change}");
         }
+    }
+
+    #[test]
+    fn a_credential_is_held_to_what_it_was_sealed_for_not_only_the_settings_before() {
+        // The settings moved to another host behind the rules' back (the credential no
+        // longer opens): Save & Run with it left out is refused though nothing in the form
+        // differs from what is stored.
+        let mut s = stored();
+        let sealed_here = s.settings.clone();
+        s.sealed_for.insert(
+            "runn_token".into(),
+            Credential::RunnToken.binding_text(&sealed_here),
+        );
+        s.settings.runn_host = RunnHost::Custom {
+            url: "https://elsewhere.example".parse().unwrap(),
+        };
+        let moved =
+            request(json!({"runn_host": {"kind": "custom", "url": "https://elsewhere.example"}}));
+        let (field, why) = refused(&moved, Some(&s));
+        assert_eq!(field, "runn_token");
+        assert!(why.contains("needed again"), "{why}");
+        // Back to where it was sealed for: accepted.
+        assert!(merge(&request(json!({})), Some(&s)).is_ok());
     }
 
     #[test]

@@ -19,7 +19,16 @@ pub async fn fan_out(
     queue: &dyn Queue,
     run_id: &str,
 ) -> Result<FanOutMetrics, JobError> {
-    let done = fan_out_work(store, queue, run_id, Work::Import { only: None }).await?;
+    let done = fan_out_work(
+        store,
+        queue,
+        run_id,
+        Work::Import {
+            only: None,
+            resume: None,
+        },
+    )
+    .await?;
     tracing::info!(
         run_id,
         accounts = done.queued,

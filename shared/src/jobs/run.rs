@@ -38,14 +38,16 @@ pub async fn run_job(
 ) -> Result<JobOutcome, JobError> {
     let id = &job.account;
     // Settings first: a turned-off account has no credentials left to open.
-    let state = match store.state(id).await? {
-        None => return Ok(JobOutcome::Dropped(format!("no account {id}"))),
-        Some(s) if !s.settings.enabled => {
+    let state = match store.state(id).await {
+        Err(e) if e.class() == FailureClass::Permanent => return unreadable(store, job, e).await,
+        Err(e) => return Err(e.into()),
+        Ok(None) => return Ok(JobOutcome::Dropped(format!("no account {id}"))),
+        Ok(Some(s)) if !s.settings.enabled => {
             // Its button must not stay stuck on a job that will never run.
             store.clear_pending(id, &job.run_id).await?;
             return Ok(JobOutcome::Dropped(format!("account {id} is disabled")));
         }
-        Some(s) => s,
+        Ok(Some(s)) => s,
     };
     let preview = matches!(job.work, Work::Preview { .. });
     // Received: the account's mark (if it is this run's) lasts as long as the job may
@@ -61,6 +63,7 @@ pub async fn run_job(
         Err(StoreError::Rebound(c)) => {
             return rebound(store, job, c, state.credentials_version).await
         }
+        Err(e) if e.class() == FailureClass::Permanent => return unreadable(store, job, e).await,
         Err(e) => return Err(e.into()),
     };
     if already_succeeded(store, job).await? {
@@ -118,23 +121,44 @@ async fn rebound(
     let id = &job.account;
     let message = StoreError::Rebound(credential).to_string();
     tracing::warn!(account = %id, %message, "a credential does not open; account disabled");
-    let now = chrono::Utc::now();
-    let run = RunRecord {
-        run_id: job.run_id.clone(),
-        kind: kind_of(job),
-        trigger: job.trigger,
-        started_at: now,
-        finished_at: now,
-        outcome: Outcome::failed(FailureClass::CredentialsRejected, &message),
-        report: None,
-        actuals: None,
-        plan: None,
-    };
+    let run = failed_before_start(job, FailureClass::CredentialsRejected, &message);
     store.record_run(id, &run).await?;
     store
         .disable(id, &message, Some(credentials_version))
         .await?;
     store.clear_pending(id, &job.run_id).await?;
+    Ok(JobOutcome::Dropped(message))
+}
+
+/// The record of a job that failed before its run began.
+fn failed_before_start(job: &Job, class: FailureClass, message: &str) -> RunRecord {
+    let now = chrono::Utc::now();
+    RunRecord {
+        run_id: job.run_id.clone(),
+        kind: kind_of(job),
+        trigger: job.trigger,
+        started_at: now,
+        finished_at: now,
+        outcome: Outcome::failed(class, message),
+        report: None,
+        actuals: None,
+        plan: None,
+    }
+}
+
+/// An account record that cannot be read (damaged): the run says so in its record, the
+/// account's mark is cleared, and the job is dropped (it would fail the same way again).
+async fn unreadable(store: &dyn Store, job: &Job, e: StoreError) -> Result<JobOutcome, JobError> {
+    let id = &job.account;
+    let message = format!("the account's record could not be read: {e}");
+    tracing::error!(account = %id, %message, "job dropped");
+    let run = failed_before_start(job, FailureClass::Permanent, &message);
+    if let Err(e) = store.record_run(id, &run).await {
+        tracing::warn!(account = %id, error = %e, "could not record the failed run");
+    }
+    if let Err(e) = store.clear_pending(id, &job.run_id).await {
+        tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
+    }
     Ok(JobOutcome::Dropped(message))
 }
 
@@ -268,12 +292,18 @@ fn decide(
         trigger: Trigger::Continuation,
         ..job.clone()
     };
-    // A re-sync of a range goes on from the first day it did not finish.
-    if let (Work::Actuals { to, .. }, Some(from)) = (
-        job.work,
-        reports.actuals.as_ref().and_then(|a| a.resume_from),
-    ) {
-        next.work = Work::Actuals { from, to };
+    // A re-sync of a range goes on from the first day it did not finish; an import from
+    // the first day of the window it did not finish (the back-fill keeps its own mark).
+    let resume_from = reports.actuals.as_ref().and_then(|a| a.resume_from);
+    match (job.work, resume_from) {
+        (Work::Actuals { to, .. }, Some(from)) => next.work = Work::Actuals { from, to },
+        (Work::Import { only, .. }, Some(day)) => {
+            next.work = Work::Import {
+                only,
+                resume: Some(day),
+            }
+        }
+        _ => {}
     }
     (
         record(Outcome::Continued, reports),
@@ -395,7 +425,10 @@ async fn run_work(
 fn scope_of(job: &Job, switches: Switches) -> Result<Scope, String> {
     let kinds = |only: Option<Switches>| switches.and(only.unwrap_or(Switches::ALL));
     let scope = match job.work {
-        Work::Import { only } => Scope::daily(kinds(only)),
+        Work::Import { only, resume } => Scope {
+            resume,
+            ..Scope::daily(kinds(only))
+        },
         Work::Actuals { from, to } => Scope::range(from, to),
         Work::Preview { only, range } => {
             let mut scope = Scope::daily(kinds(only));

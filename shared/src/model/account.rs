@@ -91,6 +91,46 @@ impl Switches {
     }
 }
 
+/// A kind of record an import button or a preview names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Clients,
+    Projects,
+    People,
+    Actuals,
+}
+
+impl Switches {
+    /// The switches some kinds name: clients or projects means both, as their switch does.
+    /// One rule for the import buttons, previews and the command line's `--only`.
+    pub fn of_kinds(kinds: &[Kind]) -> Switches {
+        let has = |k: Kind| kinds.contains(&k);
+        Switches {
+            clients_and_projects: has(Kind::Clients) || has(Kind::Projects),
+            people: has(Kind::People),
+            actuals: has(Kind::Actuals),
+        }
+    }
+
+    /// The kinds `asked` names that these switches leave off, in words.
+    pub fn off_of(self, asked: Switches) -> Vec<&'static str> {
+        [
+            (
+                asked.clients_and_projects,
+                self.clients_and_projects,
+                "clients and projects",
+            ),
+            (asked.people, self.people, "people"),
+            (asked.actuals, self.actuals, "actuals"),
+        ]
+        .into_iter()
+        .filter(|(a, on, _)| *a && !on)
+        .map(|(_, _, name)| name)
+        .collect()
+    }
+}
+
 /// How many days back each daily run re-reads, by default.
 pub const DEFAULT_WINDOW_DAYS: u32 = 45;
 
@@ -211,6 +251,16 @@ impl Credential {
         }
     }
 
+    /// [`Credential::binding`] as text: what a stored credential is kept beside, so a
+    /// change is seen against what it was sealed for, not only the settings before.
+    pub fn binding_text(self, s: &AccountSettings) -> String {
+        self.binding(s)
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// The setting whose change makes a stored credential unusable, in a person's words,
     /// if any changed between `old` and `new`.
     pub fn rebinding(self, old: &AccountSettings, new: &AccountSettings) -> Option<&'static str> {
@@ -227,6 +277,37 @@ impl Credential {
     }
 }
 
+/// Which credentials an account has stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct StoredCredentials {
+    pub runn_token: bool,
+    pub clockify_api_key: bool,
+}
+
+impl StoredCredentials {
+    pub fn has(&self, c: Credential) -> bool {
+        match c {
+            Credential::RunnToken => self.runn_token,
+            Credential::ClockifyApiKey => self.clockify_api_key,
+        }
+    }
+}
+
+/// An account's item as read, without opening a secret: its settings, which credentials
+/// are stored, and the versions every conditional write of it is made against.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AccountState {
+    pub settings: AccountSettings,
+    pub credentials: StoredCredentials,
+    /// Bumped by every write of the item (an item from before versions counts as 0).
+    pub version: u64,
+    /// Bumped whenever a stored credential is replaced or deleted.
+    pub credentials_version: u64,
+    /// What each stored credential was sealed for ([`Credential::binding_text`]), by its
+    /// field; absent for credentials sealed before it was kept.
+    pub sealed_for: std::collections::BTreeMap<String, String>,
+}
+
 /// Refuses settings that would send a stored credential somewhere it was not checked
 /// for: when anything it is bound to changes, the credential must be given again
 /// (`given`), wherever settings enter (Save & Run, `account put`, `account set`).
@@ -240,14 +321,42 @@ pub fn check_rebinding(
             continue;
         }
         if let Some(setting) = c.rebinding(old, new) {
-            return Err(SettingsError {
-                field: c.field(),
-                reason: format!(
-                    "the {what} is needed again: {setting} changed, and a stored {what} is only \
-                     ever sent where it was checked",
-                    what = c.what()
-                ),
-            });
+            return Err(needed_again(c, setting));
+        }
+    }
+    Ok(())
+}
+
+/// The refusal of settings that move a stored credential: it must be given again.
+fn needed_again(c: Credential, setting: &str) -> SettingsError {
+    SettingsError {
+        field: c.field(),
+        reason: format!(
+            "the {what} is needed again: {setting} changed, and a stored {what} is only \
+             ever sent where it was checked",
+            what = c.what()
+        ),
+    }
+}
+
+/// [`check_rebinding`] against what each stored credential was sealed for, where that is
+/// kept (so settings moved behind the rules' back, which left a credential that no longer
+/// opens, are refused too); else against the stored settings.
+pub fn check_rebinding_state(
+    stored: &AccountState,
+    new: &AccountSettings,
+    given: impl Fn(Credential) -> bool,
+) -> Result<(), SettingsError> {
+    for c in Credential::ALL {
+        if given(c) || !stored.credentials.has(c) {
+            continue;
+        }
+        let moved = match stored.sealed_for.get(c.field()) {
+            Some(bound) => (*bound != c.binding_text(new)).then_some("where it is sent"),
+            None => c.rebinding(&stored.settings, new),
+        };
+        if let Some(setting) = moved {
+            return Err(needed_again(c, setting));
         }
     }
     Ok(())

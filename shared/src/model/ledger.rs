@@ -68,7 +68,8 @@ pub struct SyncState {
     pub last_full_read: Option<NaiveDate>,
     /// What the window meant then (zone, days, first day): a change needs a full read.
     pub window: Option<String>,
-    /// From when Runn's changes are still to be read: the end of the last complete run's
-    /// writes. `None` while a run is writing, and after one that did not complete.
+    /// From when Runn's changes are still to be read: Runn's time of the last complete
+    /// run's last write (or, when it wrote nothing, a margin before it began to read).
+    /// `None` while a run is writing, and after one that did not complete.
     pub changes_since: Option<chrono::DateTime<chrono::Utc>>,
 }

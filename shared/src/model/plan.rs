@@ -261,7 +261,7 @@ impl PlanSummary {
                         .map(|p| (RecordKind::Project, p.clockify_id.as_str(), p.name.clone())),
                 )
                 .chain(plan.people.iter().map(|p| {
-                    let name = format!("{} {}", p.first_name, p.last_name);
+                    let name = crate::model::report::person_name(&p.first_name, &p.last_name);
                     (RecordKind::Person, p.clockify_id.as_str(), name)
                 }));
             for (kind, id, name) in creates {

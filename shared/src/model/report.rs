@@ -27,6 +27,11 @@ pub fn clip(s: &str, n: usize) -> String {
 /// record stays small whatever the names in it.
 pub const LINE_CHARS: usize = 240;
 
+/// A person's name as every report shows it, from Runn's (or a plan's) first and last.
+pub fn person_name(first: &str, last: &str) -> String {
+    format!("{first} {last}")
+}
+
 /// A count, with the first few items named.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capped<T> {
@@ -290,6 +295,9 @@ pub struct ActualsReport {
     /// 12 day totals, 560 min; 1 set back to 0".
     #[serde(default, skip_serializing_if = "Capped::is_empty")]
     pub would: Capped<String>,
+    /// Runn's time of the run's last write (the next run reads the changes after it).
+    #[serde(skip)]
+    pub last_write_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Whether the daily window's actuals were read whole (else only their changes since
     /// the last complete run, the rest taken from the ledger).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -27,6 +27,9 @@ pub struct Scope {
     /// Only these Clockify users' time and records; `None`: everyone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<BTreeSet<ClockifyUserId>>,
+    /// A continuation's first day of the daily window still to sync.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resume: Option<NaiveDate>,
 }
 
 impl Scope {
@@ -36,6 +39,7 @@ impl Scope {
             kinds,
             days: Days::Daily,
             users: None,
+            resume: None,
         }
     }
 
@@ -49,6 +53,7 @@ impl Scope {
             },
             days: Days::Range { from, to },
             users: None,
+            resume: None,
         }
     }
 

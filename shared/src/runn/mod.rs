@@ -227,6 +227,7 @@ impl RunnClient {
         query.push(("limit", limit.to_string()));
         Box::pin(try_stream! {
             let mut cursor: Option<String> = None;
+            // Cursors seen, by hash: a server's cursors cannot grow memory without bound.
             let mut seen = std::collections::HashSet::new();
             for _ in 0..MAX_PAGES {
                 let mut q = query.clone();
@@ -239,7 +240,10 @@ impl RunnClient {
                 }
                 match page.next_cursor {
                     None => return,
-                    Some(next) if !seen.insert(next.clone()) => {
+                    Some(next) if next.len() > MAX_CURSOR => {
+                        Err(endless(Service::Runn, label, "a cursor of more than 4 KiB"))?;
+                    }
+                    Some(next) if !seen.insert(cursor_hash(&next)) => {
                         Err(endless(Service::Runn, label, "a cursor came back"))?;
                     }
                     Some(next) => cursor = Some(next),
@@ -432,6 +436,16 @@ impl RunnClient {
             self.limit_large,
         )
     }
+}
+
+/// The longest cursor taken from a server (it goes into the next request's query).
+const MAX_CURSOR: usize = 4096;
+
+fn cursor_hash(c: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    c.hash(&mut h);
+    h.finish()
 }
 
 fn push_dated(q: &mut Query, f: &DatedFilter, min: &'static str, max: &'static str) {

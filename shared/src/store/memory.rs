@@ -31,6 +31,7 @@ pub struct MemoryStore {
 #[derive(Clone)]
 struct Sealed {
     context: SealContext,
+    bound: String,
     secret: SecretString,
 }
 
@@ -60,6 +61,13 @@ impl Stored {
             },
             version: self.version,
             credentials_version: self.credentials_version,
+            sealed_for: [
+                (Credential::RunnToken, &self.runn_token),
+                (Credential::ClockifyApiKey, &self.clockify_api_key),
+            ]
+            .into_iter()
+            .filter_map(|(c, sealed)| Some((c.field().to_owned(), sealed.as_ref()?.bound.clone())))
+            .collect(),
         }
     }
 }
@@ -67,6 +75,7 @@ impl Stored {
 fn seal(c: Credential, settings: &AccountSettings, secret: &SecretString) -> Sealed {
     Sealed {
         context: SealContext::bound(c, settings),
+        bound: c.binding_text(settings),
         secret: secret.clone(),
     }
 }

@@ -1,6 +1,6 @@
 //! Where accounts, their run history and leases live: DynamoDB in production and tests
 //! ([`DynamoStore`]), memory for unit tests of the domain ([`MemoryStore`]). Secrets are
-//! sealed (KMS, the account id as encryption context) before they are stored.
+//! sealed with KMS before they are stored, bound to the account and to what each was checked for.
 //!
 //! No table of Clockify → Runn ids is kept: Runn's references (the Clockify id on each
 //! record) are the record of truth, read afresh by every run, so a hand-made link counts
@@ -108,33 +108,7 @@ impl StoreError {
     }
 }
 
-/// Which credentials an account has stored.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct StoredCredentials {
-    pub runn_token: bool,
-    pub clockify_api_key: bool,
-}
-
-impl StoredCredentials {
-    pub fn has(&self, c: Credential) -> bool {
-        match c {
-            Credential::RunnToken => self.runn_token,
-            Credential::ClockifyApiKey => self.clockify_api_key,
-        }
-    }
-}
-
-/// An account's item as read, without opening a secret: its settings, which credentials
-/// are stored, and the versions every conditional write of it is made against.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AccountState {
-    pub settings: AccountSettings,
-    pub credentials: StoredCredentials,
-    /// Bumped by every write of the item (an item from before versions counts as 0).
-    pub version: u64,
-    /// Bumped whenever a stored credential is replaced or deleted.
-    pub credentials_version: u64,
-}
+pub use crate::model::account::{AccountState, StoredCredentials};
 
 /// An account with its secrets opened, and the versions they were read at.
 #[derive(Clone, Debug)]

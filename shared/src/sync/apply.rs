@@ -219,7 +219,7 @@ async fn people(
             Some(r) => r,
             None => *unknown.insert(unknown_role(runn, budget, report).await?),
         };
-        let name = gather::display_name(&person.first_name, &person.last_name);
+        let name = crate::model::report::person_name(&person.first_name, &person.last_name);
         let record = Named::new(person.clockify_id.as_str(), &name);
         let input = NewPerson {
             first_name: person.first_name.clone(),
@@ -400,7 +400,11 @@ async fn upsert(
         budget.take().await?;
         let inputs: Vec<ActualInput> = part.iter().map(input).collect();
         match runn.upsert_actuals_bulk(&inputs).await {
-            Ok(_) => {
+            Ok(written) => {
+                // Runn's own time of the run's last write: the next run reads the changes
+                // after it (in Runn's clock, so no skew between the two).
+                let last = written.iter().map(|a| a.updated_at).max();
+                report.last_write_at = report.last_write_at.max(last);
                 for w in part {
                     match (w.source, w.is_zero()) {
                         (Source::Autofill, _) => report.autofilled += 1,

@@ -230,9 +230,14 @@ impl<'a> Run<'a> {
             if !self.budget.time_left() {
                 return Err(Halt::Limit);
             }
-            let last = first
-                .checked_add_signed(Duration::days(CHUNK_DAYS - 1))
-                .map_or(to, |l| l.min(to));
+            // Read whole, Runn's actuals come a chunk at a time (memory stays flat); read by
+            // their changes, there are few, and the range is one chunk (one read of each).
+            let last = match read {
+                ActualsRead::Full => first
+                    .checked_add_signed(Duration::days(CHUNK_DAYS - 1))
+                    .map_or(to, |l| l.min(to)),
+                ActualsRead::ModifiedSince(_) => to,
+            };
             self.chunk(ctx, index, (first, last), read, scope).await?;
             if backfill && self.mode.write {
                 apply::backfilled(ctx, &self.budget, last).await?;
@@ -312,6 +317,7 @@ pub async fn actuals(
 /// The daily job's days. The window's read is whole or only its changes since the last
 /// complete run (the sync state says which); once the run completes, the state says so.
 async fn daily(ctx: &Ctx<'_>, index: &Index, run: &mut Run<'_>, scope: &Scope) -> Result<(), Halt> {
+    let read_began = Utc::now();
     let mut state = ctx.store.sync_state(ctx.account).await?;
     let today = today(ctx.settings.time_zone);
     let (backfill, window) = daily_ranges(ctx.settings, state.backfilled_through, today);
@@ -332,9 +338,21 @@ async fn daily(ctx: &Ctx<'_>, index: &Index, run: &mut Run<'_>, scope: &Scope) -
         run.days(ctx, index, range, ActualsRead::Full, true, scope)
             .await?;
     }
+    // A continuation picks the window up where the run it continues stopped: a slow Runn
+    // never makes each slice re-read what the last one finished.
+    let window = match scope.resume {
+        Some(day) if day > window.0 && day <= window.1 => (day, window.1),
+        _ => window,
+    };
     run.days(ctx, index, window, read, false, scope).await?;
     if run.mode.write && whole_scope {
-        state.changes_since = Some(Utc::now());
+        // The changes still to read next time: those after this run's last write (Runn's
+        // time of it); with no write, those since this run began to read, less a margin
+        // for the two clocks.
+        state.changes_since = Some(run.report.last_write_at.map_or(
+            read_began - super::rules::reads::CLOCK_MARGIN,
+            super::rules::reads::after_writes,
+        ));
         state.window = Some(window_meaning(ctx.settings));
         if read == ActualsRead::Full {
             state.last_full_read = Some(today);

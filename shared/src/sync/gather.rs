@@ -11,6 +11,7 @@ use crate::ids::{
 };
 use crate::model::account::Switches;
 use crate::model::plan::DayWrite;
+use crate::model::report::person_name;
 use crate::model::scope::Scope;
 use crate::runn::{
     Actual, Assignment, Contract, DatedFilter, PeopleFilter, ProjectFilter, RunnClient,
@@ -33,11 +34,6 @@ pub struct ImportInputs {
     /// Linked people in Runn (not archived) and their names: who is on "Unknown" after the
     /// import is named from these and the current contracts alone.
     pub linked_names: HashMap<RunnPersonId, String>,
-}
-
-/// A Runn person's name as reports show it.
-pub fn display_name(first: &str, last: &str) -> String {
-    format!("{first} {last}")
 }
 
 /// Reads what the import of `kinds` needs, from both sides.
@@ -71,7 +67,7 @@ pub async fn import_inputs(
                 if !p.is_archived {
                     inputs
                         .linked_names
-                        .insert(p.id, display_name(&p.first_name, &p.last_name));
+                        .insert(p.id, person_name(&p.first_name, &p.last_name));
                 }
             }
         }
@@ -160,7 +156,7 @@ pub async fn people_on_unknown_role(runn: &RunnClient) -> Result<Vec<String>, Ap
         .await?
         .into_iter()
         .filter(|p| !p.is_archived && clockify_ref(&p.references).is_some())
-        .map(|p| (p.id, display_name(&p.first_name, &p.last_name)))
+        .map(|p| (p.id, person_name(&p.first_name, &p.last_name)))
         .collect();
     unknown_after_import(runn, &linked, unknown).await
 }
@@ -239,7 +235,7 @@ pub async fn index(ctx: &Ctx<'_>, with_zones: bool) -> Result<Index, ApiError> {
         project_names: HashMap::new(),
     };
     for p in all(ctx.runn.people(&PeopleFilter::default())).await? {
-        let name = display_name(&p.first_name, &p.last_name);
+        let name = person_name(&p.first_name, &p.last_name);
         if p.is_archived {
             index.archived_people.insert(p.id);
         }

@@ -49,7 +49,14 @@ async fn bed() -> Bed {
         queue: MemoryQueue::default(),
         n: Default::default(),
     };
-    assert_eq!(bed.run(Work::Import { only: None }).await, done());
+    assert_eq!(
+        bed.run(Work::Import {
+            only: None,
+            resume: None
+        })
+        .await,
+        done()
+    );
     let people: Vec<i64> = bed
         .runn
         .data
@@ -111,7 +118,14 @@ impl Bed {
         self.run_with(work, &quick_worker()).await
     }
     async fn daily(&self) -> ActualsReport {
-        assert_eq!(self.run(Work::Import { only: None }).await, done());
+        assert_eq!(
+            self.run(Work::Import {
+                only: None,
+                resume: None
+            })
+            .await,
+            done()
+        );
         self.last_actuals().await
     }
     async fn last_actuals(&self) -> ActualsReport {
@@ -351,7 +365,15 @@ async fn a_backfill_stops_at_its_limit_and_resumes_where_it_stopped() {
         max_writes: Some(1),
         ..quick_worker()
     };
-    let out = bed.run_with(Work::Import { only: None }, &cfg).await;
+    let out = bed
+        .run_with(
+            Work::Import {
+                only: None,
+                resume: None,
+            },
+            &cfg,
+        )
+        .await;
     assert_eq!(out, JobOutcome::Done { finished: false });
     let chunk = shared::sync::CHUNK_DAYS;
     assert_eq!(
@@ -363,7 +385,15 @@ async fn a_backfill_stops_at_its_limit_and_resumes_where_it_stopped() {
     let mut runs = 1;
     loop {
         runs += 1;
-        let out = bed.run_with(Work::Import { only: None }, &cfg).await;
+        let out = bed
+            .run_with(
+                Work::Import {
+                    only: None,
+                    resume: None,
+                },
+                &cfg,
+            )
+            .await;
         if out == done() {
             break;
         }
@@ -401,7 +431,15 @@ async fn a_run_that_only_back_filled_empty_months_is_continued_not_retried() {
         max_writes: Some(0),
         ..quick_worker()
     };
-    let out = bed.run_with(Work::Import { only: None }, &cfg).await;
+    let out = bed
+        .run_with(
+            Work::Import {
+                only: None,
+                resume: None,
+            },
+            &cfg,
+        )
+        .await;
     assert_eq!(out, JobOutcome::Done { finished: false });
     let run = &bed.aws.store.runs(&bed.id, 1).await.unwrap()[0];
     let actuals = run.actuals.as_ref().unwrap();
@@ -418,7 +456,14 @@ async fn a_run_that_only_back_filled_empty_months_is_continued_not_retried() {
     let continuation = bed.queue.sent.lock().unwrap().pop().expect("continued");
     assert_eq!(continuation.trigger, Trigger::Continuation);
     // Continued with writes allowed, it finishes the window.
-    assert_eq!(bed.run(Work::Import { only: None }).await, done());
+    assert_eq!(
+        bed.run(Work::Import {
+            only: None,
+            resume: None
+        })
+        .await,
+        done()
+    );
 }
 
 #[tokio::test]

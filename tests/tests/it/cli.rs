@@ -61,7 +61,7 @@ async fn an_operator_registers_an_account_syncs_it_and_reads_its_status() {
     let out = cli(&env, &["account", "put", bad.to_str().unwrap()]).await;
     assert!(!out.ok);
     assert!(
-        out.stderr.contains("is not a valid account") && out.stderr.contains("Mars"),
+        out.stderr.contains("is not a valid account: time_zone: ") && out.stderr.contains("Mars"),
         "{}",
         out.stderr
     );
@@ -455,4 +455,54 @@ async fn an_account_id_that_is_no_account_id_is_refused_and_a_missing_setting_is
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(stderr.starts_with("error: KMS_KEY_ID"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_dry_run_shows_what_the_import_would_do_and_writes_nothing() {
+    let c = ClockifySim::new(demo::data());
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (env, _) = setup(&unique("dry")).await;
+    let good = file("good.json", &account_json(&cr, &rr).to_string());
+    assert!(
+        cli(&env, &["account", "put", good.to_str().unwrap()])
+            .await
+            .ok
+    );
+    let out = cli(&env, &["sync", "northwind", "--dry-run"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("A dry run: nothing was written.")
+            && out
+                .stdout
+                .contains("Would create 3 clients, 4 projects, 5 people.")
+            && out.stdout.contains("Acme Corporation"),
+        "{}",
+        out.stdout
+    );
+    let writes: u64 = r
+        .ctl
+        .counts()
+        .iter()
+        .filter(|(e, _)| !e.starts_with("GET "))
+        .map(|(_, n)| *n)
+        .sum();
+    assert_eq!(writes, 0, "{:?}", r.ctl.counts());
+    assert!(r.data.lock().unwrap().people.is_empty());
+    // No lease is left (none was taken): a real sync runs at once, and does what the dry
+    // run said.
+    let out = cli(&env, &["sync", "northwind"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("Created 3 clients, 4 projects, 5 people."),
+        "{}",
+        out.stdout
+    );
+    let status = cli(&env, &["status", "northwind", "--runs", "3"]).await;
+    assert!(
+        status.stdout.contains("A dry run: nothing was written."),
+        "{}",
+        status.stdout
+    );
 }

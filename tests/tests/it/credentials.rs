@@ -393,6 +393,12 @@ async fn a_record_that_cannot_be_read_is_left_out_and_counted_and_the_others_go_
     )
     .await;
     assert!(retry.is_empty(), "{retry:?}");
+    let broken = shared::account::AccountId::parse("broken").unwrap();
+    let runs = aws.store.runs(&broken, 1).await.unwrap();
+    assert!(
+        matches!(&runs[0].outcome, Outcome::Failed { class: FailureClass::Permanent, message } if message.contains("could not be read")),
+        "{runs:?}"
+    );
     // A damaged run record is left out of the status's list; the status still reads.
     let good = shared::account::AccountId::parse("good0").unwrap();
     aws.db

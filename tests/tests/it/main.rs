@@ -6,6 +6,7 @@ mod aws_testbed;
 mod cli;
 mod clockify_client;
 mod credentials;
+mod engine;
 mod functions;
 mod hardening;
 mod import;

@@ -22,6 +22,11 @@ fn seal_attribute(c: Credential) -> String {
     format!("{}_seal", c.field())
 }
 
+/// What the credential was sealed for, as text (not secret: hosts and a workspace id).
+fn bound_attribute(c: Credential) -> String {
+    format!("{}_bound", c.field())
+}
+
 /// A number attribute, 0 when absent (an item from before versions).
 fn number(item: &HashMap<String, AttributeValue>, name: &str) -> u64 {
     item.get(name)
@@ -150,7 +155,8 @@ impl DynamoStore {
             .await?;
         change
             .set(c.field(), AttributeValue::B(Blob::new(sealed)))
-            .set(&seal_attribute(c), n(SEAL_VERSION));
+            .set(&seal_attribute(c), n(SEAL_VERSION))
+            .set(&bound_attribute(c), s(c.binding_text(settings)));
         Ok(())
     }
 
@@ -366,7 +372,10 @@ impl DynamoStore {
             .add_one(CREDENTIALS_VERSION)
             .index(settings);
         for c in Credential::ALL {
-            change.remove(c.field()).remove(&seal_attribute(c));
+            change
+                .remove(c.field())
+                .remove(&seal_attribute(c))
+                .remove(&bound_attribute(c));
         }
         let result = change.apply(self.update_account(id)).send().await;
         if applied(result, format!("turn off account {id}"))? {
@@ -385,5 +394,12 @@ fn state_of(item: &HashMap<String, AttributeValue>) -> Result<AccountState, Stor
         },
         version: number(item, ITEM_VERSION),
         credentials_version: number(item, CREDENTIALS_VERSION),
+        sealed_for: Credential::ALL
+            .iter()
+            .filter_map(|c| {
+                let bound = item.get(&bound_attribute(*c))?.as_s().ok()?;
+                Some((c.field().to_owned(), bound.clone()))
+            })
+            .collect(),
     })
 }

@@ -41,6 +41,26 @@ impl DynamoStore {
         run_id: &str,
         ttl: Duration,
     ) -> Result<Pending, StoreError> {
+        // A mark that ends between the refused put and its read: put once more.
+        match self.try_mark(id, run_id, ttl).await? {
+            Some(p) => Ok(p),
+            None => self
+                .try_mark(id, run_id, ttl)
+                .await?
+                .ok_or_else(|| StoreError::Unavailable {
+                    operation: format!("mark a job of account {id}"),
+                    reason: "the mark kept changing".into(),
+                }),
+        }
+    }
+
+    /// `None` when the mark was another job's but is gone when read.
+    async fn try_mark(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        ttl: Duration,
+    ) -> Result<Option<Pending>, StoreError> {
         let now = now_epoch();
         let until = now + ttl.as_secs() as i64;
         let result = self
@@ -58,16 +78,10 @@ impl DynamoStore {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Pending::Marked),
+            Ok(_) => Ok(Some(Pending::Marked)),
             Err(e) if condition_failed(&e) => {
                 let item = self.item(id, "PENDING", "the pending job").await?;
-                Ok(Pending::Already(item.as_ref().and_then(job_of).unwrap_or(
-                    PendingJob {
-                        // Expired or cleared in between: say so rather than guess a run.
-                        run_id: "unknown".into(),
-                        received: false,
-                    },
-                )))
+                Ok(item.as_ref().and_then(job_of).map(Pending::Already))
             }
             Err(e) => Err(unavailable(format!("mark a job of account {id}"))(e)),
         }

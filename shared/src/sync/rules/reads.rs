@@ -10,9 +10,22 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc, Weekday};
 /// a total deleted by hand in Runn (which no "modified since" read shows) is restored then.
 pub const FULL_READ_DAY: Weekday = Weekday::Sun;
 
-/// Runn's clock and ours may differ, and a write's time is Runn's: changes are read from
-/// this much before the last run's writes ended.
+/// Runn's clock and ours may differ: a run that wrote nothing (so has no time of Runn's
+/// to go by) marks the changes still to read from this much before it began to read.
 pub const CLOCK_MARGIN: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Where the changes still to read start, after a run whose last write Runn timed at
+/// `last`: the next whole second (Runn's filter takes seconds), so none of the run's own
+/// writes is read back as a change the next day.
+pub fn after_writes(last: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{SubsecRound, TimeDelta};
+    let whole = last.trunc_subsecs(0);
+    if whole == last {
+        whole
+    } else {
+        whole + TimeDelta::seconds(1)
+    }
+}
 
 /// How Runn's actuals of a range are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -50,7 +63,7 @@ pub fn window_read(state: &SyncState, settings: &AccountSettings, today: NaiveDa
     if week_old || full_day || state.window.as_deref() != Some(&window_meaning(settings)) {
         return ActualsRead::Full;
     }
-    ActualsRead::ModifiedSince(since - CLOCK_MARGIN)
+    ActualsRead::ModifiedSince(since)
 }
 
 /// The days a daily run syncs: the back-fill (from `actuals_since` up to the window, when
@@ -94,6 +107,19 @@ mod tests {
     }
 
     #[test]
+    fn changes_are_read_from_the_second_after_the_last_write() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(
+            after_writes(t("2026-11-30T02:10:00.250Z")),
+            t("2026-11-30T02:10:01Z")
+        );
+        assert_eq!(
+            after_writes(t("2026-11-30T02:10:00Z")),
+            t("2026-11-30T02:10:00Z")
+        );
+    }
+
+    #[test]
     fn the_window_is_read_whole_unless_a_complete_run_left_its_mark_this_week() {
         let s = settings();
         let written: DateTime<Utc> = "2026-11-30T02:10:00Z".parse().unwrap();
@@ -103,10 +129,10 @@ mod tests {
             window: Some(window_meaning(&s)),
             changes_since: Some(written),
         };
-        // Tuesday after a full Sunday: only the changes since the writes, less the margin.
+        // Tuesday after a full Sunday: only the changes since the last run's writes.
         assert_eq!(
             window_read(&state, &s, day("2026-12-01")),
-            ActualsRead::ModifiedSince(written - CLOCK_MARGIN)
+            ActualsRead::ModifiedSince(written)
         );
         // The first run; a run that did not complete; a week gone by; the next Sunday.
         let first = SyncState::default();
