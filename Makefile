@@ -43,14 +43,19 @@ lint: $(CFN_LINT)
 unit:
 	$(CARGO) test --workspace --lib --tests --exclude sims
 
+# The debug build of every binary and test, in one invocation: built apart, the binaries
+# would resolve features without the dev-dependencies' (tokio's test-util, serde_json's
+# order) and every dependency would be compiled twice.
+DEBUG_BUILD = $(CARGO) build --workspace --lib --bins --tests
+
 ## integration: every test of the workspace, with moto started on 127.0.0.1 for the run
 integration: $(MOTO) $(CARGO_LAMBDA)
-	$(CARGO) build -p scheduler -p worker -p autofill -p api -p runn-clockify
+	$(DEBUG_BUILD)
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) test --workspace --lib --tests
 
 ## demo: a small agency's Clockify imported into Runn, twice, on moto and the simulators
 demo: $(MOTO) $(CARGO_LAMBDA)
-	$(CARGO) build -p runn-clockify -p api -p sims --bins
+	$(DEBUG_BUILD)
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) tests/demo.sh
 
 ## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build),
