@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod ledger;
+pub mod links;
 pub mod plan;
 pub mod report;
 pub mod run;

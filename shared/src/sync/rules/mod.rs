@@ -4,6 +4,7 @@
 pub mod actuals;
 pub mod autofill;
 pub mod import;
+pub mod links;
 pub mod names;
 pub mod reads;
 #[cfg(test)]
