@@ -350,11 +350,35 @@ pub async fn run_import(
     kinds: shared::account::Switches,
     limits: shared::sync::RunLimits<'_>,
 ) -> Result<shared::sync::ImportReport, shared::sync::SyncError> {
+    // No account of the store's: nothing was rejected, and what it creates is
+    // recorded in a store of its own (see [`run_import_for`] to keep it).
+    let store = shared::store::MemoryStore::default();
+    let account = shared::account::AccountId::parse("import-test").expect("an account id");
+    run_import_for(&store, &account, ws, clockify, runn, kinds, limits).await
+}
+
+/// The entity import of `kinds` for `account`, reading its link decisions from `store`
+/// and recording what it creates there.
+pub async fn run_import_for(
+    store: &dyn shared::store::OriginStore,
+    account: &shared::account::AccountId,
+    ws: &shared::ids::WorkspaceId,
+    clockify: &ClockifyClient,
+    runn: &RunnClient,
+    kinds: shared::account::Switches,
+    limits: shared::sync::RunLimits<'_>,
+) -> Result<shared::sync::ImportReport, shared::sync::SyncError> {
     let scope = shared::model::scope::Scope::daily(kinds);
+    let origins = shared::sync::Origins {
+        store,
+        account,
+        run_id: "import-test",
+    };
     shared::sync::engine::import(
         ws,
         clockify,
         runn,
+        origins,
         &scope,
         limits,
         shared::sync::Mode::APPLY,

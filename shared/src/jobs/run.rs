@@ -12,7 +12,7 @@ use crate::queue::{Job, Queue, Work, LEASE_RETRY_DELAY, PENDING_TTL};
 use crate::store::{LeaseAttempt, OpenedAccount, Store, StoreError};
 use crate::sync::engine::{self, Mode};
 use crate::sync::rules::autofill::last_complete_week;
-use crate::sync::{today, ActualsReport, Ctx, ImportReport, RunLimits, StopSignal};
+use crate::sync::{today, ActualsReport, Ctx, ImportReport, Origins, RunLimits, StopSignal};
 use tokio::time::Instant;
 
 /// Whether a scheduled run already succeeded for this account: a retried schedule (same
@@ -467,7 +467,7 @@ async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran
     };
     let preview = matches!(job.work, Work::Preview { .. });
     let mode = if preview { Mode::DRY_RUN } else { Mode::APPLY };
-    let reports = sync(ctx, &scope, limits, mode).await?;
+    let reports = sync(ctx, &job.run_id, &scope, limits, mode).await?;
     if !preview {
         return Ok(Ran::Did(Box::new(reports)));
     }
@@ -484,6 +484,7 @@ async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran
 /// under one lease, so they never race.
 async fn sync(
     ctx: &Ctx<'_>,
+    run_id: &str,
     scope: &Scope,
     limits: RunLimits<'_>,
     mode: Mode,
@@ -492,8 +493,13 @@ async fn sync(
     let mut reports = Reports::default();
     if scope.kinds.imports_entities() {
         let ws = &settings.clockify_workspace;
+        let origins = Origins {
+            store: ctx.store,
+            account: ctx.account,
+            run_id,
+        };
         let (report, plan) =
-            engine::import(ws, ctx.clockify, ctx.runn, scope, limits, mode).await?;
+            engine::import(ws, ctx.clockify, ctx.runn, origins, scope, limits, mode).await?;
         let done = report.finished;
         reports.import = Some(report);
         reports.plan_import = Some(plan);

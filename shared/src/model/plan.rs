@@ -45,6 +45,10 @@ pub enum SkipReason {
     ClientNotImported,
     /// Not an active member of the workspace.
     NotActiveMember,
+    /// Looks like a record already in Runn: held until the link is applied or rejected.
+    LinkSuggested,
+    /// Its client looks like one already in Runn: held with it.
+    ClientHeld,
 }
 
 impl SkipReason {
@@ -56,6 +60,8 @@ impl SkipReason {
             SkipReason::MissingClient => "has no client in Clockify",
             SkipReason::ClientNotImported => "its client is not imported",
             SkipReason::NotActiveMember => "not an active member of the workspace",
+            SkipReason::LinkSuggested => "looks like a record already in Runn: review the links",
+            SkipReason::ClientHeld => "its client looks like one already in Runn: review the links",
         }
     }
 }

@@ -179,6 +179,10 @@ pub struct ImportReport {
     /// False when the run stopped at a limit and must be continued.
     pub finished: bool,
     pub writes: usize,
+    /// Clockify records that look like ones already in Runn, held until their links are
+    /// reviewed.
+    #[serde(default)]
+    pub held: usize,
 }
 
 fn yes() -> bool {

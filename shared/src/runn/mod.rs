@@ -8,7 +8,7 @@ pub use model::*;
 use crate::error::{ApiError, Service};
 use crate::hosts::{check_url, HostPolicy};
 use crate::http::{endless, CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy, MAX_PAGES};
-use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId, RunnTagId};
+use crate::ids::{RunnActualId, RunnClientId, RunnPersonId, RunnProjectId, RunnRoleId, RunnTagId};
 use async_stream::try_stream;
 use chrono::NaiveDate;
 use futures::stream::BoxStream;
@@ -321,6 +321,103 @@ impl RunnClient {
             Idempotent::No,
         )
         .await
+    }
+
+    /// One record by its id; `None` when Runn has none (404).
+    async fn one<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        path: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.get(label, path, &vec![]).await {
+            Ok(reply) => Ok(Some(reply.body)),
+            Err(ApiError::Rejected { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A PATCH of some fields. Each sets a value whole (the reference list, the archived
+    /// flag), so sending it again after an unclear answer is harmless.
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        path: &str,
+        body: &RecordPatch,
+    ) -> Result<T, ApiError> {
+        let reply = self
+            .core
+            .send(label, |http| {
+                self.request(http, reqwest::Method::PATCH, path).json(body)
+            })
+            .await?;
+        Ok(reply.body)
+    }
+
+    pub async fn client(&self, id: RunnClientId) -> Result<Option<Client>, ApiError> {
+        self.one("GET /clients/{clientId}", &format!("/clients/{id}"))
+            .await
+    }
+
+    pub async fn project(&self, id: RunnProjectId) -> Result<Option<Project>, ApiError> {
+        self.one("GET /projects/{projectId}", &format!("/projects/{id}"))
+            .await
+    }
+
+    pub async fn person(&self, id: RunnPersonId) -> Result<Option<Person>, ApiError> {
+        self.one("GET /people/{personId}", &format!("/people/{id}"))
+            .await
+    }
+
+    pub async fn update_client(
+        &self,
+        id: RunnClientId,
+        patch: &RecordPatch,
+    ) -> Result<Client, ApiError> {
+        self.patch(
+            "PATCH /clients/{clientId}",
+            &format!("/clients/{id}"),
+            patch,
+        )
+        .await
+    }
+
+    pub async fn update_project(
+        &self,
+        id: RunnProjectId,
+        patch: &RecordPatch,
+    ) -> Result<Project, ApiError> {
+        self.patch(
+            "PATCH /projects/{projectId}",
+            &format!("/projects/{id}"),
+            patch,
+        )
+        .await
+    }
+
+    pub async fn update_person(
+        &self,
+        id: RunnPersonId,
+        patch: &RecordPatch,
+    ) -> Result<Person, ApiError> {
+        self.patch("PATCH /people/{personId}", &format!("/people/{id}"), patch)
+            .await
+    }
+
+    /// Deletes one actual; `false` when Runn has none of that id (deleted already, by a
+    /// person or by an attempt whose answer was lost), so a retry is harmless.
+    pub async fn delete_actual(&self, id: RunnActualId) -> Result<bool, ApiError> {
+        let path = format!("/actuals/{id}/");
+        let sent = self
+            .core
+            .send::<serde_json::Value>("DELETE /actuals/{actualId}/", |http| {
+                self.request(http, reqwest::Method::DELETE, &path)
+            })
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(ApiError::Rejected { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     pub fn project_tags(&self, include_archived: bool) -> PageStream<'_, ProjectTag> {

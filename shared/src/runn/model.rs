@@ -323,3 +323,14 @@ pub struct Assignment {
 pub struct Me {
     pub name: String,
 }
+
+/// The fields of a client, project or person a PATCH sets (each whole): the reference
+/// list (the records' own, with the Clockify one added) and the archived flag.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordPatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub references: Option<Vec<Reference>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_archived: Option<bool>,
+}

@@ -1,10 +1,11 @@
 use super::{
     run_json, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder, LeaseStore,
     LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore, SealContext,
-    StoreError, StoredCredentials, Write,
+    StoreError, StoredCredentials, Write, SUGGESTION_PAGE,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::model::ledger::{first_of_month, Ledger, LedgerGroup, SyncState};
+use crate::model::links::{CreatedRecord, LinkDecision, LinkKind, Suggestion};
 use chrono::NaiveDate;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -23,6 +24,9 @@ pub struct MemoryStore {
     sync: Mutex<HashMap<AccountId, SyncState>>,
     pending: Mutex<HashMap<AccountId, (PendingJob, Instant)>>,
     signatures: Mutex<HashMap<(AccountId, String), i64>>,
+    created: Mutex<HashMap<AccountId, BTreeMap<(LinkKind, i64), CreatedRecord>>>,
+    decisions: Mutex<HashMap<AccountId, BTreeMap<(LinkKind, String), LinkDecision>>>,
+    suggestions: Mutex<HashMap<(AccountId, String), Vec<Suggestion>>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
     pub fail_record_run: std::sync::atomic::AtomicBool,
 }
@@ -525,5 +529,81 @@ impl MarkStore for MemoryStore {
         Ok(used
             .insert((id.clone(), signature.to_owned()), until)
             .is_none())
+    }
+}
+
+#[async_trait::async_trait]
+impl super::OriginStore for MemoryStore {
+    async fn record_created(
+        &self,
+        id: &AccountId,
+        created: &[CreatedRecord],
+    ) -> Result<(), StoreError> {
+        let mut all = self.created.lock().unwrap();
+        let mine = all.entry(id.clone()).or_default();
+        for c in created {
+            mine.insert((c.kind, c.runn_id), c.clone());
+        }
+        Ok(())
+    }
+
+    async fn created(&self, id: &AccountId) -> Result<Vec<CreatedRecord>, StoreError> {
+        let all = self.created.lock().unwrap();
+        Ok(all
+            .get(id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn record_decisions(
+        &self,
+        id: &AccountId,
+        decisions: &[LinkDecision],
+    ) -> Result<(), StoreError> {
+        let mut all = self.decisions.lock().unwrap();
+        let mine = all.entry(id.clone()).or_default();
+        for d in decisions {
+            mine.insert((d.kind, d.clockify_id.clone()), d.clone());
+        }
+        Ok(())
+    }
+
+    async fn decisions(&self, id: &AccountId) -> Result<Vec<LinkDecision>, StoreError> {
+        let all = self.decisions.lock().unwrap();
+        Ok(all
+            .get(id)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default())
+    }
+
+    async fn save_suggestions(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        suggestions: &[Suggestion],
+    ) -> Result<(), StoreError> {
+        self.suggestions
+            .lock()
+            .unwrap()
+            .insert((id.clone(), run_id.to_owned()), suggestions.to_vec());
+        Ok(())
+    }
+
+    async fn suggestions(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        page: u32,
+    ) -> Result<Option<(Vec<Suggestion>, bool)>, StoreError> {
+        let all = self.suggestions.lock().unwrap();
+        let Some(list) = all.get(&(id.clone(), run_id.to_owned())) else {
+            return Ok(None);
+        };
+        let from = page as usize * SUGGESTION_PAGE;
+        if from > 0 && from >= list.len() {
+            return Ok(None);
+        }
+        let to = (from + SUGGESTION_PAGE).min(list.len());
+        Ok(Some((list[from..to].to_vec(), to < list.len())))
     }
 }

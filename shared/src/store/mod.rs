@@ -4,7 +4,9 @@
 //!
 //! No table of Clockify → Runn ids is kept: Runn's references (the Clockify id on each
 //! record) are the record of truth, read afresh by every run, so a hand-made link counts
-//! and nothing can drift out of step.
+//! and nothing can drift out of step. What is kept beside them says where a link came
+//! from ([`OriginStore`]): the records the integration created (what a removal may
+//! archive), and the suggestions applied or rejected through `link`.
 
 mod dynamo;
 mod memory;
@@ -17,7 +19,9 @@ pub use seal::{KmsSealer, NoSecrets, Opened, SealContext, Sealer, SEAL_VERSION};
 /// The store's roles, to bring their methods into scope at once (`use
 /// shared::store::roles::*`) where a caller holds a whole store.
 pub mod roles {
-    pub use super::{AccountStore, LeaseStore, LedgerStore, MarkStore, RunStore, Store};
+    pub use super::{
+        AccountStore, LeaseStore, LedgerStore, MarkStore, OriginStore, RunStore, Store,
+    };
 }
 
 /// The JSON of a run record, refused when it would not fit in one item.
@@ -70,6 +74,7 @@ where
 }
 use crate::error::FailureClass;
 use crate::model::ledger::{Ledger, LedgerGroup, SyncState};
+use crate::model::links::{CreatedRecord, LinkDecision, Suggestion};
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
@@ -388,8 +393,60 @@ pub trait MarkStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// Suggestions a run made, a page at a time.
+pub const SUGGESTION_PAGE: usize = 100;
+
+/// Where links came from: the records the integration created, the decisions on
+/// suggestions, and the pages of a suggestions run.
+#[async_trait::async_trait]
+pub trait OriginStore: Send + Sync {
+    /// Records records the integration created (one small item each).
+    async fn record_created(
+        &self,
+        id: &AccountId,
+        created: &[CreatedRecord],
+    ) -> Result<(), StoreError>;
+
+    /// Every record the integration created for the account.
+    async fn created(&self, id: &AccountId) -> Result<Vec<CreatedRecord>, StoreError>;
+
+    /// Records decisions on suggestions (a later one of a record replaces the earlier).
+    async fn record_decisions(
+        &self,
+        id: &AccountId,
+        decisions: &[LinkDecision],
+    ) -> Result<(), StoreError>;
+
+    /// Every decision kept for the account.
+    async fn decisions(&self, id: &AccountId) -> Result<Vec<LinkDecision>, StoreError>;
+
+    /// Keeps all of a run's suggestions, in pages of [`SUGGESTION_PAGE`] (they expire
+    /// with the run's record).
+    async fn save_suggestions(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        suggestions: &[Suggestion],
+    ) -> Result<(), StoreError>;
+
+    /// Page `page` (from 0) of a run's suggestions, and whether another follows; `None`
+    /// when the run kept no such page.
+    async fn suggestions(
+        &self,
+        id: &AccountId,
+        run_id: &str,
+        page: u32,
+    ) -> Result<Option<(Vec<Suggestion>, bool)>, StoreError>;
+}
+
 /// Every role at once: what the worker (which runs whole jobs) and the api hold. Every
 /// other function takes the narrowest role it needs.
-pub trait Store: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore {}
+pub trait Store:
+    AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + OriginStore
+{
+}
 
-impl<T: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + ?Sized> Store for T {}
+impl<T> Store for T where
+    T: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + OriginStore + ?Sized
+{
+}

@@ -6,8 +6,9 @@ use super::gather::{self, Index};
 use super::rules::actuals::{believed_totals, current_totals, plan_actuals, RunnSide};
 use super::rules::autofill::{plan_autofill, AutofillSide};
 use super::rules::import::{plan_import, why_person_not_in_runn, why_project_not_in_runn};
+use super::rules::links::suggest_links;
 use super::rules::reads::{daily_ranges, window_meaning, window_read, ActualsRead};
-use super::{apply, today, Budget, Ctx, Halt, RunLimits, SyncError, CHUNK_DAYS};
+use super::{apply, today, Budget, Ctx, Halt, Origins, RunLimits, SyncError, CHUNK_DAYS};
 use crate::clockify::ClockifyClient;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
@@ -48,6 +49,7 @@ pub async fn import(
     ws: &WorkspaceId,
     clockify: &ClockifyClient,
     runn: &RunnClient,
+    origins: Origins<'_>,
     scope: &Scope,
     limits: RunLimits<'_>,
     mode: Mode,
@@ -59,6 +61,12 @@ pub async fn import(
     };
     let mut budget = Budget::new(limits);
     let mut inputs = gather::import_inputs(ws, clockify, runn, kinds, scope).await?;
+    // Every import holds back what looks like a record already in Runn until a person
+    // has applied or rejected the link.
+    let decisions = origins.store.decisions(origins.account).await?;
+    let suggestions = suggest_links(ws, &inputs.clockify, &inputs.records, &rejected(&decisions));
+    inputs.linked.held = suggestions.iter().map(|s| s.key()).collect();
+    report.held = suggestions.len();
     let plan = plan_import(ws, kinds, &inputs.clockify, &inputs.linked);
     inputs.clockify = Default::default();
     tracing::info!(
@@ -74,7 +82,7 @@ pub async fn import(
         report.finished = true;
         return Ok((report, plan));
     }
-    let result = apply::import(runn, &plan, &mut inputs, &mut budget, &mut report).await;
+    let result = apply::import(runn, origins, &plan, &mut inputs, &mut budget, &mut report).await;
     report.writes = budget.writes;
     match result {
         Ok(()) => report.finished = true,
@@ -87,6 +95,17 @@ pub async fn import(
         Err(halt) => return Err(halt.into_error()),
     }
     Ok((report, plan))
+}
+
+/// The Clockify records whose suggestions a person rejected.
+pub(crate) fn rejected(
+    decisions: &[crate::model::links::LinkDecision],
+) -> std::collections::HashSet<(crate::model::links::LinkKind, String)> {
+    decisions
+        .iter()
+        .filter(|d| d.decision == crate::model::links::Decision::Rejected)
+        .map(|d| (d.kind, d.clockify_id.clone()))
+        .collect()
 }
 
 /// One actuals run's progress through its days: its budget, report and (kept) plan.
@@ -473,7 +492,7 @@ fn project_name(
 
 impl Halt {
     /// The error a halt other than a limit ends the run with.
-    fn into_error(self) -> SyncError {
+    pub(crate) fn into_error(self) -> SyncError {
         match self {
             Halt::Api(e) => SyncError::Api(e),
             Halt::Store(e) => SyncError::Store(e),

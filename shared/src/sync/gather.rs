@@ -18,6 +18,7 @@ use crate::runn::{
 };
 use crate::sync::rules::actuals::{add_entry, is_sync_off, DayTotals, PersonInRunn, ProjectInRunn};
 use crate::sync::rules::import::{names_on_role, ClockifyState, LinkedInRunn};
+use crate::sync::rules::links::{RunnRecord, RunnRecords};
 use crate::sync::rules::reads::ActualsRead;
 use chrono::NaiveDate;
 use chrono_tz::Tz;
@@ -34,9 +35,12 @@ pub struct ImportInputs {
     /// Linked people in Runn (not archived) and their names: who is on "Unknown" after the
     /// import is named from these and the current contracts alone.
     pub linked_names: HashMap<RunnPersonId, String>,
+    /// Runn's records of the kinds read, linked or not (what the linking rules match).
+    pub records: RunnRecords,
 }
 
-/// Reads what the import of `kinds` needs, from both sides.
+/// Reads what the import of `kinds` needs, from both sides: Runn's records whole, since
+/// the ones carrying no Clockify id may be what a Clockify record is suggested to link to.
 pub async fn import_inputs(
     ws: &WorkspaceId,
     clockify: &ClockifyClient,
@@ -46,30 +50,60 @@ pub async fn import_inputs(
 ) -> Result<ImportInputs, ApiError> {
     let mut inputs = ImportInputs::default();
     if kinds.clients_and_projects {
-        inputs.runn_clients = linked_clients(runn).await?;
+        for c in all(runn.clients(None)).await? {
+            let x = clockify_ref(&c.references).map(str::to_owned);
+            if let Some(x) = &x {
+                inputs.runn_clients.insert(x.as_str().into(), c.id);
+            }
+            inputs.records.clients.push(RunnRecord {
+                id: c.id.0,
+                name: c.name,
+                email: None,
+                client: None,
+                clockify: x,
+                archived: c.is_archived,
+            });
+        }
         inputs.linked.clients = inputs.runn_clients.keys().cloned().collect();
         let filter = ProjectFilter {
             include_archived: true,
             ..Default::default()
         };
         for p in all(runn.projects(&filter)).await? {
-            if let Some(x) = clockify_ref(&p.references) {
-                inputs.linked.projects.insert(x.into());
+            let x = clockify_ref(&p.references).map(str::to_owned);
+            if let Some(x) = &x {
+                inputs.linked.projects.insert(x.as_str().into());
             }
+            inputs.records.projects.push(RunnRecord {
+                id: p.id.0,
+                name: p.name,
+                email: None,
+                client: Some(p.client_id.0),
+                clockify: x,
+                archived: p.is_archived,
+            });
         }
         inputs.clockify.clients = all(clockify.clients(ws)).await?;
         inputs.clockify.projects = all(clockify.projects(ws)).await?;
     }
     if kinds.people {
         for p in all(runn.people(&PeopleFilter::default())).await? {
-            if let Some(x) = clockify_ref(&p.references) {
-                inputs.linked.people.insert(x.into());
+            let name = person_name(&p.first_name, &p.last_name);
+            let x = clockify_ref(&p.references).map(str::to_owned);
+            if let Some(x) = &x {
+                inputs.linked.people.insert(x.as_str().into());
                 if !p.is_archived {
-                    inputs
-                        .linked_names
-                        .insert(p.id, person_name(&p.first_name, &p.last_name));
+                    inputs.linked_names.insert(p.id, name.clone());
                 }
             }
+            inputs.records.people.push(RunnRecord {
+                id: p.id.0,
+                name,
+                email: p.email,
+                client: None,
+                clockify: x,
+                archived: p.is_archived,
+            });
         }
         inputs.clockify.users = all(clockify.users(ws))
             .await?

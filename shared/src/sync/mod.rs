@@ -7,6 +7,7 @@ pub(crate) mod apply;
 pub mod engine;
 pub mod gather;
 pub mod hours;
+pub mod link;
 pub mod rules;
 
 pub use crate::model::account::Switches;
@@ -50,6 +51,33 @@ pub struct Ctx<'a> {
     pub clockify: &'a ClockifyClient,
     pub runn: &'a RunnClient,
     pub store: &'a dyn Store,
+}
+
+/// Where a run reads the decisions on link suggestions and records what it created.
+#[derive(Clone, Copy)]
+pub struct Origins<'a> {
+    pub store: &'a dyn crate::store::OriginStore,
+    pub account: &'a AccountId,
+    pub run_id: &'a str,
+}
+
+impl<'a> Origins<'a> {
+    /// A record the run created, kept once Runn confirmed it.
+    pub(crate) fn created(
+        &self,
+        kind: crate::model::links::LinkKind,
+        runn_id: i64,
+        clockify_id: &str,
+        name: &str,
+    ) -> crate::model::links::CreatedRecord {
+        crate::model::links::CreatedRecord {
+            kind,
+            runn_id,
+            clockify_id: clockify_id.to_owned(),
+            name: name.to_owned(),
+            run_id: self.run_id.to_owned(),
+        }
+    }
 }
 
 /// Today in the account's zone.

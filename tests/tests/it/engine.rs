@@ -72,7 +72,12 @@ impl Bed {
         let (c, r) = self.clients();
         let ws = &self.account.settings.clockify_workspace;
         let scope = Scope::daily(ENTITIES);
-        let (_, plan) = engine::import(ws, &c, &r, &scope, RunLimits::default(), mode)
+        let origins = shared::sync::Origins {
+            store: &self.aws.store,
+            account: &self.account.settings.id,
+            run_id: "engine-test",
+        };
+        let (_, plan) = engine::import(ws, &c, &r, origins, &scope, RunLimits::default(), mode)
             .await
             .unwrap();
         plan

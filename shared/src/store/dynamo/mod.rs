@@ -17,6 +17,7 @@
 
 mod account;
 mod marks;
+mod origins;
 
 use super::{
     run_json, sdk_reason, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder,

@@ -3,6 +3,7 @@
 
 use crate::clockify::{self, MembershipStatus};
 use crate::ids::{ClockifyClientId, ClockifyProjectId, ClockifyUserId, WorkspaceId};
+use crate::model::links::LinkKind;
 use crate::model::plan::{
     ClientToCreate, ImportPlan, PersonToCreate, ProjectToCreate, RecordKind, Skip, SkipReason,
 };
@@ -27,6 +28,15 @@ pub struct LinkedInRunn {
     pub projects: HashSet<ClockifyProjectId>,
     /// Archived people included: an archived person stays archived and is not recreated.
     pub people: HashSet<ClockifyUserId>,
+    /// Clockify records with an open link suggestion (neither applied nor rejected): no
+    /// import creates them until a person has decided.
+    pub held: HashSet<(LinkKind, String)>,
+}
+
+impl LinkedInRunn {
+    fn holds(&self, kind: LinkKind, id: &str) -> bool {
+        self.held.contains(&(kind, id.to_owned()))
+    }
 }
 
 /// Why a Clockify project is not in Runn, by the import's rules, in a customer's words
@@ -128,6 +138,13 @@ pub fn plan_import(
                     &c.name,
                     SkipReason::Archived,
                 );
+            } else if runn.holds(LinkKind::Client, c.id.as_str()) {
+                skip(
+                    RecordKind::Client,
+                    c.id.as_str(),
+                    &c.name,
+                    SkipReason::LinkSuggested,
+                );
             } else {
                 in_runn.insert(&c.id);
                 clients.push(ClientToCreate {
@@ -141,9 +158,14 @@ pub fn plan_import(
                 Some(SkipReason::AlreadyLinked)
             } else if p.archived {
                 Some(SkipReason::Archived)
+            } else if runn.holds(LinkKind::Project, p.id.as_str()) {
+                Some(SkipReason::LinkSuggested)
             } else {
                 match &p.client_id {
                     None => Some(SkipReason::MissingClient),
+                    Some(c) if runn.holds(LinkKind::Client, c.as_str()) => {
+                        Some(SkipReason::ClientHeld)
+                    }
                     Some(c) if !in_runn.contains(c) => Some(SkipReason::ClientNotImported),
                     Some(_) => None,
                 }
@@ -176,6 +198,13 @@ pub fn plan_import(
                     u.id.as_str(),
                     &display,
                     SkipReason::NotActiveMember,
+                );
+            } else if runn.holds(LinkKind::Person, u.id.as_str()) {
+                skip(
+                    RecordKind::Person,
+                    u.id.as_str(),
+                    &display,
+                    SkipReason::LinkSuggested,
                 );
             } else {
                 let email = u.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
@@ -349,11 +378,37 @@ mod tests {
     }
 
     #[test]
+    fn records_with_an_open_suggestion_are_held_and_their_clients_projects_with_them() {
+        let linked = LinkedInRunn {
+            held: [
+                (LinkKind::Client, "c1".to_owned()),
+                (LinkKind::Person, "u1".to_owned()),
+            ]
+            .into(),
+            ..Default::default()
+        };
+        let plan = plan_import(&ws(), ALL, &state(), &linked);
+        let reason = |id: &str| {
+            plan.skipped
+                .iter()
+                .find(|s| s.clockify_id == id)
+                .map(|s| s.reason)
+        };
+        assert_eq!(reason("c1"), Some(SkipReason::LinkSuggested));
+        assert_eq!(reason("u1"), Some(SkipReason::LinkSuggested));
+        assert_eq!(reason("p1"), Some(SkipReason::ClientHeld));
+        assert!(plan.clients.iter().all(|c| c.clockify_id.as_str() != "c1"));
+        assert!(plan.people.iter().all(|p| p.clockify_id.as_str() != "u1"));
+        assert!(plan.projects.iter().all(|p| p.clockify_id.as_str() != "p1"));
+    }
+
+    #[test]
     fn records_runn_already_carries_are_never_created_again() {
         let linked = LinkedInRunn {
             clients: ["c1".into(), "c2".into()].into(),
             projects: ["p1".into(), "p5".into()].into(),
             people: ["u1".into(), "u2".into()].into(),
+            held: Default::default(),
         };
         let plan = plan_import(&ws(), ALL, &state(), &linked);
         assert!(plan.is_empty(), "{plan:?}");

@@ -5,11 +5,14 @@
 //! up, never blindly resent; a bulk call Runn refuses with 400 is split until the refused
 //! items are isolated.
 
+pub(crate) mod links;
+
 use super::gather::{self, ImportInputs, Index};
-use super::{Budget, Ctx, Halt, ACTUALS_PROGRESS, PROGRESS, UNKNOWN_ROLE};
+use super::{Budget, Ctx, Halt, Origins, ACTUALS_PROGRESS, PROGRESS, UNKNOWN_ROLE};
 use crate::error::{ApiError, FailureClass};
 use crate::ids::{ClockifyClientId, RunnClientId, RunnRoleId};
 use crate::model::ledger::{Ledger, LedgerGroup, Source, SyncState};
+use crate::model::links::{CreatedRecord, LinkKind};
 use crate::model::plan::{ActualsPlan, ClientToCreate, DayWrite, ImportPlan, RecordKind};
 use crate::model::report::{clip, ActualsReport, Failure, ImportReport, Lookup, Named, LINE_CHARS};
 use crate::runn::{
@@ -104,6 +107,7 @@ fn refused(
 /// who of the linked people is still on "Unknown".
 pub(crate) async fn import(
     runn: &RunnClient,
+    origins: Origins<'_>,
     plan: &ImportPlan,
     inputs: &mut ImportInputs,
     budget: &mut Budget<'_>,
@@ -115,10 +119,31 @@ pub(crate) async fn import(
     };
     for chunk in plan.clients.chunks(runn::MAX_BULK) {
         let clients = &mut inputs.runn_clients;
-        create_clients(runn, chunk, budget, report, clients, &mut progress).await?;
+        let mut created = vec![];
+        let result = create_clients(
+            runn,
+            chunk,
+            budget,
+            report,
+            clients,
+            &mut created,
+            &mut progress,
+        )
+        .await;
+        // What Runn confirmed is recorded whatever stopped the rest.
+        let records: Vec<CreatedRecord> = created
+            .iter()
+            .map(|(c, id)| origins.created(LinkKind::Client, id.0, c.clockify_id.as_str(), &c.name))
+            .collect();
+        origins
+            .store
+            .record_created(origins.account, &records)
+            .await?;
+        result?;
     }
     projects(
         runn,
+        origins,
         plan,
         &inputs.runn_clients,
         budget,
@@ -127,13 +152,14 @@ pub(crate) async fn import(
     )
     .await?;
     if report.people_read {
-        people(runn, plan, inputs, budget, report, &mut progress).await?;
+        people(runn, origins, plan, inputs, budget, report, &mut progress).await?;
     }
     Ok(())
 }
 
 async fn projects(
     runn: &RunnClient,
+    origins: Origins<'_>,
     plan: &ImportPlan,
     runn_clients: &HashMap<ClockifyClientId, RunnClientId>,
     budget: &mut Budget<'_>,
@@ -170,7 +196,12 @@ async fn projects(
         )
         .await;
         match created {
-            Ok(_) => {
+            Ok(id) => {
+                let record = origins.created(LinkKind::Project, id.0, x, &p.name);
+                origins
+                    .store
+                    .record_created(origins.account, &[record])
+                    .await?;
                 report.created.projects += 1;
                 progress.created(RecordKind::Project, &p.name);
             }
@@ -207,6 +238,7 @@ async fn unknown_role(
 
 async fn people(
     runn: &RunnClient,
+    origins: Origins<'_>,
     plan: &ImportPlan,
     inputs: &mut ImportInputs,
     budget: &mut Budget<'_>,
@@ -241,6 +273,11 @@ async fn people(
         .await;
         match created {
             Ok(id) => {
+                let record = origins.created(LinkKind::Person, id.0, x, &name);
+                origins
+                    .store
+                    .record_created(origins.account, &[record])
+                    .await?;
                 report.created.people += 1;
                 progress.created(RecordKind::Person, &name);
                 inputs.linked_names.insert(id, name);
@@ -260,12 +297,13 @@ async fn people(
 /// One bulk call of up to 100 clients. A lost answer re-lists the clients once and sends
 /// only the ones not there; a refused batch (one bad record refuses it all) is created
 /// one at a time to find the bad one.
-async fn create_clients(
+async fn create_clients<'a>(
     runn: &RunnClient,
-    chunk: &[ClientToCreate],
+    chunk: &'a [ClientToCreate],
     budget: &mut Budget<'_>,
     report: &mut ImportReport,
     runn_clients: &mut HashMap<ClockifyClientId, RunnClientId>,
+    created: &mut Vec<(&'a ClientToCreate, RunnClientId)>,
     progress: &mut Progress,
 ) -> Result<(), Halt> {
     let input = |c: &ClientToCreate| NewClient {
@@ -275,10 +313,11 @@ async fn create_clients(
     };
     let mut pending: Vec<&ClientToCreate> = chunk.iter().collect();
     let mut attempt = 1;
-    let mut done = |c: &ClientToCreate, id: RunnClientId, report: &mut ImportReport| {
+    let mut done = |c: &'a ClientToCreate, id: RunnClientId, report: &mut ImportReport| {
         runn_clients.insert(c.clockify_id.clone(), id);
         report.created.clients += 1;
         progress.created(RecordKind::Client, &c.name);
+        created.push((c, id));
     };
     while !pending.is_empty() {
         budget.take().await?;
