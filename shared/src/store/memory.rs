@@ -12,6 +12,9 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+type Created = BTreeMap<(LinkKind, i64), CreatedRecord>;
+type Decisions = BTreeMap<(LinkKind, String), LinkDecision>;
+
 /// An in-memory [`Store`] for unit tests of the domain. Credentials keep what they were
 /// sealed for, and do not open once it changed, as KMS does with its encryption context.
 #[derive(Default)]
@@ -24,8 +27,8 @@ pub struct MemoryStore {
     sync: Mutex<HashMap<AccountId, SyncState>>,
     pending: Mutex<HashMap<AccountId, (PendingJob, Instant)>>,
     signatures: Mutex<HashMap<(AccountId, String), i64>>,
-    created: Mutex<HashMap<AccountId, BTreeMap<(LinkKind, i64), CreatedRecord>>>,
-    decisions: Mutex<HashMap<AccountId, BTreeMap<(LinkKind, String), LinkDecision>>>,
+    created: Mutex<HashMap<AccountId, Created>>,
+    decisions: Mutex<HashMap<AccountId, Decisions>>,
     suggestions: Mutex<HashMap<(AccountId, String), Vec<Suggestion>>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
     pub fail_record_run: std::sync::atomic::AtomicBool,
