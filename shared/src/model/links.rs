@@ -275,6 +275,13 @@ pub struct RemovalReport {
     pub unrecorded: Capped<String>,
     /// Clients left because they hold projects the removal does not archive.
     pub kept_clients: Capped<String>,
+    /// Records Runn refused to archive, each with why.
+    #[serde(default)]
+    pub failed: Capped<String>,
+    /// The kinds switched off once they were removed (so the next daily run does not
+    /// bring them back).
+    #[serde(default)]
+    pub switched_off: Vec<String>,
     pub finished: bool,
     pub writes: usize,
 }

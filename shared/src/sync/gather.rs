@@ -51,18 +51,10 @@ pub async fn import_inputs(
     let mut inputs = ImportInputs::default();
     if kinds.clients_and_projects {
         for c in all(runn.clients(None)).await? {
-            let x = clockify_ref(&c.references).map(str::to_owned);
-            if let Some(x) = &x {
-                inputs.runn_clients.insert(x.as_str().into(), c.id);
+            if let Some(x) = clockify_ref(&c.references) {
+                inputs.runn_clients.insert(x.into(), c.id);
             }
-            inputs.records.clients.push(RunnRecord {
-                id: c.id.0,
-                name: c.name,
-                email: None,
-                client: None,
-                clockify: x,
-                archived: c.is_archived,
-            });
+            inputs.records.clients.push(client_record(c));
         }
         inputs.linked.clients = inputs.runn_clients.keys().cloned().collect();
         let filter = ProjectFilter {
@@ -70,40 +62,24 @@ pub async fn import_inputs(
             ..Default::default()
         };
         for p in all(runn.projects(&filter)).await? {
-            let x = clockify_ref(&p.references).map(str::to_owned);
-            if let Some(x) = &x {
-                inputs.linked.projects.insert(x.as_str().into());
+            if let Some(x) = clockify_ref(&p.references) {
+                inputs.linked.projects.insert(x.into());
             }
-            inputs.records.projects.push(RunnRecord {
-                id: p.id.0,
-                name: p.name,
-                email: None,
-                client: Some(p.client_id.0),
-                clockify: x,
-                archived: p.is_archived,
-            });
+            inputs.records.projects.push(project_record(p));
         }
         inputs.clockify.clients = all(clockify.clients(ws)).await?;
         inputs.clockify.projects = all(clockify.projects(ws)).await?;
     }
     if kinds.people {
         for p in all(runn.people(&PeopleFilter::default())).await? {
-            let name = person_name(&p.first_name, &p.last_name);
-            let x = clockify_ref(&p.references).map(str::to_owned);
-            if let Some(x) = &x {
-                inputs.linked.people.insert(x.as_str().into());
+            if let Some(x) = clockify_ref(&p.references) {
+                inputs.linked.people.insert(x.into());
                 if !p.is_archived {
-                    inputs.linked_names.insert(p.id, name.clone());
+                    let name = person_name(&p.first_name, &p.last_name);
+                    inputs.linked_names.insert(p.id, name);
                 }
             }
-            inputs.records.people.push(RunnRecord {
-                id: p.id.0,
-                name,
-                email: p.email,
-                client: None,
-                clockify: x,
-                archived: p.is_archived,
-            });
+            inputs.records.people.push(person_record(p));
         }
         inputs.clockify.users = all(clockify.users(ws))
             .await?
@@ -112,6 +88,64 @@ pub async fn import_inputs(
             .collect();
     }
     Ok(inputs)
+}
+
+fn client_record(c: crate::runn::Client) -> RunnRecord {
+    RunnRecord {
+        clockify: clockify_ref(&c.references).map(str::to_owned),
+        id: c.id.0,
+        name: c.name,
+        email: None,
+        client: None,
+        archived: c.is_archived,
+    }
+}
+
+fn project_record(p: crate::runn::Project) -> RunnRecord {
+    RunnRecord {
+        clockify: clockify_ref(&p.references).map(str::to_owned),
+        id: p.id.0,
+        name: p.name,
+        email: None,
+        client: Some(p.client_id.0),
+        archived: p.is_archived,
+    }
+}
+
+fn person_record(p: crate::runn::CollectionPerson) -> RunnRecord {
+    RunnRecord {
+        clockify: clockify_ref(&p.references).map(str::to_owned),
+        id: p.id.0,
+        name: person_name(&p.first_name, &p.last_name),
+        email: p.email,
+        client: None,
+        archived: p.is_archived,
+    }
+}
+
+/// Every Runn client, project and person, archived ones included.
+pub async fn runn_records(runn: &RunnClient) -> Result<RunnRecords, ApiError> {
+    let filter = ProjectFilter {
+        include_archived: true,
+        ..Default::default()
+    };
+    Ok(RunnRecords {
+        clients: all(runn.clients(None))
+            .await?
+            .into_iter()
+            .map(client_record)
+            .collect(),
+        projects: all(runn.projects(&filter))
+            .await?
+            .into_iter()
+            .map(project_record)
+            .collect(),
+        people: all(runn.people(&PeopleFilter::default()))
+            .await?
+            .into_iter()
+            .map(person_record)
+            .collect(),
+    })
 }
 
 /// Clockify id → Runn client id, for every client Runn carries a Clockify id on.

@@ -6,6 +6,7 @@
 //! items are isolated.
 
 pub(crate) mod links;
+pub(crate) mod removal;
 
 use super::gather::{self, ImportInputs, Index};
 use super::{Budget, Ctx, Halt, Origins, ACTUALS_PROGRESS, PROGRESS, UNKNOWN_ROLE};

@@ -7,5 +7,6 @@ pub mod import;
 pub mod links;
 pub mod names;
 pub mod reads;
+pub mod removal;
 #[cfg(test)]
 pub(crate) mod testing;
