@@ -91,6 +91,9 @@ pub fn account_status(st: &shared::status::AccountStatus) -> String {
             st.people_on_unknown_role.join(", ")
         );
     }
+    for notice in &st.notices {
+        let _ = writeln!(out, "  {notice}");
+    }
     out.push_str(runs_text(&st.runs).as_str());
     out
 }
@@ -161,7 +164,20 @@ fn runs_text(runs: &[RunRecord]) -> String {
         if let Some(a) = &r.actuals {
             actuals(&mut out, a);
         }
+        if let Some(l) = &r.links {
+            crate::links::link_report(&mut out, l);
+        }
+        if let Some(rm) = &r.removal {
+            crate::links::removal_report(&mut out, rm);
+        }
         let Some(rep) = &r.report else { continue };
+        if rep.held > 0 {
+            let _ = writeln!(
+                out,
+                "    {} look like ones already in Runn: review the links (`runn-clockify link`).",
+                plural(rep.held, "record", "records")
+            );
+        }
         let _ = writeln!(
             out,
             "    Created {}, {}, {}.",

@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` points everything at a local emulator.
 
 mod display;
+mod links;
 mod progress;
 mod setup;
 
@@ -92,6 +93,40 @@ enum Command {
     },
     /// What the account's Runn holds now: clients with their projects, and people.
     Show { account: String },
+    /// For an existing Runn customer: the Clockify records that look like ones already
+    /// in Runn, as a table (and, with --out, a file to review: delete a line to reject
+    /// it); with --apply, a reviewed file's links written and its deleted lines recorded
+    /// as rejected.
+    Link {
+        account: String,
+        /// Write the suggestions to this file for review.
+        #[arg(long, conflicts_with = "apply")]
+        out: Option<PathBuf>,
+        /// Apply a reviewed file.
+        #[arg(long)]
+        apply: Option<PathBuf>,
+        /// With --apply: show what applying would do, and write nothing.
+        #[arg(long, requires = "apply")]
+        dry_run: bool,
+    },
+    /// Remove what the integration imported: delete the actuals it wrote (where Runn
+    /// still holds what it wrote), archive the projects, people and clients it created.
+    /// A dry run unless --apply.
+    Remove {
+        account: String,
+        /// Remove only these parts (default: all).
+        #[arg(long, value_delimiter = ',', value_enum)]
+        kinds: Vec<Part>,
+        /// Carry the removal out (without it: a dry run, nothing written).
+        #[arg(long)]
+        apply: bool,
+        /// Archive records given assignments in Runn since the import too.
+        #[arg(long)]
+        include_planned: bool,
+        /// Archive records of unknown origin (imported before the record of creates) too.
+        #[arg(long)]
+        include_unrecorded: bool,
+    },
     /// Queue one import per enabled account, as the daily schedule does.
     Schedule,
     /// Run the queued import jobs, as the worker function does, until the queue is empty.
@@ -397,6 +432,41 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
         }
+        Command::Link {
+            account,
+            out,
+            apply,
+            dry_run,
+        } => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            return match apply {
+                Some(file) => link_apply(&store, id, file, *dry_run).await,
+                None => link_suggest(&store, id, out.as_deref()).await,
+            };
+        }
+        Command::Remove {
+            account,
+            kinds,
+            apply,
+            include_planned,
+            include_unrecorded,
+        } => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            removal_allowed(&store, &id).await?;
+            let request = shared::model::links::RemovalRequest {
+                kinds: if kinds.is_empty() {
+                    Switches::ALL
+                } else {
+                    Part::switches(kinds)
+                },
+                include_planned: *include_planned,
+                include_unrecorded: *include_unrecorded,
+                dry_run: !apply,
+            };
+            return sync(&store, id, Work::Remove(request)).await;
+        }
         Command::Autofill { account, week } => {
             let id = account_id(account)?;
             let store = store(&cli, &aws).await?;
@@ -510,21 +580,116 @@ async fn unknown_gate(account: &Account) -> Fallible<()> {
     }
 }
 
-async fn sync(store: &DynamoStore, id: AccountId, work: Work) -> Fallible<ExitCode> {
-    let mut job = Job {
+/// A removal needs the stored Runn token: refused on an integration turned off.
+async fn removal_allowed(store: &DynamoStore, id: &AccountId) -> Fallible<()> {
+    let Some(state) = store.state(id).await? else {
+        return Err(format!("no account {id}").into());
+    };
+    if !state.settings.enabled || !state.credentials.runn_token {
+        return Err(format!(
+            "the integration of {id} is off, and a removal needs its Runn token: Save & Run it again first"
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// `link`: the suggestions run, its table, and (with `out`) the file to review.
+async fn link_suggest(
+    store: &DynamoStore,
+    id: AccountId,
+    out: Option<&std::path::Path>,
+) -> Fallible<ExitCode> {
+    let run_id = jobs::new_run_id();
+    let code = sync_job(store, job(&id, &run_id, Work::Suggest)).await?;
+    if code != ExitCode::SUCCESS {
+        return Ok(code);
+    }
+    let mut all = vec![];
+    for page in 0.. {
+        let Some((mut found, more)) = store.suggestions(&id, &run_id, page).await? else {
+            break;
+        };
+        all.append(&mut found);
+        if !more {
+            break;
+        }
+    }
+    print!("\n{}", links::table(&all));
+    if let Some(path) = out {
+        std::fs::write(path, links::file(id.as_str(), &run_id, &all))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        println!(
+            "\nWrote {} suggestion(s) to {}: delete a line to reject it, keep one candidate on a line that lists several, then `runn-clockify link {id} --apply {}`.",
+            all.len(),
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `link --apply`: a reviewed file's links and rejections.
+async fn link_apply(
+    store: &DynamoStore,
+    id: AccountId,
+    path: &std::path::Path,
+    dry_run: bool,
+) -> Fallible<ExitCode> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let reviewed =
+        links::read(&raw).map_err(|e| format!("{} cannot be applied: {e}", path.display()))?;
+    if reviewed.account != id.as_str() {
+        return Err(format!(
+            "{} holds the suggestions of account {}, not {id}",
+            path.display(),
+            reviewed.account
+        )
+        .into());
+    }
+    for line in &reviewed.open {
+        eprintln!("Left open: {line}");
+    }
+    let work = Work::Link {
+        request: reviewed.request,
+        dry_run,
+    };
+    sync(store, id, work).await
+}
+
+fn job(id: &AccountId, run_id: &str, work: Work) -> Job {
+    Job {
         account: id.clone(),
-        run_id: jobs::new_run_id(),
+        run_id: run_id.to_owned(),
         trigger: Trigger::CommandLine,
         work,
-    };
-    let what = match job.work {
+    }
+}
+
+async fn sync(store: &DynamoStore, id: AccountId, work: Work) -> Fallible<ExitCode> {
+    sync_job(store, job(&id, &jobs::new_run_id(), work)).await
+}
+
+/// Runs a job here, its continuations too, and prints the account's status after.
+async fn sync_job(store: &DynamoStore, mut job: Job) -> Fallible<ExitCode> {
+    let id = job.account.clone();
+    let what = match &job.work {
         Work::Import { .. } => "Importing".to_owned(),
         Work::Actuals { from, to } => format!("Re-syncing the actuals of {from} to {to} for"),
-        Work::Autofill { week } => match week {
+        Work::Autofill { week } => match *week {
             Some(w) => format!("Autofilling the week of {w} for"),
             None => "Autofilling the last complete week for".to_owned(),
         },
         Work::Preview { .. } => "A dry run (nothing is written) of the import of".to_owned(),
+        Work::Suggest => "Looking for records already in Runn for".to_owned(),
+        Work::Link { dry_run: true, .. } => {
+            "A dry run (nothing is written) of the links of".to_owned()
+        }
+        Work::Link { .. } => "Linking records already in Runn for".to_owned(),
+        Work::Remove(r) if r.dry_run => {
+            "A dry run (nothing is written) of the removal of what was imported for".to_owned()
+        }
+        Work::Remove(_) => "Removing what was imported for".to_owned(),
     };
     eprintln!(
         "{what} {id} from Clockify into Runn (run {})...",

@@ -2,6 +2,7 @@
 
 use crate::account::{AccountId, Switches, Trigger};
 use crate::error::FailureClass;
+use crate::model::links::{LinkRequest, RemovalRequest};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -18,8 +19,9 @@ pub struct Job {
     pub work: Work,
 }
 
-/// What a job does. Every kind runs under the account's one lease, so none races another.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a job does. Every kind that writes runs under the account's one lease, so none
+/// races another.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Work {
     /// The daily job and the import buttons: the import of clients, projects and people,
     /// then the actuals sync (the back-fill first, while it is not done) — each where the
@@ -41,6 +43,13 @@ pub enum Work {
         only: Option<Switches>,
         range: Option<(NaiveDate, NaiveDate)>,
     },
+    /// The link suggestions: every Clockify record that looks like one already in Runn,
+    /// kept with the run (it reads only).
+    Suggest,
+    /// A reviewed list of links and rejections, applied (or, dry, checked).
+    Link { request: LinkRequest, dry_run: bool },
+    /// Removing what the integration imported (or, dry, listing it).
+    Remove(RemovalRequest),
 }
 
 impl Job {
@@ -75,6 +84,12 @@ struct WireJob {
     to: Option<NaiveDate>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     week: Option<NaiveDate>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    links: Option<LinkRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    removal: Option<RemovalRequest>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    dry_run: bool,
 }
 
 #[derive(Clone, Copy, Default, Serialize, Deserialize)]
@@ -85,6 +100,9 @@ enum WireKind {
     Actuals,
     Autofill,
     Preview,
+    Suggest,
+    Link,
+    Remove,
 }
 
 impl TryFrom<WireJob> for Job {
@@ -111,6 +129,12 @@ impl TryFrom<WireJob> for Job {
                 },
                 _ => return Err("a preview of a range needs `from` no later than `to`".into()),
             },
+            WireKind::Suggest => Work::Suggest,
+            WireKind::Link => Work::Link {
+                request: w.links.ok_or("a links job needs its `links`")?,
+                dry_run: w.dry_run,
+            },
+            WireKind::Remove => Work::Remove(w.removal.ok_or("a removal job needs its `removal`")?),
         };
         Ok(Job {
             account: w.account,
@@ -132,6 +156,9 @@ impl From<Job> for WireJob {
             from: None,
             to: None,
             week: None,
+            links: None,
+            removal: None,
+            dry_run: false,
         };
         match j.work {
             Work::Import { only, resume } => {
@@ -152,6 +179,16 @@ impl From<Job> for WireJob {
                 if let Some((from, to)) = range {
                     (w.from, w.to) = (Some(from), Some(to));
                 }
+            }
+            Work::Suggest => w.kind = WireKind::Suggest,
+            Work::Link { request, dry_run } => {
+                w.kind = WireKind::Link;
+                w.links = Some(request);
+                w.dry_run = dry_run;
+            }
+            Work::Remove(removal) => {
+                w.kind = WireKind::Remove;
+                w.removal = Some(removal);
             }
         }
         w

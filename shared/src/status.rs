@@ -24,7 +24,53 @@ pub struct AccountStatus {
     pub people_on_unknown_role: Vec<String>,
     /// How many there are (the list above names the first few).
     pub people_on_unknown_role_count: usize,
+    /// What the account's owner should know, in words: records held for a review of
+    /// their links, what a removal left.
+    #[serde(default)]
+    pub notices: Vec<String>,
     pub runs: Vec<RunRecord>,
+}
+
+/// The notices the latest runs give: the records the latest import held back for review,
+/// and the latest removal.
+fn notices(runs: &[RunRecord]) -> Vec<String> {
+    use crate::model::run::RunKind;
+    let mut out = vec![];
+    let latest_import = runs
+        .iter()
+        .find(|r| r.kind == RunKind::Sync && r.report.is_some());
+    if let Some(held) = latest_import
+        .and_then(|r| r.report.as_ref())
+        .map(|r| r.held)
+        .filter(|n| *n > 0)
+    {
+        out.push(format!(
+            "{held} record{} look{} like {} already in Runn: review the links",
+            if held == 1 { "" } else { "s" },
+            if held == 1 { "s" } else { "" },
+            if held == 1 { "one" } else { "ones" }
+        ));
+    }
+    let removal = runs.iter().find_map(|r| {
+        r.removal
+            .as_ref()
+            .filter(|rm| !rm.dry_run && r.kind == RunKind::Removal)
+            .map(|rm| (r, rm))
+    });
+    if let Some((run, rm)) = removal {
+        let archived = rm.archived.clients + rm.archived.projects + rm.archived.people;
+        out.push(format!(
+            "What the integration imported was removed on {}: {} actuals deleted, {archived} records archived. Archived records keep their Clockify references, so later imports do not create them again{}.",
+            run.finished_at.format("%Y-%m-%d"),
+            rm.actuals_deleted,
+            if rm.switched_off.is_empty() {
+                String::new()
+            } else {
+                format!("; switched off: {}", rm.switched_off.join(", "))
+            }
+        ));
+    }
+    out
 }
 
 impl AccountStatus {
@@ -43,6 +89,7 @@ impl AccountStatus {
             .iter()
             .find_map(|r| r.report.as_ref().filter(|r| r.people_read))
             .cloned();
+        let notices = notices(&recent);
         recent.truncate(runs as usize);
         let pending_run = store.pending(id).await?.map(|p| p.run_id);
         let stored = state.credentials;
@@ -55,6 +102,7 @@ impl AccountStatus {
                 .map(|r| r.unknown_role_people.named.clone())
                 .unwrap_or_default(),
             people_on_unknown_role_count: latest.map_or(0, |r| r.people_on_unknown_role),
+            notices,
             runs: recent,
         }))
     }

@@ -11,6 +11,7 @@ pub mod clockify;
 pub mod common;
 pub mod contract;
 pub mod demo;
+pub mod existing;
 pub mod generate;
 pub mod runn;
 pub mod schema;

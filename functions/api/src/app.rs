@@ -3,7 +3,7 @@
 //! and last (its log line, `Retry-After` on a 503).
 
 use crate::reply::Reply;
-use crate::{auth, imports, integration, previews, status};
+use crate::{auth, imports, integration, links, previews, status};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, Uri};
@@ -65,6 +65,22 @@ pub fn router(api: Arc<Api>) -> Router {
         .route(
             "/accounts/{accountId}/runs/{runId}",
             resource(get(status::run), &["GET"]),
+        )
+        .route(
+            "/accounts/{accountId}/link-suggestions",
+            resource(post(links::suggest), &["POST"]),
+        )
+        .route(
+            "/accounts/{accountId}/runs/{runId}/suggestions",
+            resource(get(links::suggestions), &["GET"]),
+        )
+        .route(
+            "/accounts/{accountId}/links",
+            resource(post(links::links), &["POST"]),
+        )
+        .route(
+            "/accounts/{accountId}/removals",
+            resource(post(links::removals), &["POST"]),
         )
         .route_layer(runn_signature.clone())
         .fallback_service(any(not_found).layer(runn_signature).with_state(api.clone()))

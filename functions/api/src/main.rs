@@ -1,5 +1,6 @@
 //! Behind API Gateway (HTTP API): the endpoints Runn's backend calls — "Save & Run", the
-//! import buttons, the previews, the status, turning the integration off. The contract is
+//! import buttons, the previews, the status, turning the integration off, and, for an
+//! existing Runn customer, the link suggestions, the links and the removals. The contract is
 //! `infra/api.yaml`; every answer is checked against it by the tests. Every request is
 //! signed (`shared::signature`); the signature binds the method, the path (so the
 //! account) and the body, so no request for one account can read or change another.
@@ -9,6 +10,7 @@ mod auth;
 mod imports;
 mod integration;
 mod kinds;
+mod links;
 mod merge;
 mod path;
 mod pending;

@@ -101,7 +101,7 @@ async fn fan_out_work(
                 account,
                 run_id: run_id.to_owned(),
                 trigger: Trigger::Schedule,
-                work,
+                work: work.clone(),
             });
         }
         // The daily import is the account's job until it ends: a press of an import

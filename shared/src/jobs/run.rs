@@ -6,12 +6,14 @@ use super::{clients, lease_holder, JobError, JobOutcome, WorkerConfig};
 use crate::account::{AccountId, Credential, Outcome, RunKind, RunRecord, Switches, Trigger};
 use crate::error::FailureClass;
 use crate::http::RequestCounts;
+use crate::model::links::{LinkReport, RemovalReport};
 use crate::model::plan::PlanSummary;
 use crate::model::scope::{Days, Scope};
 use crate::queue::{Job, Queue, Work, LEASE_RETRY_DELAY, PENDING_TTL};
 use crate::store::{LeaseAttempt, OpenedAccount, Store, StoreError};
 use crate::sync::engine::{self, Mode};
 use crate::sync::rules::autofill::last_complete_week;
+use crate::sync::{link, remove};
 use crate::sync::{today, ActualsReport, Ctx, ImportReport, Origins, RunLimits, StopSignal};
 use tokio::time::Instant;
 
@@ -49,7 +51,7 @@ pub async fn run_job(
         }
         Ok(Some(s)) => s,
     };
-    let preview = matches!(job.work, Work::Preview { .. });
+    let preview = matches!(job.work, Work::Preview { .. } | Work::Suggest);
     // Received: the account's mark (if it is this run's) lasts as long as the job may
     // still come back from the queue. A preview never holds the mark.
     if !preview {
@@ -143,6 +145,8 @@ fn failed_before_start(job: &Job, class: FailureClass, message: &str) -> RunReco
         report: None,
         actuals: None,
         plan: None,
+        links: None,
+        removal: None,
     }
 }
 
@@ -224,6 +228,8 @@ async fn leased(
         report: reports.import,
         actuals: reports.actuals,
         plan: reports.plan,
+        links: reports.links,
+        removal: reports.removal,
     };
     let (run, outcome, continuation) = match result {
         Ok(Ran::Nothing(why)) => return (Ok(JobOutcome::Dropped(why)), None),
@@ -262,7 +268,7 @@ fn decide(
     record: impl Fn(Outcome, Reports) -> RunRecord,
 ) -> (RunRecord, JobOutcome, Option<Job>) {
     let finished = reports.finished();
-    if !finished && matches!(job.work, Work::Preview { .. }) {
+    if !finished && matches!(job.work, Work::Preview { .. } | Work::Suggest) {
         // A preview is not continued: it says it ran out of time, and is not retried.
         let message = "the preview's time ran out before it had planned everything";
         let failed = Outcome::failed(FailureClass::Permanent, message);
@@ -295,14 +301,15 @@ fn decide(
     // A re-sync of a range goes on from the first day it did not finish; an import from
     // the first day of the window it did not finish (the back-fill keeps its own mark).
     let resume_from = reports.actuals.as_ref().and_then(|a| a.resume_from);
-    match (job.work, resume_from) {
-        (Work::Actuals { to, .. }, Some(from)) => next.work = Work::Actuals { from, to },
+    match (&job.work, resume_from) {
+        (Work::Actuals { to, .. }, Some(from)) => next.work = Work::Actuals { from, to: *to },
         (Work::Import { only, .. }, Some(day)) => {
             next.work = Work::Import {
-                only,
+                only: *only,
                 resume: Some(day),
             }
         }
+        // A links or removal run plans again: what it did is no longer in its plan.
         _ => {}
     }
     (
@@ -355,6 +362,9 @@ fn kind_of(job: &Job) -> RunKind {
         Work::Autofill { .. } => RunKind::Autofill,
         Work::Preview { .. } => RunKind::Preview,
         Work::Import { .. } | Work::Actuals { .. } => RunKind::Sync,
+        Work::Suggest => RunKind::Suggest,
+        Work::Link { .. } => RunKind::Link,
+        Work::Remove(_) => RunKind::Removal,
     }
 }
 
@@ -366,6 +376,8 @@ struct Reports {
     plan: Option<PlanSummary>,
     /// The import's plan, kept for a preview's summary.
     plan_import: Option<crate::model::plan::ImportPlan>,
+    links: Option<LinkReport>,
+    removal: Option<RemovalReport>,
 }
 
 impl Reports {
@@ -376,6 +388,8 @@ impl Reports {
             && plan
                 .and_then(|p| p.actuals.as_ref())
                 .is_none_or(|r| r.finished)
+            && self.links.as_ref().is_none_or(|r| r.finished)
+            && self.removal.as_ref().is_none_or(|r| r.finished)
     }
     /// Writes, and back-fill chunks saved as done: what a continuation starts after.
     fn progress(&self) -> usize {
@@ -384,6 +398,8 @@ impl Reports {
                 .actuals
                 .as_ref()
                 .map_or(0, |r| r.writes + r.backfilled_chunks)
+            + self.links.as_ref().map_or(0, |r| r.writes)
+            + self.removal.as_ref().map_or(0, |r| r.writes)
     }
     fn writes(&self) -> usize {
         self.import.as_ref().map_or(0, |r| r.writes) + self.actuals.as_ref().map_or(0, |r| r.writes)
@@ -424,20 +440,22 @@ async fn run_work(
 /// nothing to do (and why).
 fn scope_of(job: &Job, switches: Switches) -> Result<Scope, String> {
     let kinds = |only: Option<Switches>| switches.and(only.unwrap_or(Switches::ALL));
-    let scope = match job.work {
+    let scope = match &job.work {
         Work::Import { only, resume } => Scope {
-            resume,
-            ..Scope::daily(kinds(only))
+            resume: *resume,
+            ..Scope::daily(kinds(*only))
         },
-        Work::Actuals { from, to } => Scope::range(from, to),
+        Work::Actuals { from, to } => Scope::range(*from, *to),
         Work::Preview { only, range } => {
-            let mut scope = Scope::daily(kinds(only));
-            if let Some((from, to)) = range {
+            let mut scope = Scope::daily(kinds(*only));
+            if let Some((from, to)) = *range {
                 scope.days = Days::Range { from, to };
             }
             scope
         }
-        Work::Autofill { .. } => return Ok(Scope::daily(Switches::ALL)),
+        Work::Autofill { .. } | Work::Suggest | Work::Link { .. } | Work::Remove(_) => {
+            return Ok(Scope::daily(Switches::ALL))
+        }
     };
     if !scope.kinds.imports_entities() && !scope.kinds.actuals {
         return Err("nothing to do: the switches for it are off".into());
@@ -450,6 +468,9 @@ fn scope_of(job: &Job, switches: Switches) -> Result<Scope, String> {
 async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran, JobError> {
     let settings = ctx.settings;
     let id = &settings.id;
+    if let Some(ran) = dispatch_links(ctx, job, limits).await? {
+        return Ok(ran);
+    }
     if let Work::Autofill { week } = job.work {
         if !settings.autofill {
             return Ok(Ran::Nothing(format!("autofill is off for {id}")));
@@ -518,4 +539,98 @@ async fn sync(
         reports.actuals = Some(report);
     }
     Ok(reports)
+}
+
+/// The links and removal jobs: `None` for every other kind.
+async fn dispatch_links(
+    ctx: &Ctx<'_>,
+    job: &Job,
+    limits: RunLimits<'_>,
+) -> Result<Option<Ran>, JobError> {
+    let ws = &ctx.settings.clockify_workspace;
+    let origins = Origins {
+        store: ctx.store,
+        account: ctx.account,
+        run_id: &job.run_id,
+    };
+    let reports = match &job.work {
+        Work::Suggest => {
+            let suggestions = link::suggestions(ws, ctx.clockify, ctx.runn, origins).await?;
+            ctx.store
+                .save_suggestions(ctx.account, &job.run_id, &suggestions)
+                .await?;
+            Reports {
+                links: Some(link::suggestions_report(&suggestions)),
+                ..Default::default()
+            }
+        }
+        Work::Link { request, dry_run } => {
+            let mode = if *dry_run { Mode::DRY_RUN } else { Mode::APPLY };
+            let report =
+                link::link(ws, ctx.clockify, ctx.runn, origins, request, limits, mode).await?;
+            Reports {
+                links: Some(report),
+                ..Default::default()
+            }
+        }
+        Work::Remove(request) => {
+            let mode = if request.dry_run {
+                Mode::DRY_RUN
+            } else {
+                Mode::APPLY
+            };
+            let mut report = remove::remove(ctx, origins, request, limits, mode).await?;
+            if report.finished && !request.dry_run {
+                report.switched_off = switch_off(ctx, request.kinds).await?;
+            }
+            Reports {
+                removal: Some(report),
+                ..Default::default()
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(Ran::Did(Box::new(reports))))
+}
+
+/// Switches off the kinds a removal removed, so the next daily run does not bring them
+/// back (Save & Run switches them on again). A conditional write, re-decided on conflict.
+async fn switch_off(ctx: &Ctx<'_>, removed: Switches) -> Result<Vec<String>, JobError> {
+    for _ in 0..5 {
+        let Some(state) = ctx.store.state(ctx.account).await? else {
+            return Ok(vec![]);
+        };
+        let mut settings = state.settings;
+        let before = settings.switches;
+        settings.switches = Switches {
+            clients_and_projects: before.clients_and_projects && !removed.clients_and_projects,
+            people: before.people && !removed.people,
+            actuals: before.actuals && !removed.actuals,
+        };
+        let off: Vec<String> = [
+            (
+                before.clients_and_projects != settings.switches.clients_and_projects,
+                "clients and projects",
+            ),
+            (before.people != settings.switches.people, "people"),
+            (before.actuals != settings.switches.actuals, "actuals"),
+        ]
+        .into_iter()
+        .filter(|(changed, _)| *changed)
+        .map(|(_, name)| name.to_owned())
+        .collect();
+        if off.is_empty() {
+            return Ok(off);
+        }
+        match ctx.store.update_settings(&settings, state.version).await? {
+            crate::store::Write::Applied => return Ok(off),
+            crate::store::Write::Missing => return Ok(vec![]),
+            crate::store::Write::Conflict => continue,
+        }
+    }
+    Err(StoreError::Unavailable {
+        operation: format!("switch off what was removed for account {}", ctx.account),
+        reason: "the account kept changing".into(),
+    }
+    .into())
 }

@@ -2,6 +2,7 @@
 //! and what it did.
 
 use crate::error::FailureClass;
+use crate::model::links::{LinkReport, RemovalReport};
 use crate::model::plan::PlanSummary;
 use crate::model::report::{ActualsReport, ImportReport};
 use chrono::{DateTime, Utc};
@@ -57,6 +58,12 @@ pub enum RunKind {
     Sync,
     Autofill,
     Preview,
+    /// The link suggestions (reads only).
+    Suggest,
+    /// A reviewed list of links applied.
+    Link,
+    /// What the integration imported, removed (or, dry, listed).
+    Removal,
 }
 
 /// One run of an account's job, as its status shows it.
@@ -78,6 +85,12 @@ pub struct RunRecord {
     /// A preview's plan: what the run would do (bounded as reports are).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<PlanSummary>,
+    /// A suggestions or links run's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<LinkReport>,
+    /// A removal's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<RemovalReport>,
 }
 
 #[cfg(test)]

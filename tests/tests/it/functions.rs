@@ -604,6 +604,8 @@ async fn the_real_api_binary_keeps_credentials_to_their_hosts_reads_back_every_r
             report: None,
             actuals: None,
             plan: None,
+            links: None,
+            removal: None,
         };
         aws.store.record_run(&id, &record).await.unwrap();
     }

@@ -348,13 +348,24 @@ async fn the_worker_imports_and_records_the_run_and_keeps_no_id_table() {
     assert!(q.sent.lock().unwrap().is_empty(), "no continuation needed");
 
     // Runn's references are the record of truth: the table holds the account and its
-    // runs, each run set to expire after 90 days, and no table of ids to drift.
+    // runs, each run set to expire after 90 days, and no table of ids to match on: the
+    // record of creates (one item per record created, the second run adding none) only
+    // says what a removal may archive.
     let items = aws.db.scan().table_name(&aws.table).send().await.unwrap();
     let now = chrono::Utc::now().timestamp();
+    let created = items
+        .items()
+        .iter()
+        .filter(|i| i["sk"].as_s().unwrap().starts_with("CREATED#"))
+        .count();
+    assert_eq!(created, 3 + 4 + 5);
     for item in items.items() {
         let sk = item["sk"].as_s().unwrap();
         assert!(
-            sk == "ACCOUNT" || sk.starts_with("RUN#") || sk.starts_with("RUNID#"),
+            sk == "ACCOUNT"
+                || sk.starts_with("RUN#")
+                || sk.starts_with("RUNID#")
+                || sk.starts_with("CREATED#"),
             "unexpected item {sk}"
         );
         if sk.starts_with("RUN") {
@@ -919,6 +930,8 @@ async fn a_run_record_of_6000_skips_is_stored_and_read_back_with_its_counts() {
         report: Some(report.clone()),
         actuals: None,
         plan: None,
+        links: None,
+        removal: None,
     };
     let bytes = serde_json::to_string(&run).unwrap().len();
     println!("largest run record for 6,000 skips and 500 failures: {bytes} bytes");

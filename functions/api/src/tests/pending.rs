@@ -77,7 +77,9 @@ async fn a_follow_up_follows_the_job_pending_now_when_the_one_it_saw_ended() {
         only: None,
         resume: None,
     };
-    let (run_id, queued) = queue_job(&marks, &queue, &acme(), all, true).await.unwrap();
+    let (run_id, queued) = queue_job(&marks, &queue, &acme(), all.clone(), true)
+        .await
+        .unwrap();
     // Not the press's narrower job: a follow-up with the new settings, holding the mark.
     assert!(queued);
     assert_ne!(run_id, "press-people");

@@ -43,13 +43,28 @@ impl RunnRecords {
     }
 }
 
-/// A name as it is compared: accents folded, case and spaces normalised.
+/// A name as it is compared: accents folded (and the letters no decomposition takes
+/// apart: ł, ø, đ, ß, æ, œ, ı, þ), case and spaces normalised.
 pub fn normalise(name: &str) -> String {
-    let folded: String = name
+    let lower: String = name
         .nfkd()
         .filter(|c| !is_combining_mark(*c))
         .collect::<String>()
         .to_lowercase();
+    let mut folded = String::with_capacity(lower.len());
+    for c in lower.chars() {
+        match c {
+            'ł' => folded.push('l'),
+            'ø' => folded.push('o'),
+            'đ' | 'ð' => folded.push('d'),
+            'ı' => folded.push('i'),
+            'ß' => folded.push_str("ss"),
+            'æ' => folded.push_str("ae"),
+            'œ' => folded.push_str("oe"),
+            'þ' => folded.push_str("th"),
+            c => folded.push(c),
+        }
+    }
     folded.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
@@ -530,6 +545,8 @@ mod tests {
     fn names_are_compared_without_accents_case_or_extra_spaces() {
         assert_eq!(normalise("  Zoë   Ødegård "), normalise("zoe ødegard"));
         assert_eq!(normalise("José  MARTÍNEZ"), "jose martinez");
+        assert_eq!(normalise("Łukasz Søreide"), normalise("LUKASZ SOREIDE"));
+        assert_eq!(normalise("Strauß"), "strauss");
         assert_eq!(normalise_email(" Ana@Example.COM "), "ana@example.com");
     }
 
