@@ -91,6 +91,7 @@ pub fn merge_settings(
         // Saving working credentials re-enables an account disabled for rejected ones.
         enabled: true,
         disabled_reason: None,
+        people_filter: None,
     };
     settings
         .validate_on(hosts, today)

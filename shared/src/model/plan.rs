@@ -45,6 +45,8 @@ pub enum SkipReason {
     ClientNotImported,
     /// Not an active member of the workspace.
     NotActiveMember,
+    /// Outside the account's people filter.
+    LeftOutByFilter,
 }
 
 impl SkipReason {
@@ -56,6 +58,7 @@ impl SkipReason {
             SkipReason::MissingClient => "has no client in Clockify",
             SkipReason::ClientNotImported => "its client is not imported",
             SkipReason::NotActiveMember => "not an active member of the workspace",
+            SkipReason::LeftOutByFilter => "left out by the people filter",
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod actuals;
 pub mod autofill;
 pub mod import;
 pub mod names;
+pub mod people_filter;
 pub mod reads;
 #[cfg(test)]
 pub(crate) mod testing;
