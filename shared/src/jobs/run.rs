@@ -462,7 +462,7 @@ async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran
         })));
     }
     let scope = match scope_of(job, settings.switches) {
-        Ok(scope) => scope,
+        Ok(scope) => scope.filtered(settings.people_filter.as_ref()),
         Err(why) => return Ok(Ran::Nothing(format!("{why} ({id})"))),
     };
     let preview = matches!(job.work, Work::Preview { .. });

@@ -10,7 +10,7 @@ use crate::ids::{
     RunnRoleId, WorkspaceId,
 };
 use crate::model::account::Switches;
-use crate::model::plan::DayWrite;
+use crate::model::plan::{DayWrite, Skip};
 use crate::model::report::person_name;
 use crate::model::scope::Scope;
 use crate::runn::{
@@ -34,6 +34,9 @@ pub struct ImportInputs {
     /// Linked people in Runn (not archived) and their names: who is on "Unknown" after the
     /// import is named from these and the current contracts alone.
     pub linked_names: HashMap<RunnPersonId, String>,
+    /// Clockify's users the people filter leaves out (not in `clockify.users`): the
+    /// import's skips for them.
+    pub left_out: Vec<Skip>,
 }
 
 /// Reads what the import of `kinds` needs, from both sides.
@@ -76,6 +79,10 @@ pub async fn import_inputs(
             .into_iter()
             .filter(|u| scope.covers_user(&u.id))
             .collect();
+        let filter = scope.people_filter.as_ref();
+        if let Some(included) = super::people::included(clockify, ws, filter).await? {
+            inputs.left_out = super::people::leave_out(&mut inputs.clockify.users, &included);
+        }
     }
     Ok(inputs)
 }

@@ -7,6 +7,7 @@ pub(crate) mod apply;
 pub mod engine;
 pub mod gather;
 pub mod hours;
+pub mod people;
 pub mod rules;
 
 pub use crate::model::account::Switches;

@@ -11,6 +11,7 @@ mod functions;
 mod hardening;
 mod import;
 mod infra;
+mod people_filter;
 mod pipeline;
 mod runn_client;
 mod secrets;
