@@ -12,7 +12,8 @@ use chrono::NaiveDate;
 use clap::{Parser, Subcommand};
 use shared::account::Switches;
 use shared::account::{
-    check_rebinding_state, switches_actuals_on, Account, AccountId, AccountSettings, Kind, Trigger,
+    check_people_filter_change, check_rebinding_state, people_filter_changes, switches_actuals_on,
+    Account, AccountId, AccountSettings, Kind, PeopleFilter, Trigger,
 };
 use shared::hosts::HostPolicy;
 use shared::jobs::{self, JobOutcome, WorkerConfig};
@@ -312,8 +313,15 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
         }
         Command::Account(AccountCommand::Put { file }) => {
             let raw = std::fs::read(file).map_err(|e| format!("{}: {e}", file.display()))?;
-            let account: Account = parse_account(&raw)
+            let mut account: Account = parse_account(&raw)
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
+            // Stored as Save & Run stores it: normalised, and none when it leaves everyone in.
+            account.settings.people_filter = account
+                .settings
+                .people_filter
+                .as_ref()
+                .map(PeopleFilter::normalized)
+                .filter(|f| !f.is_empty());
             account
                 .validate(HostPolicy::from_env())
                 .map_err(|e| format!("{} is not a valid account: {e}", file.display()))?;
@@ -527,6 +535,9 @@ async fn put_account(store: &DynamoStore, account: &Account) -> Fallible<()> {
         if switches_actuals_on(old.as_ref().map(|s| &s.settings), &account.settings) {
             unknown_gate(account).await?;
         }
+        if people_filter_changes(old.as_ref().map(|s| &s.settings), &account.settings) {
+            people_filter_gate(account).await?;
+        }
         let version = old.as_ref().map_or(0, |s| s.version);
         match store.replace_account(account, version).await? {
             Write::Applied => return Ok(()),
@@ -555,6 +566,8 @@ async fn set_account(
             .map_err(|e| format!("not changed: {e}"))?;
         check_rebinding_state(&current, &settings, |_| false)
             .map_err(|e| format!("not changed: {e}"))?;
+        check_people_filter_change(Some(&current.settings), &settings, false)
+            .map_err(|e| format!("not changed: {e}"))?;
         if switches_actuals_on(Some(&current.settings), &settings) {
             let Some(opened) = store.open_account(id).await? else {
                 return Err(format!("no account {id}").into());
@@ -568,6 +581,19 @@ async fn set_account(
         }
     }
     Err(format!("account {id} kept changing while it was being updated; not changed").into())
+}
+
+/// Refuses a changed people filter that names a group the workspace does not have,
+/// asking Clockify with the file's key (as Save & Run does with the request's).
+async fn people_filter_gate(account: &Account) -> Fallible<()> {
+    let Some(filter) = &account.settings.people_filter else {
+        return Ok(());
+    };
+    let (clockify, _) = jobs::clients(account, &WorkerConfig::default(), None)?;
+    let ws = &account.settings.clockify_workspace;
+    shared::checks::check_people_filter(&clockify, ws, filter)
+        .await
+        .map_err(|e| format!("{e}; nothing was saved.").into())
 }
 
 /// Refuses to turn actuals on while linked people are still on "Unknown".

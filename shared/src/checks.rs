@@ -2,13 +2,14 @@
 //! credential is used read-only, within a short deadline (API Gateway allows 30 s in all),
 //! and a refusal names the field in words a person understands.
 
-use crate::account::AccountSettings;
+use crate::account::{AccountSettings, PeopleFilter};
 use crate::clockify::{ClockifyClient, ClockifyHost, WorkspaceRole};
 use crate::error::{ApiError, FailureClass};
 use crate::hosts::{check_resolved, HostPolicy, Resolver};
 use crate::ids::WorkspaceId;
+use crate::runn::RunnClient;
 use crate::runn::RunnHost;
-use crate::runn::{PeopleFilter, RunnClient};
+use crate::sync::rules::people_filter::missing_groups;
 use futures::StreamExt;
 use url::Url;
 
@@ -149,11 +150,47 @@ pub async fn check_clockify(
     )))
 }
 
+/// Refuses a people filter that names a user group the workspace does not have: the
+/// groups are read with the key being checked (and within its deadline).
+pub async fn check_people_filter(
+    clockify: &ClockifyClient,
+    workspace: &WorkspaceId,
+    filter: &PeopleFilter,
+) -> Result<(), CheckError> {
+    if filter.include_groups.is_empty() {
+        return Ok(());
+    }
+    let fail = |e| refusal(e, "Clockify", CLOCKIFY_KEY, "clockify_host");
+    let groups = crate::sync::all(clockify.user_groups(workspace))
+        .await
+        .map_err(fail)?;
+    let missing = missing_groups(filter, &groups);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    const SHOWN: usize = 10;
+    let mut list = missing
+        .iter()
+        .take(SHOWN)
+        .map(|g| crate::model::report::clip(g.as_str(), 80))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if missing.len() > SHOWN {
+        list.push_str(&format!(" and {} more", missing.len() - SHOWN));
+    }
+    Err(CheckError::Refused {
+        field: "people_filter",
+        message: format!(
+            "the Clockify workspace {workspace} has no user group {list}; include only groups it has"
+        ),
+    })
+}
+
 /// Checks a Runn token: who it is (`GET /me/`) and a read the import needs (people).
 pub async fn check_runn(runn: &RunnClient) -> Result<(), CheckError> {
     let fail = |e| refusal(e, "Runn", RUNN_TOKEN, "runn_host");
     runn.me().await.map_err(fail)?;
-    let mut people = runn.people(&PeopleFilter::default());
+    let mut people = runn.people(&crate::runn::PeopleFilter::default());
     if let Some(Err(e)) = people.next().await {
         return Err(fail(e));
     }

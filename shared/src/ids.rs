@@ -35,6 +35,8 @@ clockify_id!(
     ClockifyUserId,
     /// A Clockify time entry id.
     TimeEntryId,
+    /// A Clockify user group id (the people filter names the groups it includes).
+    UserGroupId,
 );
 
 macro_rules! runn_id {

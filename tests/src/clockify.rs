@@ -50,6 +50,9 @@ pub struct WorkspaceData {
     pub users: Vec<SimUser>,
     #[serde(default)]
     pub time_entries: Vec<SimTimeEntry>,
+    /// User groups, each with its members' ids (`GET .../user-groups`).
+    #[serde(default)]
+    pub user_groups: Vec<SimUserGroup>,
 }
 
 fn yes() -> bool {
@@ -67,6 +70,7 @@ impl Default for WorkspaceData {
             projects: vec![],
             users: vec![],
             time_entries: vec![],
+            user_groups: vec![],
         }
     }
 }
@@ -115,6 +119,15 @@ pub struct SimUser {
 
 fn active() -> String {
     "ACTIVE".into()
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SimUserGroup {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub user_ids: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -195,6 +208,10 @@ impl ClockifySim {
                 get(list_projects),
             )
             .route("/api/v1/workspaces/{workspaceId}/users", get(list_users))
+            .route(
+                "/api/v1/workspaces/{workspaceId}/user-groups",
+                get(list_user_groups),
+            )
             .route("/api/v1/user", get(current_user))
             .route(
                 "/api/v1/workspaces/{workspaceId}/user/{userId}/time-entries",
@@ -464,6 +481,58 @@ async fn list_users(
                        "memberships": ms, "customFields": [],
                        "settings": {"timeZone": u.time_zone, "dateFormat": "MM/DD/YYYY", "timeFormat": "HOUR24",
                                     "weekStart": "MONDAY"}})
+            })
+            .collect::<Vec<_>>()
+    })?;
+    Ok(page_of(items, page, size))
+}
+
+/// `GET /v1/workspaces/{workspaceId}/user-groups`: `UserGroupDtoV1`s, paged as every
+/// list, with the `name` (substring, any case) filter and the spec's sorting. The
+/// simulator's groups belong to no project, so a `project-id` filter matches none; they
+/// have no team managers either.
+async fn list_user_groups(
+    State(s): State<AppState>,
+    Path(ws): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Res {
+    let (page, size) = paging(&q, MAX_PAGE_SIZE)?;
+    opt_bool(&q, "includeTeamManagers")?;
+    let column = match q.get("sort-column").map(String::as_str) {
+        None => None,
+        Some(c @ ("ID" | "NAME")) => Some(c.to_owned()),
+        Some(_) => return Err(bad_request("sort-column: invalid value")),
+    };
+    let descending = match q.get("sort-order").map(String::as_str) {
+        None | Some("ASCENDING") => false,
+        Some("DESCENDING") => true,
+        Some(_) => return Err(bad_request("sort-order: invalid value")),
+    };
+    let name = q.get("name").map(|n| n.to_lowercase());
+    let in_no_project = q.get("project-id").is_some_and(|p| !p.is_empty());
+    let items = with_ws(&s, &ws, |w| {
+        let mut groups: Vec<&SimUserGroup> = w
+            .user_groups
+            .iter()
+            .filter(|_| !in_no_project)
+            .filter(|g| {
+                name.as_ref()
+                    .is_none_or(|n| g.name.to_lowercase().contains(n))
+            })
+            .collect();
+        match column.as_deref() {
+            Some("ID") => groups.sort_by(|a, b| a.id.cmp(&b.id)),
+            Some(_) => groups.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id))),
+            None => {}
+        }
+        if descending {
+            groups.reverse();
+        }
+        groups
+            .into_iter()
+            .map(|g| {
+                json!({"id": g.id, "name": g.name, "userIds": g.user_ids, "workspaceId": w.id,
+                       "teamManagers": []})
             })
             .collect::<Vec<_>>()
     })?;

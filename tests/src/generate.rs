@@ -1,8 +1,9 @@
 //! Makes a Clockify account of any size, deterministically from a seed: clients (some
 //! archived), projects with and without a client (some archived), users in several time
-//! zones with one-word, accented and padded names, and months of time entries.
+//! zones with one-word, accented and padded names, months of time entries, and
+//! (optionally) user groups.
 
-use crate::clockify::{SimClient, SimProject, SimTimeEntry, SimUser, WorkspaceData};
+use crate::clockify::{SimClient, SimProject, SimTimeEntry, SimUser, SimUserGroup, WorkspaceData};
 use chrono::{Duration, NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use rand::rngs::StdRng;
@@ -28,6 +29,8 @@ pub struct GenSpec {
     pub days: u32,
     /// Running timers among the entries (no end).
     pub running: usize,
+    /// User groups ("Group 0", "Group 1", ...): user `i` is in group `i % groups`.
+    pub groups: usize,
 }
 
 impl Default for GenSpec {
@@ -46,6 +49,7 @@ impl Default for GenSpec {
             first_day: NaiveDate::from_ymd_opt(2025, 5, 1).expect("valid date"),
             days: 30,
             running: 0,
+            groups: 0,
         }
     }
 }
@@ -173,6 +177,8 @@ pub fn workspace(spec: &GenSpec) -> WorkspaceData {
             });
         }
     }
+    // Drawn last, so a spec without groups generates what it always did.
+    let user_groups = groups(spec, &users, &mut rng);
     WorkspaceData {
         id: spec.workspace_id.clone(),
         name: "Generated Workspace".into(),
@@ -180,8 +186,25 @@ pub fn workspace(spec: &GenSpec) -> WorkspaceData {
         projects,
         users,
         time_entries,
+        user_groups,
         ..Default::default()
     }
+}
+
+/// `spec.groups` groups, user `i` in group `i % groups`.
+fn groups(spec: &GenSpec, users: &[SimUser], rng: &mut StdRng) -> Vec<SimUserGroup> {
+    (0..spec.groups)
+        .map(|g| SimUserGroup {
+            id: hex_id(rng),
+            name: format!("Group {g}"),
+            user_ids: users
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % spec.groups == g)
+                .map(|(_, u)| u.id.clone())
+                .collect(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -216,5 +239,29 @@ mod tests {
         let zones: std::collections::HashSet<_> =
             a.users.iter().map(|u| u.time_zone.clone()).collect();
         assert!(zones.len() >= 5);
+        assert!(a.user_groups.is_empty());
+    }
+
+    #[test]
+    fn groups_take_users_in_turn_and_leave_the_rest_as_it_was() {
+        let plain = GenSpec {
+            users: 5,
+            ..Default::default()
+        };
+        let grouped = GenSpec {
+            groups: 2,
+            ..plain.clone()
+        };
+        let (a, b) = (workspace(&plain), workspace(&grouped));
+        assert_eq!(
+            serde_json::to_value(&a.time_entries).unwrap(),
+            serde_json::to_value(&b.time_entries).unwrap()
+        );
+        assert_eq!(b.user_groups.len(), 2);
+        assert_eq!(
+            b.user_groups[0].user_ids,
+            [&b.users[0].id, &b.users[2].id, &b.users[4].id].map(String::clone)
+        );
+        assert_eq!(b.user_groups[1].user_ids.len(), 2);
     }
 }

@@ -195,6 +195,7 @@ pub fn offline_account(id: &str) -> shared::account::Account {
             time_zone: chrono_tz::Europe::London,
             enabled: true,
             disabled_reason: None,
+            people_filter: None,
         },
         runn_token: SecretString::from(RUNN_TOKEN.to_owned()),
         clockify_api_key: SecretString::from(crate::demo::API_KEY.to_owned()),

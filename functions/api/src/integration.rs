@@ -12,7 +12,9 @@ use axum::body::Bytes;
 use axum::extract::State;
 use serde_json::json;
 use shared::account::AccountId;
-use shared::checks::{check_clockify, check_hosts, check_runn, unknown_role_gate, CheckError};
+use shared::checks::{
+    check_clockify, check_hosts, check_people_filter, check_runn, unknown_role_gate, CheckError,
+};
 use shared::clockify::{ClockifyClient, ClockifyConfig};
 use shared::queue::Work;
 use shared::runn::{RunnClient, RunnConfig};
@@ -76,7 +78,8 @@ fn refused(e: CheckError) -> Reply {
 
 /// Every check Save & Run makes before it saves, side by side within the check time:
 /// every host resolved, the Clockify key and the Runn token given (each only against
-/// what it is given with), and the "Unknown" role gate. The Clockify check's warning
+/// what it is given with; the key also reads the people filter's groups, when it names
+/// any), and the "Unknown" role gate. The Clockify check's warning
 /// (a key that is not an admin's), if any.
 async fn run_checks(
     api: &Api,
@@ -103,7 +106,11 @@ async fn run_checks(
             field: "clockify_host",
             message: e.to_string(),
         })?;
-        check_clockify(&client, &settings.clockify_workspace).await
+        let warning = check_clockify(&client, &settings.clockify_workspace).await?;
+        if let Some(filter) = &settings.people_filter {
+            check_people_filter(&client, &settings.clockify_workspace, filter).await?;
+        }
+        Ok(warning)
     };
     let runn_check = async {
         let Some(token) = &req.runn_token else {

@@ -6,8 +6,9 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use serde::Deserialize;
 use shared::account::{
-    check_rebinding_state, switches_actuals_on, validate_credential, AccountId, AccountSettings,
-    Credential, SettingsError, Switches, DEFAULT_WINDOW_DAYS,
+    check_people_filter_change, check_rebinding_state, switches_actuals_on, validate_credential,
+    AccountId, AccountSettings, Credential, PeopleFilter, SettingsError, Switches,
+    DEFAULT_WINDOW_DAYS,
 };
 use shared::clockify::ClockifyHost;
 use shared::hosts::HostPolicy;
@@ -35,6 +36,10 @@ pub struct IntegrationRequest {
     /// Absent: kept as it is, and on for a new integration.
     #[serde(default)]
     pub autofill: Option<bool>,
+    /// Who is imported. Absent: kept as it is (none for a new integration: everyone);
+    /// empty: everyone. A change needs the Clockify key (it checks the groups).
+    #[serde(default)]
+    pub people_filter: Option<PeopleFilter>,
     pub time_zone: Tz,
     /// Absent: the stored one is kept (Runn's form shows it masked).
     #[serde(default)]
@@ -91,6 +96,7 @@ pub fn merge_settings(
         // Saving working credentials re-enables an account disabled for rejected ones.
         enabled: true,
         disabled_reason: None,
+        people_filter: merged_filter(req, old),
     };
     settings
         .validate_on(hosts, today)
@@ -107,6 +113,12 @@ pub fn merge_settings(
             }
         })?;
     }
+    check_people_filter_change(old, &settings, req.clockify_api_key.is_some()).map_err(|e| {
+        SettingsError {
+            field: e.field,
+            reason: format!("{}; nothing was saved", e.reason),
+        }
+    })?;
     // Actuals being switched on: no linked person may still be on "Unknown".
     let gate = switches_actuals_on(old, &settings);
     if gate && req.runn_token.is_none() {
@@ -122,6 +134,16 @@ pub fn merge_settings(
         gate,
         changed,
     })
+}
+
+/// The people filter to save: the request's, or the stored one when it sends none; as it
+/// is compared (normalised), and none when it leaves everyone in.
+fn merged_filter(req: &IntegrationRequest, old: Option<&AccountSettings>) -> Option<PeopleFilter> {
+    req.people_filter
+        .as_ref()
+        .or(old.and_then(|s| s.people_filter.as_ref()))
+        .map(PeopleFilter::normalized)
+        .filter(|f| !f.is_empty())
 }
 
 /// Each credential given can be sent at all; each left out is stored.
@@ -348,6 +370,81 @@ mod tests {
         let on =
             json!({"switches": {"clients_and_projects": true, "people": true, "actuals": true}});
         assert_eq!(refused(&request(on), Some(&on_already)).0, "runn_token");
+    }
+
+    #[test]
+    fn changing_the_people_filter_needs_the_clockify_key() {
+        let s = stored();
+        let filter = json!({"people_filter": {"include_groups": ["g1"], "exclude_emails": []}});
+        let (field, why) = refused(&request(filter.clone()), Some(&s));
+        assert_eq!(field, "clockify_api_key");
+        assert!(
+            why.contains("people filter") && why.ends_with("nothing was saved"),
+            "{why}"
+        );
+        let mut with_key = filter.clone();
+        with_key["clockify_api_key"] = json!("ck_k");
+        let m = merge(&request(with_key), Some(&s)).unwrap();
+        assert!(m.changed);
+        assert_eq!(
+            m.settings.people_filter.unwrap().include_groups,
+            [shared::ids::UserGroupId::from("g1")]
+        );
+        // Clearing it is a change too.
+        let mut filtered = s.clone();
+        filtered.settings.people_filter = Some(PeopleFilter {
+            include_groups: vec!["g1".into()],
+            exclude_emails: vec![],
+        });
+        let cleared = request(json!({"people_filter": {}}));
+        assert_eq!(refused(&cleared, Some(&filtered)).0, "clockify_api_key");
+    }
+
+    #[test]
+    fn the_people_filter_left_out_or_typed_another_way_is_kept_without_the_key() {
+        let mut s = stored();
+        s.settings.people_filter = Some(PeopleFilter {
+            include_groups: vec!["g1".into(), "g2".into()],
+            exclude_emails: vec!["ana@example.com".into()],
+        });
+        // Left out: kept as it is.
+        let m = merge(&request(json!({})), Some(&s)).unwrap();
+        assert_eq!(m.settings.people_filter, s.settings.people_filter);
+        assert!(!m.changed);
+        // The same, in another order, case and spacing: no change, no key needed.
+        let same = json!({"people_filter": {"include_groups": ["g2", " g1"],
+            "exclude_emails": [" ANA@Example.com ", "ana@example.com"]}});
+        let m = merge(&request(same), Some(&s)).unwrap();
+        assert_eq!(m.settings.people_filter, s.settings.people_filter);
+        assert!(!m.changed);
+        // An empty filter on a new integration is stored as none: everyone.
+        let m = merge(&with_keys(json!({"people_filter": {}})), None).unwrap();
+        assert_eq!(m.settings.people_filter, None);
+    }
+
+    #[test]
+    fn a_people_filter_out_of_bounds_is_refused_naming_it() {
+        let groups: Vec<String> = (0..101).map(|i| format!("g{i}")).collect();
+        let emails: Vec<String> = (0..1001).map(|i| format!("u{i}@x.com")).collect();
+        for filter in [
+            json!({"include_groups": groups}),
+            json!({"exclude_emails": emails}),
+            json!({"include_groups": ["../admin"]}),
+            json!({"include_groups": [""]}),
+            json!({"exclude_emails": ["not an address"]}),
+            json!({"exclude_emails": [format!("{}@x.com", "a".repeat(300))]}),
+        ] {
+            let req = with_keys(json!({ "people_filter": filter.clone() }));
+            let (field, why) = refused(&req, None);
+            assert_eq!(field, "people_filter", "{filter}: {why}");
+            assert!(why.ends_with("nothing was saved"), "{why}");
+        }
+        let at_most: Vec<String> = (0..100).map(|i| format!("g{i}")).collect();
+        let req = with_keys(json!({"people_filter": {"include_groups": at_most}}));
+        assert!(merge(&req, None).is_ok());
+        // An unknown field inside it is refused as any unknown field is.
+        let body = form(json!({"people_filter": {"include_groups": [], "groups": []}}));
+        assert!(serde_json::from_value::<IntegrationRequest>(body).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod model;
 
 pub use model::{
     Client, DateRange, InvertedRange, Membership, MembershipStatus, Project, TimeEntry, User,
-    UserSettings, Workspace,
+    UserGroup, UserSettings, Workspace,
 };
 pub use model::{CurrentUser, WorkspaceRole};
 
@@ -359,6 +359,21 @@ impl ClockifyClient {
             vec![
                 ("memberships", "WORKSPACE".into()),
                 ("include-roles", "false".into()),
+            ],
+        )
+    }
+
+    /// All user groups of the workspace, each with its members' ids (the people filter's
+    /// groups). Paged like every other list.
+    pub fn user_groups(&self, ws: &WorkspaceId) -> PageStream<'_, UserGroup> {
+        let url = format!("{}/v1/workspaces/{ws}/user-groups", self.api);
+        // A stable order, so no group moves from one page to another between two reads.
+        self.list(
+            "GET /v1/workspaces/{workspaceId}/user-groups",
+            url,
+            vec![
+                ("sort-column", "ID".into()),
+                ("sort-order", "ASCENDING".into()),
             ],
         )
     }

@@ -1,7 +1,9 @@
 //! Clockify's wire types (from the official OpenAPI spec, plus the fields real answers carry
 //! that the spec leaves out, noted where so) and the typed time entry both sources yield.
 
-use crate::ids::{ClockifyClientId, ClockifyProjectId, ClockifyUserId, TimeEntryId, WorkspaceId};
+use crate::ids::{
+    ClockifyClientId, ClockifyProjectId, ClockifyUserId, TimeEntryId, UserGroupId, WorkspaceId,
+};
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -135,6 +137,20 @@ impl User {
     pub fn time_zone(&self) -> Option<Tz> {
         self.settings.as_ref()?.time_zone.as_deref()?.parse().ok()
     }
+}
+
+/// `UserGroupDtoV1` of `GET /v1/workspaces/{ws}/user-groups`, the fields we use: the
+/// people filter includes users by the groups they are in.
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserGroup {
+    pub id: UserGroupId,
+    #[serde(default)]
+    pub name: String,
+    /// The spec marks nothing required: a group sent without its members (or with
+    /// `null`) has none.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub user_ids: Vec<ClockifyUserId>,
 }
 
 /// One finished time entry, the same whichever endpoint it came from.
@@ -291,6 +307,14 @@ pub(crate) fn start_of_day(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
         )
 }
 
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 fn empty_as_none<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
@@ -313,6 +337,22 @@ impl From<String> for ClockifyProjectId {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_user_group_reads_whatever_else_it_carries_and_a_null_member_list() {
+        let g: super::UserGroup = serde_json::from_str(
+            r#"{"id": "76a687e29ae1f428e7ebe101", "name": "development_team",
+                "teamManagers": [{"id": "672323eb0024343a1585e8a7", "name": "Jane Doe"}],
+                "userIds": ["5a0ab5acb07987125438b60f"], "workspaceId": "64a687e29ae1f428e7ebe303",
+                "somethingNew": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(g.id.as_str(), "76a687e29ae1f428e7ebe101");
+        assert_eq!(g.user_ids.len(), 1);
+        let bare: super::UserGroup =
+            serde_json::from_str(r#"{"id": "g1", "userIds": null}"#).unwrap();
+        assert!(bare.user_ids.is_empty() && bare.name.is_empty());
+    }
+
     #[test]
     fn a_day_a_zone_skips_holds_no_time_and_never_panics() {
         // Samoa skipped 2011-12-30 entirely, moving across the date line.

@@ -483,7 +483,7 @@ async fn dispatch(ctx: &Ctx<'_>, job: &Job, limits: RunLimits<'_>) -> Result<Ran
         })));
     }
     let scope = match scope_of(job, settings.switches) {
-        Ok(scope) => scope,
+        Ok(scope) => scope.filtered(settings.people_filter.as_ref()),
         Err(why) => return Ok(Ran::Nothing(format!("{why} ({id})"))),
     };
     let preview = matches!(job.work, Work::Preview { .. });
@@ -547,7 +547,6 @@ async fn dispatch_links(
     job: &Job,
     limits: RunLimits<'_>,
 ) -> Result<Option<Ran>, JobError> {
-    let ws = &ctx.settings.clockify_workspace;
     let origins = Origins {
         store: ctx.store,
         account: ctx.account,
@@ -555,7 +554,7 @@ async fn dispatch_links(
     };
     let reports = match &job.work {
         Work::Suggest => {
-            let suggestions = link::suggestions(ws, ctx.clockify, ctx.runn, origins).await?;
+            let suggestions = link::suggestions(ctx).await?;
             ctx.store
                 .save_suggestions(ctx.account, &job.run_id, &suggestions)
                 .await?;
@@ -566,8 +565,7 @@ async fn dispatch_links(
         }
         Work::Link { request, dry_run } => {
             let mode = if *dry_run { Mode::DRY_RUN } else { Mode::APPLY };
-            let report =
-                link::link(ws, ctx.clockify, ctx.runn, origins, request, limits, mode).await?;
+            let report = link::link(ctx, &job.run_id, request, limits, mode).await?;
             Reports {
                 links: Some(report),
                 ..Default::default()

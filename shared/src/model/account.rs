@@ -3,7 +3,7 @@
 
 use crate::clockify::ClockifyHost;
 use crate::hosts::{check_url, HostPolicy};
-use crate::ids::WorkspaceId;
+use crate::ids::{UserGroupId, WorkspaceId};
 use crate::runn::RunnHost;
 
 use chrono_tz::Tz;
@@ -167,6 +167,138 @@ pub struct AccountSettings {
     /// Why the account is disabled (credentials rejected, turned off in Runn).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
+    /// Who is imported and synced; absent (items from before it) or empty: everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_filter: Option<PeopleFilter>,
+}
+
+/// The most groups a people filter includes, and e-mail addresses it leaves out: the
+/// settings item stays small (a few tens of kilobytes at most).
+pub const MAX_FILTER_GROUPS: usize = 100;
+pub const MAX_FILTER_EMAILS: usize = 1000;
+/// The longest e-mail address there is (RFC 5321's path limit).
+const MAX_EMAIL_CHARS: usize = 254;
+
+/// Who is imported: the Clockify users in at least one of `include_groups` (none named:
+/// every user), less those whose e-mail address is in `exclude_emails` (trimmed, any
+/// case). Both empty: everyone. The rule itself is `sync::rules::people_filter`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PeopleFilter {
+    pub include_groups: Vec<UserGroupId>,
+    pub exclude_emails: Vec<String>,
+}
+
+impl PeopleFilter {
+    /// Whether it leaves everyone in.
+    pub fn is_empty(&self) -> bool {
+        self.include_groups.is_empty() && self.exclude_emails.is_empty()
+    }
+
+    /// The filter as it is stored and compared: group ids trimmed, e-mails trimmed and
+    /// lower-cased, each list sorted without repeats (the same filter typed another way
+    /// is no change).
+    pub fn normalized(&self) -> PeopleFilter {
+        let mut include_groups: Vec<UserGroupId> = self
+            .include_groups
+            .iter()
+            .map(|g| UserGroupId::new(g.as_str().trim()))
+            .collect();
+        include_groups.sort();
+        include_groups.dedup();
+        let mut exclude_emails: Vec<String> = self
+            .exclude_emails
+            .iter()
+            .map(|e| normal_email(e))
+            .collect();
+        exclude_emails.sort();
+        exclude_emails.dedup();
+        PeopleFilter {
+            include_groups,
+            exclude_emails,
+        }
+    }
+
+    /// Bounded, and every entry one that can match: a group id of letters and digits, an
+    /// e-mail address with an `@`.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let bad = |reason: String| {
+            Err(SettingsError {
+                field: "people_filter",
+                reason,
+            })
+        };
+        let (groups, emails) = (self.include_groups.len(), self.exclude_emails.len());
+        if groups > MAX_FILTER_GROUPS {
+            return bad(format!(
+                "include_groups holds at most {MAX_FILTER_GROUPS} groups, not {groups}"
+            ));
+        }
+        if emails > MAX_FILTER_EMAILS {
+            return bad(format!(
+                "exclude_emails holds at most {MAX_FILTER_EMAILS} e-mail addresses, not {emails}"
+            ));
+        }
+        for g in &self.include_groups {
+            let id = g.as_str().trim();
+            if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return bad(format!(
+                    "{:?} is not a Clockify user group id (letters and digits)",
+                    clip_quoted(g.as_str())
+                ));
+            }
+        }
+        for e in &self.exclude_emails {
+            let e = e.trim();
+            if !e.contains('@') || e.chars().count() > MAX_EMAIL_CHARS {
+                return bad(format!(
+                    "{:?} is not an e-mail address (1 to {MAX_EMAIL_CHARS} characters with an @)",
+                    clip_quoted(e)
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// An e-mail address as the filter compares it: trimmed, lower case.
+pub fn normal_email(e: &str) -> String {
+    e.trim().to_lowercase()
+}
+
+/// A value quoted back in a refusal: never more than a line of it.
+fn clip_quoted(s: &str) -> String {
+    crate::model::report::clip(s, 80)
+}
+
+/// Whether saving `new` over `old` changes who is imported (an empty filter and none are
+/// the same: everyone).
+pub fn people_filter_changes(old: Option<&AccountSettings>, new: &AccountSettings) -> bool {
+    let of = |s: Option<&AccountSettings>| {
+        s.and_then(|s| s.people_filter.as_ref())
+            .map(PeopleFilter::normalized)
+            .unwrap_or_default()
+    };
+    of(old) != of(Some(new))
+}
+
+/// Changing the people filter needs the Clockify key given with it: the groups it names
+/// are checked against the workspace with that key (the API cannot open a stored one).
+/// One rule for Save & Run and the command line.
+pub fn check_people_filter_change(
+    old: Option<&AccountSettings>,
+    new: &AccountSettings,
+    key_given: bool,
+) -> Result<(), SettingsError> {
+    if key_given || !people_filter_changes(old, new) {
+        return Ok(());
+    }
+    Err(SettingsError {
+        field: Credential::ClockifyApiKey.field(),
+        reason: "give the Clockify API key to change the people filter: it checks that the \
+                 groups it names exist in the workspace"
+            .into(),
+    })
 }
 
 fn yes() -> bool {
@@ -445,6 +577,9 @@ impl AccountSettings {
                 );
             }
         }
+        if let Some(f) = &self.people_filter {
+            f.validate()?;
+        }
         // The workspace id goes into request paths: letters and digits only.
         let ws = self.clockify_workspace.as_str();
         if ws.is_empty() || ws.len() > 64 || !ws.chars().all(|c| c.is_ascii_alphanumeric()) {
@@ -575,6 +710,81 @@ mod tests {
                 .unwrap_err();
             assert_eq!(e.field, "actuals_since", "{bad}");
         }
+    }
+
+    #[test]
+    fn an_item_from_before_the_people_filter_reads_and_none_is_not_written() {
+        let s = settings(serde_json::json!({}));
+        assert_eq!(s.people_filter, None);
+        let json = serde_json::to_value(&s).unwrap();
+        assert!(json.get("people_filter").is_none(), "{json}");
+        let with = settings(serde_json::json!({"people_filter": {"include_groups": ["g1"]}}));
+        assert_eq!(
+            with.people_filter.unwrap().exclude_emails,
+            Vec::<String>::new()
+        );
+    }
+
+    #[test]
+    fn a_people_filter_is_bounded_and_each_entry_must_be_able_to_match() {
+        let strict = HostPolicy::STRICT;
+        let with = |f: serde_json::Value| settings(serde_json::json!({ "people_filter": f }));
+        let groups: Vec<String> = (0..MAX_FILTER_GROUPS).map(|i| format!("g{i}")).collect();
+        let emails: Vec<String> = (0..MAX_FILTER_EMAILS)
+            .map(|i| format!("u{i}@x.com"))
+            .collect();
+        let full = with(serde_json::json!({"include_groups": groups, "exclude_emails": emails}));
+        assert_eq!(full.validate(strict), Ok(()));
+        let mut over = full.clone();
+        let f = over.people_filter.as_mut().unwrap();
+        f.include_groups.push("one_more".into());
+        let e = over.validate(strict).unwrap_err();
+        assert_eq!(e.field, "people_filter");
+        assert!(e.reason.contains("at most 100 groups"), "{}", e.reason);
+        let mut over = full;
+        over.people_filter
+            .as_mut()
+            .unwrap()
+            .exclude_emails
+            .push("x@y.z".into());
+        let e = over.validate(strict).unwrap_err();
+        assert!(e.reason.contains("at most 1000"), "{}", e.reason);
+        for bad in [
+            serde_json::json!({"include_groups": ["a/b"]}),
+            serde_json::json!({"include_groups": ["   "]}),
+            serde_json::json!({"exclude_emails": ["nobody"]}),
+        ] {
+            let e = with(bad.clone()).validate(strict).unwrap_err();
+            assert_eq!(e.field, "people_filter", "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_people_filter_compares_normalised_and_a_change_needs_the_clockify_key() {
+        let f = |groups: &[&str], emails: &[&str]| {
+            settings(
+                serde_json::json!({"people_filter": {"include_groups": groups, "exclude_emails": emails}}),
+            )
+        };
+        let a = f(&["g2", "g1"], &[" Ana@X.com"]);
+        let same = f(&["g1", " g2", "g1"], &["ana@x.com "]);
+        assert!(!people_filter_changes(Some(&a), &same));
+        assert_eq!(
+            same.people_filter.as_ref().unwrap().normalized(),
+            PeopleFilter {
+                include_groups: vec!["g1".into(), "g2".into()],
+                exclude_emails: vec!["ana@x.com".into()],
+            }
+        );
+        // None and an empty filter are both everyone.
+        let none = settings(serde_json::json!({}));
+        assert!(!people_filter_changes(Some(&none), &f(&[], &[])));
+        assert!(people_filter_changes(Some(&none), &a));
+        assert!(people_filter_changes(None, &a));
+        let e = check_people_filter_change(Some(&none), &a, false).unwrap_err();
+        assert_eq!(e.field, "clockify_api_key");
+        assert_eq!(check_people_filter_change(Some(&none), &a, true), Ok(()));
+        assert_eq!(check_people_filter_change(Some(&a), &same, false), Ok(()));
     }
 
     #[test]

@@ -49,6 +49,8 @@ pub enum SkipReason {
     LinkSuggested,
     /// Its client looks like one already in Runn: held with it.
     ClientHeld,
+    /// Outside the account's people filter.
+    LeftOutByFilter,
 }
 
 impl SkipReason {
@@ -62,6 +64,7 @@ impl SkipReason {
             SkipReason::NotActiveMember => "not an active member of the workspace",
             SkipReason::LinkSuggested => "looks like a record already in Runn: review the links",
             SkipReason::ClientHeld => "its client looks like one already in Runn: review the links",
+            SkipReason::LeftOutByFilter => "left out by the people filter",
         }
     }
 }

@@ -214,6 +214,9 @@ pub enum TimeSkip {
     UnknownRole,
     /// No assignment and no contract gives the day a role.
     NoRole,
+    /// The person is outside the account's people filter: their time is not synced, and
+    /// what Runn holds for them is left as it is.
+    LeftOutByFilter,
 }
 
 impl TimeSkip {
@@ -227,6 +230,7 @@ impl TimeSkip {
             TimeSkip::SyncOff => "project tagged sync_off",
             TimeSkip::UnknownRole => "role is \"Unknown\" that day",
             TimeSkip::NoRole => "no role that day",
+            TimeSkip::LeftOutByFilter => "left out by the people filter",
         }
     }
 }

@@ -3,7 +3,7 @@
 //! range and a preview are all scopes of the one sync engine.
 
 use crate::ids::ClockifyUserId;
-use crate::model::account::Switches;
+use crate::model::account::{PeopleFilter, Switches};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -30,6 +30,10 @@ pub struct Scope {
     /// A continuation's first day of the daily window still to sync.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resume: Option<NaiveDate>,
+    /// The account's people filter (every job's scope carries the settings'): who of
+    /// Clockify's users the run imports and syncs. `None` or empty: everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people_filter: Option<PeopleFilter>,
 }
 
 impl Scope {
@@ -40,6 +44,7 @@ impl Scope {
             days: Days::Daily,
             users: None,
             resume: None,
+            people_filter: None,
         }
     }
 
@@ -54,7 +59,14 @@ impl Scope {
             days: Days::Range { from, to },
             users: None,
             resume: None,
+            people_filter: None,
         }
+    }
+
+    /// The scope with the account's people filter.
+    pub fn filtered(mut self, filter: Option<&PeopleFilter>) -> Self {
+        self.people_filter = filter.filter(|f| !f.is_empty()).cloned();
+        self
     }
 
     /// Whether a Clockify user's time is in the scope.

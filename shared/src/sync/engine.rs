@@ -7,8 +7,9 @@ use super::rules::actuals::{believed_totals, current_totals, plan_actuals, RunnS
 use super::rules::autofill::{plan_autofill, AutofillSide};
 use super::rules::import::{plan_import, why_person_not_in_runn, why_project_not_in_runn};
 use super::rules::links::suggest_links;
+use super::rules::people_filter::{take_left_out, Included};
 use super::rules::reads::{daily_ranges, window_meaning, window_read, ActualsRead};
-use super::{apply, today, Budget, Ctx, Halt, Origins, RunLimits, SyncError, CHUNK_DAYS};
+use super::{apply, people, today, Budget, Ctx, Halt, Origins, RunLimits, SyncError, CHUNK_DAYS};
 use crate::clockify::ClockifyClient;
 use crate::error::ApiError;
 use crate::ids::WorkspaceId;
@@ -67,7 +68,8 @@ pub async fn import(
     let suggestions = suggest_links(ws, &inputs.clockify, &inputs.records, &rejected(&decisions));
     inputs.linked.held = suggestions.iter().map(|s| s.key()).collect();
     report.held = suggestions.len();
-    let plan = plan_import(ws, kinds, &inputs.clockify, &inputs.linked);
+    let mut plan = plan_import(ws, kinds, &inputs.clockify, &inputs.linked);
+    plan.skipped.append(&mut inputs.left_out);
     inputs.clockify = Default::default();
     tracing::info!(
         clients = plan.clients.len(),
@@ -117,6 +119,8 @@ struct Run<'a> {
     plan: ActualsPlan,
     /// A dry run's writes per person and project (by name).
     would: std::collections::BTreeMap<(String, String), Would>,
+    /// The people filter, made ready: who is left out of the run.
+    included: Option<Included>,
 }
 
 /// What a dry run would write for one person and project.
@@ -137,6 +141,7 @@ impl<'a> Run<'a> {
             unknown: Default::default(),
             plan: ActualsPlan::default(),
             would: Default::default(),
+            included: None,
         }
     }
 
@@ -282,14 +287,22 @@ impl<'a> Run<'a> {
         read: ActualsRead,
         scope: &Scope,
     ) -> Result<(), Halt> {
-        let totals = gather::day_totals(ctx, index, days, scope).await?;
+        let mut totals = gather::day_totals(ctx, index, days, scope).await?;
+        let left_out = self.included.as_ref().and_then(|included| {
+            take_left_out(
+                &mut totals,
+                |u| people::covers(index, included, u),
+                |u, p, date| left_out_line(index, u, p, date),
+            )
+        });
         let runn = gather::runn_days(ctx.runn, days, read).await?;
         let mut ledger = ctx.store.ledger(ctx.account, days.0, days.1).await?;
         let current = match read {
             ActualsRead::Full => current_totals(&runn.actuals),
             ActualsRead::ModifiedSince(_) => believed_totals(&ledger, days, &runn.actuals),
         };
-        let only_people = index.people_of(scope);
+        let only_people =
+            people::planned_people(index, index.people_of(scope), self.included.as_ref());
         let side = RunnSide {
             people: &index.people,
             projects: &index.projects,
@@ -300,7 +313,8 @@ impl<'a> Run<'a> {
             ledger: &ledger,
             only_people: only_people.as_ref(),
         };
-        let plan = plan_actuals(&totals, days, &side, today(ctx.settings.time_zone));
+        let mut plan = plan_actuals(&totals, days, &side, today(ctx.settings.time_zone));
+        plan.skipped.extend(left_out);
         drop(totals);
         tracing::info!(first = %days.0, last = %days.1, writes = plan.writes.len(), unchanged = plan.unchanged,
             full_read = read == ActualsRead::Full, "actuals planned");
@@ -319,6 +333,8 @@ pub async fn actuals(
     let mut run = Run::new(limits, mode);
     let result = async {
         let index = gather::index(ctx, true).await?;
+        let ws = &ctx.settings.clockify_workspace;
+        run.included = people::included(ctx.clockify, ws, scope.people_filter.as_ref()).await?;
         let result = match scope.days {
             Days::Daily => daily(ctx, &index, &mut run, scope).await,
             Days::Range { from, to } => {
@@ -392,14 +408,22 @@ pub async fn autofill(
     let mut run = Run::new(limits, mode);
     run.report.resume_from = Some(monday);
     let result = async {
-        let index = gather::index(ctx, false).await?;
+        let ws = &ctx.settings.clockify_workspace;
+        let filter = ctx.settings.people_filter.as_ref();
+        let included = people::included(ctx.clockify, ws, filter).await?;
+        // Clockify's users only for the filter: their e-mail addresses.
+        let index = gather::index(ctx, included.is_some()).await?;
+        let mut left_alone = index.archived_people.clone();
+        if let Some(included) = &included {
+            left_alone.extend(people::runn_people_left_out(&index, included));
+        }
         let sunday = monday
             .checked_add_days(chrono::Days::new(6))
             .unwrap_or(NaiveDate::MAX);
         let week = gather::runn_days(ctx.runn, (monday, sunday), ActualsRead::Full).await?;
         let mut ledger = ctx.store.ledger(ctx.account, monday, sunday).await?;
         let side = AutofillSide {
-            archived_people: &index.archived_people,
+            left_alone: &left_alone,
             fillable_projects: &index.fillable_projects,
             assignments: &week.assignments,
             contracts: &index.contracts,
@@ -464,6 +488,22 @@ async fn explain_unlinked(ctx: &Ctx<'_>, index: &Index, report: &mut ActualsRepo
             g.days.push(line);
         }
     }
+}
+
+/// "person · project · date" of a day total the people filter left out: the person as
+/// Runn names them when linked, else as Clockify does.
+fn left_out_line(
+    index: &Index,
+    user: &crate::ids::ClockifyUserId,
+    project: Option<&crate::ids::ClockifyProjectId>,
+    date: NaiveDate,
+) -> String {
+    let who = index
+        .people
+        .get(user)
+        .map_or_else(|| clockify_user_name(index, user), |p| p.name.clone());
+    let project = project.map_or_else(|| "no project".to_owned(), |p| project_name(index, None, p));
+    format!("{who} · {project} · {date}")
 }
 
 fn clockify_user_name(index: &Index, id: &crate::ids::ClockifyUserId) -> String {

@@ -10,7 +10,7 @@ use crate::ids::{
     RunnRoleId, WorkspaceId,
 };
 use crate::model::account::Switches;
-use crate::model::plan::DayWrite;
+use crate::model::plan::{DayWrite, Skip};
 use crate::model::report::person_name;
 use crate::model::scope::Scope;
 use crate::runn::{
@@ -37,6 +37,9 @@ pub struct ImportInputs {
     pub linked_names: HashMap<RunnPersonId, String>,
     /// Runn's records of the kinds read, linked or not (what the linking rules match).
     pub records: RunnRecords,
+    /// Clockify's users the people filter leaves out (not in `clockify.users`): the
+    /// import's skips for them.
+    pub left_out: Vec<Skip>,
 }
 
 /// Reads what the import of `kinds` needs, from both sides: Runn's records whole, since
@@ -86,6 +89,10 @@ pub async fn import_inputs(
             .into_iter()
             .filter(|u| scope.covers_user(&u.id))
             .collect();
+        let filter = scope.people_filter.as_ref();
+        if let Some(included) = super::people::included(clockify, ws, filter).await? {
+            inputs.left_out = super::people::leave_out(&mut inputs.clockify.users, &included);
+        }
     }
     Ok(inputs)
 }

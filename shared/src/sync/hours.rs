@@ -3,7 +3,7 @@
 
 use super::gather;
 use super::rules::actuals::minutes;
-use super::{all, Ctx};
+use super::{all, people, Ctx};
 use crate::error::ApiError;
 use crate::ids::{RunnPersonId, RunnProjectId};
 use crate::model::account::AccountSettings;
@@ -37,6 +37,13 @@ pub async fn hours(
 ) -> Result<Vec<HoursRow>, ApiError> {
     let index = gather::index(ctx, true).await?;
     let totals = gather::day_totals(ctx, &index, (from, to), &Scope::range(from, to)).await?;
+    // People outside the filter are not synced: they are not compared either.
+    let filter = ctx.settings.people_filter.as_ref();
+    let ws = &ctx.settings.clockify_workspace;
+    let left_out = match people::included(ctx.clockify, ws, filter).await? {
+        Some(included) => people::runn_people_left_out(&index, &included),
+        None => BTreeSet::new(),
+    };
     let mut rows: BTreeMap<(RunnPersonId, RunnProjectId), (u64, u64)> = BTreeMap::new();
     for ((user, project, _), secs) in &totals {
         let (Some(person), Some(project)) = (
@@ -45,10 +52,18 @@ pub async fn hours(
         ) else {
             continue;
         };
+        if left_out.contains(&person.id) {
+            continue;
+        }
         let m = u64::from(minutes(secs.billable)) + u64::from(minutes(secs.nonbillable));
         rows.entry((person.id, project.id)).or_default().0 += m;
     }
-    let linked_people: BTreeSet<RunnPersonId> = index.people.values().map(|p| p.id).collect();
+    let linked_people: BTreeSet<RunnPersonId> = index
+        .people
+        .values()
+        .map(|p| p.id)
+        .filter(|id| !left_out.contains(id))
+        .collect();
     let linked_projects: BTreeSet<RunnProjectId> = index.projects.values().map(|p| p.id).collect();
     for a in all(ctx.runn.actuals(&gather::dated(from, to))).await? {
         if linked_people.contains(&a.person_id) && linked_projects.contains(&a.project_id) {

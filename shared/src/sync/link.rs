@@ -4,38 +4,38 @@
 use super::engine::{rejected, Mode};
 use super::gather::{self, ImportInputs};
 use super::rules::links::{plan_links, suggest_links};
-use super::{apply, Budget, Halt, Origins, RunLimits, SyncError};
+use super::{apply, Budget, Ctx, Halt, Origins, RunLimits, SyncError};
 use crate::clockify::ClockifyClient;
 use crate::ids::WorkspaceId;
-use crate::model::account::Switches;
+use crate::model::account::{PeopleFilter, Switches};
 use crate::model::links::{LinkKind, LinkReport, LinkRequest, Suggestion, SuggestionCounts};
 use crate::model::scope::Scope;
 use crate::runn::RunnClient;
 use std::collections::HashSet;
 
-/// Both sides, every kind that can be linked.
+/// Both sides, every kind that can be linked; of Clockify's users only those the
+/// account's people filter lets in (the others are never imported, so never linked).
 async fn both_sides(
     ws: &WorkspaceId,
     clockify: &ClockifyClient,
     runn: &RunnClient,
+    filter: Option<&PeopleFilter>,
 ) -> Result<ImportInputs, SyncError> {
     let kinds = Switches {
         clients_and_projects: true,
         people: true,
         actuals: false,
     };
-    Ok(gather::import_inputs(ws, clockify, runn, kinds, &Scope::daily(kinds)).await?)
+    let scope = Scope::daily(kinds).filtered(filter);
+    Ok(gather::import_inputs(ws, clockify, runn, kinds, &scope).await?)
 }
 
 /// Every Clockify record that looks like one already in Runn and has no decision yet.
-pub async fn suggestions(
-    ws: &WorkspaceId,
-    clockify: &ClockifyClient,
-    runn: &RunnClient,
-    origins: Origins<'_>,
-) -> Result<Vec<Suggestion>, SyncError> {
-    let inputs = both_sides(ws, clockify, runn).await?;
-    let decisions = origins.store.decisions(origins.account).await?;
+pub async fn suggestions(ctx: &Ctx<'_>) -> Result<Vec<Suggestion>, SyncError> {
+    let ws = &ctx.settings.clockify_workspace;
+    let filter = ctx.settings.people_filter.as_ref();
+    let inputs = both_sides(ws, ctx.clockify, ctx.runn, filter).await?;
+    let decisions = ctx.store.decisions(ctx.account).await?;
     Ok(suggest_links(
         ws,
         &inputs.clockify,
@@ -61,15 +61,20 @@ pub fn suggestions_report(suggestions: &[Suggestion]) -> LinkReport {
 
 /// Applies a reviewed list of links and rejections (or, dry, says what it would do).
 pub async fn link(
-    ws: &WorkspaceId,
-    clockify: &ClockifyClient,
-    runn: &RunnClient,
-    origins: Origins<'_>,
+    ctx: &Ctx<'_>,
+    run_id: &str,
     request: &LinkRequest,
     limits: RunLimits<'_>,
     mode: Mode,
 ) -> Result<LinkReport, SyncError> {
-    let inputs = both_sides(ws, clockify, runn).await?;
+    let ws = &ctx.settings.clockify_workspace;
+    let filter = ctx.settings.people_filter.as_ref();
+    let inputs = both_sides(ws, ctx.clockify, ctx.runn, filter).await?;
+    let origins = Origins {
+        store: ctx.store,
+        account: ctx.account,
+        run_id,
+    };
     let in_clockify: HashSet<(LinkKind, String)> = inputs
         .clockify
         .clients
@@ -123,7 +128,7 @@ pub async fn link(
         return Ok(report);
     }
     let mut budget = Budget::new(limits);
-    let result = apply::links::links(runn, origins, &plan, &mut budget, &mut report).await;
+    let result = apply::links::links(ctx.runn, origins, &plan, &mut budget, &mut report).await;
     report.writes = budget.writes;
     match result {
         Ok(()) => report.finished = true,

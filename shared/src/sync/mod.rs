@@ -8,6 +8,7 @@ pub mod engine;
 pub mod gather;
 pub mod hours;
 pub mod link;
+pub mod people;
 pub mod remove;
 pub mod rules;
 

@@ -506,3 +506,45 @@ async fn a_dry_run_shows_what_the_import_would_do_and_writes_nothing() {
         status.stdout
     );
 }
+
+#[tokio::test]
+async fn account_put_checks_the_people_filter_s_groups_with_the_file_s_key() {
+    let c = ClockifySim::new(demo::data());
+    c.data.write().unwrap().workspaces[0]
+        .user_groups
+        .push(sims::clockify::SimUserGroup {
+            id: "a0000000000000000000g001".into(),
+            name: "Design".into(),
+            user_ids: vec!["u0000000000000000000u001".into()],
+        });
+    let r = RunnSim::new(RunnData::new([RUNN_TOKEN]));
+    let (cr, rr) = (c.spawn().await.unwrap(), r.spawn().await.unwrap());
+    let (env, _) = setup(&unique("filter")).await;
+    let mut missing = account_json(&cr, &rr);
+    missing["people_filter"] = serde_json::json!({"include_groups": ["ffffffffffffffffffff0000"]});
+    let path = file("missing.json", &missing.to_string());
+    let out = cli(&env, &["account", "put", path.to_str().unwrap()]).await;
+    assert!(!out.ok);
+    assert!(
+        out.stderr.contains("people_filter")
+            && out.stderr.contains("ffffffffffffffffffff0000")
+            && out.stderr.contains("nothing was saved"),
+        "{}",
+        out.stderr
+    );
+    let out = cli(&env, &["status", "northwind"]).await;
+    assert!(!out.ok, "nothing saved: {}", out.stdout);
+    let mut design = account_json(&cr, &rr);
+    design["people_filter"] = serde_json::json!({"include_groups": ["a0000000000000000000g001"]});
+    let path = file("design.json", &design.to_string());
+    let out = cli(&env, &["account", "put", path.to_str().unwrap()]).await;
+    assert!(out.ok, "{}", out.stderr);
+    let out = cli(&env, &["sync", "northwind"]).await;
+    assert!(out.ok, "{}", out.stderr);
+    assert!(
+        out.stdout.contains("left out by the people filter"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(r.data.lock().unwrap().people.len(), 1, "only Ana");
+}

@@ -349,3 +349,36 @@ async fn the_key_s_user_and_the_workspaces_where_it_is_admin() {
     let err = stranger.current_user().await.unwrap_err();
     assert_eq!(err.class(), FailureClass::CredentialsRejected);
 }
+
+#[tokio::test]
+async fn user_groups_page_like_every_list_carry_their_members_and_survive_a_5xx() {
+    let spec = GenSpec {
+        groups: 9,
+        ..spec()
+    };
+    let (sim, running) = serve(&spec).await;
+    let client = small_pages(&running);
+    let ws = ws(&spec);
+    // The same retry core as every read: a 503 on the first page is retried.
+    sim.ctl.fail_next([Fault::Status(503)]);
+    let (groups, pages) = collect_pages(client.user_groups(&ws)).await.unwrap();
+    assert_eq!((groups.len(), pages), (9, 3));
+    let endpoint = "GET /api/v1/workspaces/{workspaceId}/user-groups";
+    assert_eq!(sim.ctl.count(endpoint), 4, "three pages and one retry");
+    // Sorted by id, so no group moves between pages; each with its members.
+    let ids: Vec<&str> = groups.iter().map(|g| g.id.as_str()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    let users = workspace(&spec).users;
+    let members: usize = groups.iter().map(|g| g.user_ids.len()).sum();
+    assert_eq!(members, users.len(), "every user is in one group");
+    let first = groups.iter().find(|g| g.name == "Group 0").unwrap();
+    assert_eq!(
+        first.user_ids,
+        [&users[0].id, &users[9].id].map(|u| shared::ids::ClockifyUserId::new(u.clone()))
+    );
+    for r in sim.ctl.log().iter().filter(|r| r.endpoint == endpoint) {
+        assert!(r.query.contains("page-size=4"), "{}", r.query);
+    }
+}

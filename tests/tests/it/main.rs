@@ -11,6 +11,8 @@ mod functions;
 mod hardening;
 mod import;
 mod infra;
+mod links;
+mod people_filter;
 mod pipeline;
 mod runn_client;
 mod secrets;

@@ -463,6 +463,101 @@ async fn clockify_report_refuses_pages_over_1000_and_missing_ranges() {
         .all(|e| e["_id"].is_string() && e["timeInterval"]["duration"].is_i64()));
 }
 
+/// `UserGroupDtoV1` as Clockify's spec has it, held strictly: every field the simulator
+/// sends and nothing else (`UserRedactedDtoV1` is `{id, name}`).
+fn user_group_schema() -> jsonschema::Validator {
+    let schema = json!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["id", "name", "teamManagers", "userIds", "workspaceId"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "teamManagers": {"type": "array", "items": {"type": "object",
+                    "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}},
+                "userIds": {"type": "array", "items": {"type": "string"}},
+                "workspaceId": {"type": "string"}
+            }
+        }
+    });
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[tokio::test]
+async fn clockify_user_groups_page_filter_and_sort_to_the_spec() {
+    let spec = GenSpec {
+        groups: 60,
+        ..GenSpec::default()
+    };
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
+        workspaces: vec![workspace(&spec)],
+    });
+    let r = sim.spawn().await.unwrap();
+    let base = format!(
+        "{}api/v1/workspaces/{}/user-groups",
+        r.url(),
+        spec.workspace_id
+    );
+    let get = |q: &str| clockify_get(format!("{base}{q}"), Some(CLOCKIFY_KEY));
+    // Defaults: page 1 of 50, `Last-Page` as every list sends it.
+    let (status, body, headers) = get("").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body.as_array().unwrap().len(), 50);
+    assert_eq!(headers["last-page"], "false");
+    let errors: Vec<String> = user_group_schema()
+        .iter_errors(&body)
+        .map(|e| format!("{} {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(body[0]["workspaceId"], spec.workspace_id.as_str());
+    assert_eq!(body[0]["teamManagers"], json!([]));
+    let (_, body, headers) = get("?page=2").await;
+    assert_eq!(body.as_array().unwrap().len(), 10);
+    assert_eq!(headers["last-page"], "true");
+    // Members, as seeded: user i is in group i % 60.
+    let users = workspace(&spec).users;
+    let (_, body, _) = get("?name=group%203&sort-column=NAME").await;
+    let named: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    // A substring, any case, of the name: "Group 3" and "Group 30" to "Group 39".
+    assert_eq!(named.len(), 11, "{named:?}");
+    assert!(named.iter().all(|n| n.starts_with("Group 3")), "{named:?}");
+    assert_eq!(named[0], "Group 3");
+    assert_eq!(body[0]["userIds"], json!([users[3].id]));
+    let (_, body, _) = get("?sort-column=NAME&sort-order=DESCENDING&page-size=2").await;
+    assert_eq!(body[0]["name"], "Group 9");
+    assert_eq!(body[1]["name"], "Group 8");
+    // What other lists refuse, refused the same way.
+    for bad in [
+        "?page-size=5001",
+        "?page-size=0",
+        "?page=0",
+        "?sort-column=SIZE",
+        "?sort-order=UP",
+    ] {
+        let (status, body, _) = get(bad).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(body["code"], 501, "{bad}: {body}");
+        assert!(body["message"].is_string());
+    }
+    let (status, _, _) = clockify_get(base.clone(), Some("nope")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = format!(
+        "{}api/v1/workspaces/ffffffffffffffffffffffff/user-groups",
+        r.url()
+    );
+    let (status, _, _) = clockify_get(other, Some(CLOCKIFY_KEY)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 // ---- Runn's clock and `modifiedAfter` ---------------------------------------------------
 
 /// An authenticated GET to the Runn simulator, as the client sends it.

@@ -863,6 +863,8 @@ async fn a_queue_or_secret_that_is_down_answers_503_and_leaves_no_stuck_button()
 mod hardening;
 /// Queueing under the account's mark, when it changes meanwhile.
 mod pending;
+/// The people filter: its rules on Save & Run, and an import it leaves people out of.
+mod people_filter;
 /// The dry runs: `POST /accounts/{accountId}/previews`.
 mod previews;
 /// The paths routed and the order of the refusals.

@@ -32,7 +32,8 @@ fn rostered(contract: &Contract, date: NaiveDate) -> f64 {
 
 /// What the weekly autofill needs of Runn: everyone, not only linked records.
 pub struct AutofillSide<'a> {
-    pub archived_people: &'a BTreeSet<RunnPersonId>,
+    /// People it never fills for: archived in Runn, or outside the people filter.
+    pub left_alone: &'a BTreeSet<RunnPersonId>,
     /// Projects that are confirmed, not archived and not `sync_off`.
     pub fillable_projects: &'a BTreeSet<RunnProjectId>,
     pub assignments: &'a [Assignment],
@@ -62,7 +63,7 @@ pub fn plan_autofill(monday: NaiveDate, runn: &AutofillSide<'_>, today: NaiveDat
         if a.is_non_working_day
             || a.is_template
             || a.is_placeholder
-            || runn.archived_people.contains(&a.person_id)
+            || runn.left_alone.contains(&a.person_id)
             || !runn.fillable_projects.contains(&a.project_id)
         {
             continue;
@@ -123,7 +124,7 @@ mod tests {
             plan_autofill(
                 monday,
                 &AutofillSide {
-                    archived_people: &archived,
+                    left_alone: &archived,
                     fillable_projects: &fillable,
                     assignments: &w.assignments,
                     contracts: &w.contracts,
@@ -163,6 +164,20 @@ mod tests {
             )
             .writes
             .is_empty());
+        // Left alone (archived, or outside the people filter): nothing for them.
+        let everyone: BTreeSet<_> = w.assignments.iter().map(|a| a.person_id).collect();
+        let alone = plan_autofill(
+            monday,
+            &AutofillSide {
+                left_alone: &everyone,
+                fillable_projects: &fillable,
+                assignments: &w.assignments,
+                contracts: &w.contracts,
+                actuals: &[],
+            },
+            day("2026-11-28"),
+        );
+        assert!(alone.writes.is_empty());
         let _ = RosteredDays {
             monday: 0.0,
             tuesday: 0.0,

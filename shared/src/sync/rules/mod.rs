@@ -6,6 +6,7 @@ pub mod autofill;
 pub mod import;
 pub mod links;
 pub mod names;
+pub mod people_filter;
 pub mod reads;
 pub mod removal;
 #[cfg(test)]
