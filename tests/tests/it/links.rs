@@ -169,6 +169,12 @@ async fn an_existing_customer_is_suggested_reviewed_linked_and_imported_without_
     let first = bed.import().await;
     let report = first.report.unwrap();
     assert_eq!(report.held, seeded.expected.len(), "{report:?}");
+    // Projects whose client is held are held with it (and created once it is linked).
+    let held_with_client = report.skipped(
+        shared::sync::RecordKind::Project,
+        shared::sync::SkipReason::ClientHeld,
+    );
+    assert!(held_with_client > 0);
     let people = bed.carriers(Kind::Person);
     for (kind, id) in seeded.expected.keys() {
         let carried = bed.carriers(link_kind_table(*kind));
@@ -270,10 +276,12 @@ async fn an_existing_customer_is_suggested_reviewed_linked_and_imported_without_
     );
     assert_eq!(runn_writes(&bed.runn), before);
 
-    // The next import: the rejected project is created, ambiguous and conflicting records
-    // stay held, and no Clockify record is in Runn twice.
+    // The next import: the rejected project is created (and those held with their
+    // clients), ambiguous and conflicting records stay held, and no Clockify record is in
+    // Runn twice.
     let next = bed.import().await.report.unwrap();
-    assert_eq!(next.created.projects, 1, "{next:?}");
+    assert_eq!(next.created.projects, 1 + held_with_client, "{next:?}");
+    assert!(bed.carriers(Kind::Project).contains_key(&rejected.1));
     assert_eq!((next.created.clients, next.created.people), (0, 0));
     assert_eq!(next.held, counts.ambiguous + counts.conflict);
     for kind in [Kind::Client, Kind::Project, Kind::Person] {
