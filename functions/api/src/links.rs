@@ -5,12 +5,13 @@
 //! imported removed, or a dry run of it). Each queues a job and answers 202 with its run;
 //! none takes the import buttons' "queued or running" mark.
 
-use crate::app::Api;
+use crate::app::{Api, Caller};
 use crate::kinds::{switches, Kind};
 use crate::path::{Account, RunId};
 use crate::reply::{parse, Reply};
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
+use axum::Extension;
 use serde::Deserialize;
 use serde_json::json;
 use shared::account::{AccountId, Switches, Trigger};
@@ -83,8 +84,21 @@ pub async fn suggestions(
     State(api): State<Arc<Api>>,
     RunId(run): RunId,
     Account(id): Account,
-    Query(query): Query<HashMap<String, String>>,
+    Extension(caller): Extension<Caller>,
 ) -> Reply {
+    // The routes match the path alone: the query is the caller's, as it was signed.
+    let query: HashMap<String, String> = caller
+        .path_and_query
+        .split_once('?')
+        .map(|(_, q)| q)
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect();
     if let Some(other) = query.keys().find(|k| k.as_str() != "cursor") {
         return Reply::field(
             400,

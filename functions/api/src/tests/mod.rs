@@ -861,6 +861,8 @@ async fn a_queue_or_secret_that_is_down_answers_503_and_leaves_no_stuck_button()
 
 /// The second hardening round's rules, through the router.
 mod hardening;
+/// The existing customers' routes: suggestions, links, removals.
+mod links;
 /// Queueing under the account's mark, when it changes meanwhile.
 mod pending;
 /// The people filter: its rules on Save & Run, and an import it leaves people out of.
