@@ -412,10 +412,10 @@ async fn a_removal_archives_exactly_what_was_created_and_deletes_only_unchanged_
     assert_eq!(
         (
             done.actuals_deleted,
-            done.archived.clone(),
+            done.archived,
             done.planned.count
         ),
-        (dry.actuals_deleted, dry.archived.clone(), dry.planned.count)
+        (dry.actuals_deleted, dry.archived, dry.planned.count)
     );
     let left = bed.table(Kind::Actual);
     assert_eq!(
