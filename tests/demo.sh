@@ -140,6 +140,36 @@ elif action == "plan":
     call(f"{runn}assignments/", RH, "POST", {"personId": ana["id"], "projectId": tps["id"], "roleId": role,
          "startDate": str(monday), "endDate": str(monday + datetime.timedelta(days=6)), "minutesPerDay": 240})
     print(f"  Ana García is planned on Initech TPS Reports, 4 h a day, the week of {monday}.")
+elif action == "existing":
+    # An agency already on Runn: people, a client and projects typed in by hand, some
+    # spelled otherwise, two of one name, and references of another integration.
+    role = call(f"{runn}roles/", RH, "POST", {"name": "Designer"})["id"]
+    def person(first, last, email=None, refs=()):
+        call(f"{runn}people/", RH, "POST", {"firstName": first, "lastName": last, "roleId": role,
+             **({"email": email} if email else {}), "references": list(refs)})
+    person("Ana", "Garcia", "ANA@Agency.example", [{"referenceName": "Harvest", "externalId": "h-17"}])
+    person("Emilie", "Nguyen")
+    person("James", "O'Neil"); person("James", "O'Neil")
+    acme = call(f"{runn}clients/", RH, "POST", {"name": "ACME corporation",
+                "references": [{"referenceName": "Harvest", "externalId": "hc-1"}]})["id"]
+    other = call(f"{runn}clients/", RH, "POST", {"name": "Globex Inc."})["id"]
+    call(f"{runn}projects/", RH, "POST", {"name": "acme website redesign", "clientId": acme})
+    call(f"{runn}projects/", RH, "POST", {"name": "Globex data platform", "clientId": other})
+    print("  Runn holds Ana Garcia (ANA@Agency.example, a Harvest reference), Emilie Nguyen, two James O'Neil,")
+    print("  ACME corporation (a Harvest reference) with acme website redesign, and Globex Inc. with Globex data platform.")
+elif action == "check":
+    # No Clockify record in Runn twice, and every other integration's reference kept.
+    seen, harvest = {}, 0
+    for kind in ("clients/", "projects/?includeArchived=true", "people/"):
+        for r in runn_list(kind):
+            for ref in r["references"]:
+                if ref["referenceName"] == "Clockify":
+                    key = (kind, ref["externalId"])
+                    assert key not in seen, f"{key} is in Runn twice"
+                    seen[key] = r["id"]
+                harvest += ref["referenceName"] == "Harvest"
+    assert harvest == 2, f"{harvest} Harvest references left"
+    print(f"  {len(seen)} records carry a Clockify id, none twice; both Harvest references are intact.")
 elif action == "delete":
     user = "u0000000000000000000u001"
     entries = call(f"{clockify}api/v1/workspaces/{WS}/user/{user}/time-entries?page-size=50", CH)
@@ -180,3 +210,40 @@ step "The next day, Runn follows"
 "$rc" work
 "$rc" status northwind --runs 1
 "$rc" hours northwind
+
+step "An existing Runn customer: Contoso's Runn already holds its people, clients and projects"
+"$bin/runn-sim" --token TEST_demo-runn-token >"$work/runn2" 2>"$work/runn2.log" & pids+=($!)
+runn2=$(url_of "$work/runn2")
+sim "$runn2/" "$clockify/" existing
+integration demo-clockify-api-key false | sed -e "s|$runn|$runn2|" -e 's/Northwind Agency/Contoso/' >"$work/contoso.json"
+backend --fields run_id,queued PUT /accounts/contoso/integration "@$work/contoso.json"
+
+step "The first import creates what is new, and holds back what looks like it is in Runn already"
+"$rc" work
+"$rc" status contoso --runs 1
+
+step "The suggestions, for review (runn-clockify link contoso --out links.json)"
+"$rc" link contoso --out "$work/links.json"
+
+step "A person reviews the file: the Globex project is rejected (it is not Runn's Globex data platform)"
+python3 - "$work/links.json" <<'PY'
+import sys
+path = sys.argv[1]
+lines = open(path).read().splitlines()
+kept = [l for l in lines if not ('"kind":"project"' in l and '"confidence":"likely"' in l)]
+assert len(kept) == len(lines) - 1, "one likely project line"
+open(path, "w").write("\n".join(kept) + "\n")
+print(f"  {len(lines) - 1} suggestions; 1 line deleted.")
+PY
+"$rc" link contoso --apply "$work/links.json" --dry-run
+
+step "Applied: the links are written, the rejection recorded; the next import creates what was rejected"
+"$rc" link contoso --apply "$work/links.json"
+"$rc" sync contoso --only clients,people
+sim "$runn2/" "$clockify/" check
+
+step "Applying the same file again writes nothing"
+"$rc" link contoso --apply "$work/links.json"
+
+step "Removing what the integration imported: the dry run (runn-clockify remove contoso)"
+"$rc" remove contoso

@@ -174,8 +174,8 @@ fn runs_text(runs: &[RunRecord]) -> String {
         if rep.held > 0 {
             let _ = writeln!(
                 out,
-                "    {} look like ones already in Runn: review the links (`runn-clockify link`).",
-                plural(rep.held, "record", "records")
+                "    {} already in Runn: review the links (`runn-clockify link`).",
+                plural(rep.held, "record looks like one", "records look like ones")
             );
         }
         let _ = writeln!(

@@ -410,11 +410,7 @@ async fn a_removal_archives_exactly_what_was_created_and_deletes_only_unchanged_
         .removal
         .unwrap();
     assert_eq!(
-        (
-            done.actuals_deleted,
-            done.archived,
-            done.planned.count
-        ),
+        (done.actuals_deleted, done.archived, done.planned.count),
         (dry.actuals_deleted, dry.archived, dry.planned.count)
     );
     let left = bed.table(Kind::Actual);
