@@ -102,7 +102,6 @@ pub fn read(raw: &str) -> Result<Reviewed, String> {
             clockify_id: id.to_owned(),
         });
     }
-    request.check()?;
     Ok(Reviewed {
         account: header.account,
         request,

@@ -611,7 +611,8 @@ async fn removal_allowed(store: &DynamoStore, id: &AccountId) -> Fallible<()> {
     let Some(state) = store.state(id).await? else {
         return Err(format!("no account {id}").into());
     };
-    if !state.settings.enabled || !state.credentials.runn_token {
+    let stored = state.credentials.runn_token && state.credentials.clockify_api_key;
+    if !state.settings.enabled || !stored {
         return Err(format!(
             "the integration of {id} is off, and a removal needs its Runn token: Save & Run it again first"
         )
@@ -676,11 +677,22 @@ async fn link_apply(
     for line in &reviewed.open {
         eprintln!("Left open: {line}");
     }
-    let work = Work::Link {
-        request: reviewed.request,
-        dry_run,
-    };
-    sync(store, id, work).await
+    // A job takes at most a thousand of each: a longer file goes in turns.
+    let max = shared::model::links::MAX_LINKS;
+    let (mut links, mut rejected) = (reviewed.request.links, reviewed.request.rejected);
+    loop {
+        let request = shared::model::links::LinkRequest {
+            links: links.drain(..links.len().min(max)).collect(),
+            rejected: rejected.drain(..rejected.len().min(max)).collect(),
+        };
+        request
+            .check()
+            .map_err(|(_, why)| format!("{} cannot be applied: {why}", path.display()))?;
+        let code = sync(store, id.clone(), Work::Link { request, dry_run }).await?;
+        if code != ExitCode::SUCCESS || (links.is_empty() && rejected.is_empty()) {
+            return Ok(code);
+        }
+    }
 }
 
 fn job(id: &AccountId, run_id: &str, work: Work) -> Job {

@@ -144,8 +144,8 @@ pub async fn links(State(api): State<Arc<Api>>, Account(id): Account, body: Byte
         Ok(r) => r,
         Err(reply) => return reply,
     };
-    if let Err(why) = request.check() {
-        return Reply::field(400, "bad_request", "links", why);
+    if let Err((field, why)) = request.check() {
+        return Reply::field(400, "bad_request", field, why);
     }
     if request.links.is_empty() && request.rejected.is_empty() {
         return Reply::field(
@@ -168,13 +168,12 @@ pub async fn links(State(api): State<Arc<Api>>, Account(id): Account, body: Byte
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RemovalBody {
-    #[serde(alias = "dry_run")]
     dry_run: bool,
     #[serde(default)]
     kinds: Option<Vec<Kind>>,
-    #[serde(default, alias = "include_planned")]
+    #[serde(default)]
     include_planned: bool,
-    #[serde(default, alias = "include_unrecorded")]
+    #[serde(default)]
     include_unrecorded: bool,
 }
 

@@ -577,10 +577,15 @@ async fn dispatch_links(
             } else {
                 Mode::APPLY
             };
+            // Off before the first write: a daily run between two slices of a long
+            // removal must not write again what it removed.
+            let switched_off = if request.dry_run {
+                vec![]
+            } else {
+                switch_off(ctx, request.kinds).await?
+            };
             let mut report = remove::remove(ctx, origins, request, limits, mode).await?;
-            if report.finished && !request.dry_run {
-                report.switched_off = switch_off(ctx, request.kinds).await?;
-            }
+            report.switched_off = switched_off;
             Reports {
                 removal: Some(report),
                 ..Default::default()
@@ -591,8 +596,8 @@ async fn dispatch_links(
     Ok(Some(Ran::Did(Box::new(reports))))
 }
 
-/// Switches off the kinds a removal removed, so the next daily run does not bring them
-/// back (Save & Run switches them on again). A conditional write, re-decided on conflict.
+/// Switches off the kinds a removal removes, so no daily run brings them back (Save &
+/// Run switches them on again); returns those it switched off. A conditional write, re-decided on conflict.
 async fn switch_off(ctx: &Ctx<'_>, removed: Switches) -> Result<Vec<String>, JobError> {
     for _ in 0..5 {
         let Some(state) = ctx.store.state(ctx.account).await? else {

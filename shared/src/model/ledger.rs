@@ -16,12 +16,16 @@ pub struct DayKey {
     pub date: NaiveDate,
 }
 
-/// Who wrote a day total: the timesheet sync, or the weekly autofill's 0.
+/// Who wrote a day total: the timesheet sync, or the weekly autofill's 0; or nobody here:
+/// Runn held the wanted total before the sync ever wrote it (entered by hand, or by an
+/// integration before this one), and the ledger only adopted it, so the sync keeps it in
+/// step from then on but a removal never deletes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Source {
     Sync,
     Autofill,
+    Adopted,
 }
 
 /// A day total this project wrote (or is about to write: the ledger is written ahead of
@@ -31,6 +35,13 @@ pub struct Written {
     pub billable: u32,
     pub nonbillable: u32,
     pub source: Source,
+}
+
+impl Written {
+    /// The same totals, whoever wrote them.
+    pub fn same_totals(&self, other: &Written) -> bool {
+        (self.billable, self.nonbillable) == (other.billable, other.nonbillable)
+    }
 }
 
 /// Every day total this project wrote, for one account.

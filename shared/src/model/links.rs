@@ -165,11 +165,16 @@ pub struct LinkRequest {
 }
 
 impl LinkRequest {
-    /// Refuses a request no person reviewed: too long, or with ids that are no ids.
-    pub fn check(&self) -> Result<(), String> {
-        if self.links.len() > MAX_LINKS || self.rejected.len() > MAX_LINKS {
-            return Err(format!(
-                "at most {MAX_LINKS} links and {MAX_LINKS} rejections a request"
+    /// Refuses a request no person reviewed: too long, or with ids that are no ids; the
+    /// refusal names its field (`links` or `rejected`).
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        if self.links.len() > MAX_LINKS {
+            return Err(("links", format!("at most {MAX_LINKS} links a request")));
+        }
+        if self.rejected.len() > MAX_LINKS {
+            return Err((
+                "rejected",
+                format!("at most {MAX_LINKS} rejections a request"),
             ));
         }
         let bad_clockify = |id: &str| {
@@ -177,17 +182,16 @@ impl LinkRequest {
         };
         for l in &self.links {
             if bad_clockify(&l.clockify_id) {
-                return Err(format!("links: {:?} is not a Clockify id", l.clockify_id));
+                let why = format!("links: {:?} is not a Clockify id", l.clockify_id);
+                return Err(("links", why));
             }
             if l.runn_id <= 0 {
-                return Err(format!("links: {} is not a Runn id", l.runn_id));
+                return Err(("links", format!("links: {} is not a Runn id", l.runn_id)));
             }
         }
         if let Some(r) = self.rejected.iter().find(|r| bad_clockify(&r.clockify_id)) {
-            return Err(format!(
-                "rejected: {:?} is not a Clockify id",
-                r.clockify_id
-            ));
+            let why = format!("rejected: {:?} is not a Clockify id", r.clockify_id);
+            return Err(("rejected", why));
         }
         Ok(())
     }

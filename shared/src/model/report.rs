@@ -324,6 +324,7 @@ impl ActualsReport {
             match self.skipped.iter_mut().find(|x| x.reason == g.reason) {
                 Some(mine) => {
                     mine.minutes += g.minutes;
+                    mine.day_totals += g.day_totals;
                     mine.days.merge(&g.days);
                 }
                 None => self.skipped.push(g.clone()),
@@ -344,6 +345,27 @@ impl ActualsReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn chunks_of_one_run_add_up_their_skipped_minutes_and_day_totals() {
+        let chunk = |minutes, day_totals| ActualsPlan {
+            skipped: vec![TimeSkipGroup {
+                reason: TimeSkip::NoProject,
+                minutes,
+                day_totals,
+                days: Capped::default(),
+            }],
+            ..Default::default()
+        };
+        let mut report = ActualsReport::default();
+        let mut unknown = BTreeMap::new();
+        report.absorb(&chunk(30, 2), &mut unknown);
+        report.absorb(&chunk(45, 3), &mut unknown);
+        assert_eq!(
+            (report.skipped[0].minutes, report.skipped[0].day_totals),
+            (75, 5)
+        );
+    }
 
     #[test]
     fn thousands_of_skips_keep_their_counts_and_name_only_the_first_fifty() {

@@ -98,7 +98,7 @@ pub async fn link(
     let decisions = origins.store.decisions(origins.account).await?;
     let plan = plan_links(request, &inputs.records, &in_clockify, &decisions);
     let mut report = LinkReport {
-        already: plan.already,
+        already: plan.already.len(),
         dry_run: !mode.write,
         ..Default::default()
     };
@@ -107,7 +107,7 @@ pub async fn link(
     }
     tracing::info!(
         links = plan.writes.len(),
-        already = plan.already,
+        already = plan.already.len(),
         skipped = plan.skipped.len(),
         rejected = plan.reject.len(),
         dry_run = !mode.write,
@@ -128,7 +128,11 @@ pub async fn link(
         return Ok(report);
     }
     let mut budget = Budget::new(limits);
-    let result = apply::links::links(ctx.runn, origins, &plan, &mut budget, &mut report).await;
+    let result = async {
+        apply::links::decide_already(origins, &plan, &decisions, &budget).await?;
+        apply::links::links(ctx.runn, origins, &plan, &mut budget, &mut report).await
+    }
+    .await;
     report.writes = budget.writes;
     match result {
         Ok(()) => report.finished = true,

@@ -82,6 +82,13 @@ fn report_of(plan: &RemovalPlan, ledger: &Ledger, dry_run: bool) -> RemovalRepor
     for key in &plan.changed {
         report.actuals_changed.push(describe(key, ledger));
     }
+    for key in &plan.adopted {
+        let line = format!(
+            "person {} · project {} · {}: held in Runn before the integration wrote it",
+            key.person, key.project, key.date
+        );
+        report.actuals_changed.push(line);
+    }
     if dry_run {
         report.actuals_deleted = plan.delete.len();
         for a in &plan.archive {

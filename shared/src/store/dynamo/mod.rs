@@ -757,6 +757,7 @@ impl LedgerRow {
         let source = match w.source {
             Source::Sync => 's',
             Source::Autofill => 'a',
+            Source::Adopted => 'd',
         };
         LedgerRow(
             k.date.day(),
@@ -774,6 +775,7 @@ impl LedgerRow {
             .ok_or_else(|| StoreError::Corrupt(format!("ledger day {}", self.0)))?;
         let source = match self.5 {
             'a' => Source::Autofill,
+            'd' => Source::Adopted,
             _ => Source::Sync,
         };
         Ok((

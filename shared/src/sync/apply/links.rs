@@ -51,10 +51,52 @@ async fn write(runn: &RunnClient, w: &LinkWrite, patch: &RecordPatch) -> Result<
     Ok(())
 }
 
+fn linked(w: &LinkWrite, run_id: &str) -> LinkDecision {
+    LinkDecision {
+        kind: w.kind,
+        clockify_id: w.clockify_id.clone(),
+        decision: Decision::Linked { runn_id: w.runn_id },
+        run_id: run_id.to_owned(),
+    }
+}
+
+/// Keeps the decision of links already in place that have none (a run stopped between a
+/// write and its decision): a removal must never take them for the integration's.
+pub(crate) async fn decide_already(
+    origins: Origins<'_>,
+    plan: &LinkPlan,
+    decisions: &[LinkDecision],
+    budget: &Budget<'_>,
+) -> Result<(), Halt> {
+    let missing: Vec<LinkDecision> = plan
+        .already
+        .iter()
+        .filter(|w| {
+            !decisions.iter().any(|d| {
+                d.kind == w.kind
+                    && d.clockify_id == w.clockify_id
+                    && d.decision == (Decision::Linked { runn_id: w.runn_id })
+            })
+        })
+        .map(|w| linked(w, origins.run_id))
+        .collect();
+    if !missing.is_empty() {
+        budget.check().await?;
+        origins
+            .store
+            .record_decisions(origins.account, &missing)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Links one record, unless it changed since the plan was made: `Ok(None)` when written,
-/// `Ok(Some(why))` when skipped.
+/// `Ok(Some(why))` when skipped. The decision is kept before the write: a run stopped
+/// between the two leaves a decision for a link not made (harmless: nothing is linked by
+/// it), never a link whose origin is unknown.
 async fn link_one(
     runn: &RunnClient,
+    origins: Origins<'_>,
     w: &LinkWrite,
     budget: &mut Budget<'_>,
 ) -> Result<Option<String>, Halt> {
@@ -65,13 +107,25 @@ async fn link_one(
         return Ok(Some(format!("{} is archived in Runn", w.name)));
     }
     match clockify_ref(&now.references) {
-        Some(x) if x == w.clockify_id => return Ok(Some("linked meanwhile".into())),
+        Some(x) if x == w.clockify_id => {
+            let decision = linked(w, origins.run_id);
+            origins
+                .store
+                .record_decisions(origins.account, &[decision])
+                .await?;
+            return Ok(Some("linked meanwhile".into()));
+        }
         Some(x) => return Ok(Some(format!("{} is linked to Clockify id {x}", w.name))),
         None => {}
     }
     let mut references = now.references;
     references.push(Reference::clockify(w.clockify_id.as_str()));
     budget.take().await?;
+    let decision = linked(w, origins.run_id);
+    origins
+        .store
+        .record_decisions(origins.account, &[decision])
+        .await?;
     let patch = RecordPatch {
         references: Some(references),
         is_archived: None,
@@ -96,18 +150,8 @@ pub(crate) async fn links(
             w.name,
             w.runn_id
         );
-        match link_one(runn, w, budget).await? {
+        match link_one(runn, origins, w, budget).await? {
             None => {
-                let decision = LinkDecision {
-                    kind: w.kind,
-                    clockify_id: w.clockify_id.clone(),
-                    decision: Decision::Linked { runn_id: w.runn_id },
-                    run_id: origins.run_id.to_owned(),
-                };
-                origins
-                    .store
-                    .record_decisions(origins.account, &[decision])
-                    .await?;
                 tracing::info!(kind = w.kind.label(), clockify_id = %w.clockify_id, runn_id = w.runn_id, "linked");
                 report.linked.push(line);
             }

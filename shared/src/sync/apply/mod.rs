@@ -448,8 +448,8 @@ async fn upsert(
                 for w in part {
                     match (w.source, w.is_zero()) {
                         (Source::Autofill, _) => report.autofilled += 1,
-                        (Source::Sync, true) => report.zeroed += 1,
-                        (Source::Sync, false) => report.written += 1,
+                        (Source::Sync | Source::Adopted, true) => report.zeroed += 1,
+                        (Source::Sync | Source::Adopted, false) => report.written += 1,
                     }
                 }
             }

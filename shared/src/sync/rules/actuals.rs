@@ -6,7 +6,7 @@
 
 use crate::clockify::TimeEntry;
 use crate::ids::{ClockifyProjectId, ClockifyUserId, RunnPersonId, RunnProjectId, RunnRoleId};
-use crate::model::ledger::{DayKey, Ledger, Source};
+use crate::model::ledger::{DayKey, Ledger, Source, Written};
 use crate::model::plan::{ActualsPlan, DayWrite, Unlinked};
 use crate::model::report::{clip, Capped, TimeSkip, TimeSkipGroup, LINE_CHARS};
 use crate::runn::{Actual, Assignment, Contract};
@@ -417,8 +417,18 @@ fn compare(wanted: &BTreeMap<DayKey, (u32, u32)>, runn: &RunnSide<'_>, plan: &mu
         };
         if runn.current.get(key) == Some(&(*b, *nb)) {
             plan.unchanged += 1;
-            if runn.ledger.get(key) != Some(&write.written()) {
-                plan.record_only.push((*key, write.written()));
+            match runn.ledger.get(key) {
+                Some(w) if w.same_totals(&write.written()) && w.source != Source::Autofill => {}
+                // Written by this sync before (and its answer lost, or Runn changed back).
+                Some(_) => plan.record_only.push((*key, write.written())),
+                // Runn held it before the sync wrote anything here: adopted.
+                None => plan.record_only.push((
+                    *key,
+                    Written {
+                        source: Source::Adopted,
+                        ..write.written()
+                    },
+                )),
             }
         } else {
             plan.writes.push(write);
@@ -452,7 +462,7 @@ fn zero_gone(
         if key.date < days.0 || key.date > days.1 || wanted.contains_key(key) {
             continue;
         }
-        if was.source != Source::Sync || (was.billable == 0 && was.nonbillable == 0) {
+        if was.source == Source::Autofill || (was.billable == 0 && was.nonbillable == 0) {
             continue;
         }
         if runn
@@ -472,7 +482,13 @@ fn zero_gone(
         };
         match runn.current.get(key) {
             // Already 0 in Runn, or gone (deleted by hand): nothing to write.
-            None | Some((0, 0)) => plan.record_only.push((*key, zero.written())),
+            None | Some((0, 0)) => plan.record_only.push((
+                *key,
+                Written {
+                    source: was.source,
+                    ..zero.written()
+                },
+            )),
             Some(_) => plan.writes.push(zero),
         }
     }
@@ -513,6 +529,25 @@ mod tests {
                 .date_naive(),
             day("2026-11-10")
         );
+    }
+
+    #[test]
+    fn a_total_runn_held_before_the_sync_is_adopted_kept_in_step_and_adopted_once() {
+        let mut w = World::new();
+        let k = key(WEB, DEV, "2026-11-10");
+        w.actuals.push(actual(k, 60.0, 0.0));
+        let e = entry("e1", Some("web"), "2026-11-10T09:00:00Z", 3600, true);
+        let plan = w.plan(std::slice::from_ref(&e), chrono_tz::UTC);
+        assert!(plan.writes.is_empty());
+        assert_eq!(plan.record_only.len(), 1);
+        assert_eq!(plan.record_only[0].1.source, Source::Adopted);
+        w.apply(&plan);
+        // Recorded once: the next run has nothing to record.
+        let again = w.plan(std::slice::from_ref(&e), chrono_tz::UTC);
+        assert!(again.writes.is_empty() && again.record_only.is_empty());
+        // Its time deleted in Clockify: set back to 0 like any total the sync keeps.
+        let gone = w.plan(&[], chrono_tz::UTC);
+        assert_eq!(writes(&gone), [(k, 0, 0)]);
     }
 
     #[test]

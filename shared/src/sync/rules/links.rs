@@ -7,6 +7,7 @@ use crate::ids::WorkspaceId;
 use crate::model::links::{
     Candidate, Confidence, LinkDecision, LinkKind, LinkRequest, Rejection, Suggestion,
 };
+use crate::model::report::{clip, LINE_CHARS};
 use crate::sync::rules::import::ClockifyState;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use unicode_normalization::{char::is_combining_mark, UnicodeNormalization};
@@ -88,12 +89,21 @@ impl<'a> Pool<'a> {
     }
 }
 
+/// The most candidates a suggestion lists (its `why` says how many there are): a
+/// suggestion stays small whatever the account, so a page of them fits one item.
+pub const MAX_CANDIDATES: usize = 10;
+
+fn clipped(name: &str) -> String {
+    clip(name.trim(), LINE_CHARS)
+}
+
 fn candidates(found: &[&RunnRecord]) -> Vec<Candidate> {
     found
         .iter()
+        .take(MAX_CANDIDATES)
         .map(|r| Candidate {
             runn_id: r.id,
-            name: r.name.clone(),
+            name: clipped(&r.name),
         })
         .collect()
 }
@@ -116,7 +126,7 @@ impl Matched<'_> {
         let mut s = Suggestion {
             kind: self.kind,
             clockify_id: self.clockify_id.to_owned(),
-            clockify_name: self.clockify_name.trim().to_owned(),
+            clockify_name: clipped(self.clockify_name),
             runn_id: None,
             runn_name: None,
             confidence,
@@ -127,18 +137,39 @@ impl Matched<'_> {
             [] => return None,
             [one] => {
                 s.runn_id = Some(one.id);
-                s.runn_name = Some(one.name.clone());
+                s.runn_name = Some(clipped(&one.name));
             }
             several => {
                 s.confidence = Confidence::Ambiguous;
-                s.why = format!("{} Runn records: {why}", several.len());
+                s.why = if several.len() > MAX_CANDIDATES {
+                    format!(
+                        "{} Runn records (the first {MAX_CANDIDATES} listed): {why}",
+                        several.len()
+                    )
+                } else {
+                    format!("{} Runn records: {why}", several.len())
+                };
                 s.candidates = candidates(several);
             }
         }
         Some(s)
     }
 
-    fn conflict(&self, linked: &[&RunnRecord], why: &str) -> Option<Suggestion> {
+    /// A Runn record of the same e-mail or name linked to a Clockify id the workspace no
+    /// longer has (a record deleted and made again): likely this one. One linked to a
+    /// live record is that record's, and no suggestion at all.
+    fn conflict(
+        &self,
+        linked: &[&RunnRecord],
+        live: &HashSet<&str>,
+        why: &str,
+    ) -> Option<Suggestion> {
+        let gone: Vec<&RunnRecord> = linked
+            .iter()
+            .copied()
+            .filter(|r| r.clockify.as_deref().is_some_and(|x| !live.contains(x)))
+            .collect();
+        let linked = gone.as_slice();
         let first = linked.first()?;
         let other = first.clockify.as_deref().unwrap_or_default();
         let mut s = self.suggestion(&[first], Confidence::Conflict, why)?;
@@ -191,6 +222,7 @@ fn suggest_clients(
     open: &dyn Fn(LinkKind, &str) -> bool,
 ) -> Vec<Suggestion> {
     let pool = Pool::new(&runn.clients);
+    let live: HashSet<&str> = clockify.clients.iter().map(|c| c.id.as_str()).collect();
     clockify
         .clients
         .iter()
@@ -206,7 +238,7 @@ fn suggest_clients(
                 Confidence::Sure,
                 "same name",
             )
-            .or_else(|| m.conflict(&same_name(&pool.linked, &c.name), "same name"))
+            .or_else(|| m.conflict(&same_name(&pool.linked, &c.name), &live, "same name"))
         })
         .collect()
 }
@@ -220,6 +252,7 @@ fn suggest_projects(
     open: &dyn Fn(LinkKind, &str) -> bool,
 ) -> Vec<Suggestion> {
     let pool = Pool::new(&runn.projects);
+    let live: HashSet<&str> = clockify.projects.iter().map(|p| p.id.as_str()).collect();
     let client_name: HashMap<i64, &str> = runn
         .clients
         .iter()
@@ -251,7 +284,7 @@ fn suggest_projects(
                 };
                 m.suggestion(&same_name(&pool.free, &p.name), Confidence::Likely, why)
             })
-            .or_else(|| m.conflict(&same_name(&pool.linked, &p.name), "same name"));
+            .or_else(|| m.conflict(&same_name(&pool.linked, &p.name), &live, "same name"));
         out.extend(s);
     }
     out
@@ -265,6 +298,7 @@ fn suggest_people(
     open: &dyn Fn(LinkKind, &str) -> bool,
 ) -> Vec<Suggestion> {
     let pool = Pool::new(&runn.people);
+    let live: HashSet<&str> = clockify.users.iter().map(|u| u.id.as_str()).collect();
     let mut out = vec![];
     for u in &clockify.users {
         if u.workspace_status(ws) != Some(&MembershipStatus::Active)
@@ -291,9 +325,9 @@ fn suggest_people(
             .or_else(|| m.suggestion(&named(&pool.free), Confidence::Likely, "same full name"))
             .or_else(|| {
                 let linked = email.map(|e| by_email(&pool.linked, e)).unwrap_or_default();
-                m.conflict(&linked, "same e-mail")
+                m.conflict(&linked, &live, "same e-mail")
             })
-            .or_else(|| m.conflict(&named(&pool.linked), "same full name"));
+            .or_else(|| m.conflict(&named(&pool.linked), &live, "same full name"));
         out.extend(s);
     }
     out
@@ -309,19 +343,24 @@ fn mark_contested(suggestions: &mut [Suggestion]) {
         }
     }
     for idx in by_target.into_values().filter(|v| v.len() > 1) {
-        let names: Vec<String> = idx
+        let mut names: Vec<String> = idx
             .iter()
+            .take(3)
             .map(|&i| suggestions[i].clockify_name.clone())
             .collect();
+        if idx.len() > 3 {
+            names.push("...".into());
+        }
         for &i in &idx {
             let s = &mut suggestions[i];
             s.confidence = Confidence::Conflict;
-            s.why = format!(
+            let why = format!(
                 "{}; {} Clockify records match it ({})",
                 s.why,
                 idx.len(),
                 names.join(", ")
             );
+            s.why = clip(&why, LINE_CHARS);
         }
     }
 }
@@ -379,8 +418,9 @@ pub struct LinkWrite {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LinkPlan {
     pub writes: Vec<LinkWrite>,
-    /// Links already in place.
-    pub already: usize,
+    /// Links already in place (their decisions are kept, should a run have stopped
+    /// between the write and its decision).
+    pub already: Vec<LinkWrite>,
     /// Links not applied: the link's line, and why.
     pub skipped: Vec<String>,
     /// Rejections to record (new ones only).
@@ -419,7 +459,12 @@ pub fn plan_links(
         let target = records.iter().find(|r| r.id == l.runn_id);
         let why = match (holder, target) {
             (Some(h), _) if h.id == l.runn_id => {
-                plan.already += 1;
+                plan.already.push(LinkWrite {
+                    kind: l.kind,
+                    clockify_id: l.clockify_id.clone(),
+                    runn_id: h.id,
+                    name: h.name.clone(),
+                });
                 continue;
             }
             (Some(h), _) => Some(format!(
@@ -427,7 +472,7 @@ pub fn plan_links(
                 h.name
             )),
             _ if !in_clockify.contains(&(l.kind, l.clockify_id.clone())) => {
-                Some("not in Clockify any more".to_owned())
+                Some("not in Clockify any more (or left out by the people filter)".to_owned())
             }
             (_, None) => Some("the Runn record is not in Runn any more".to_owned()),
             (_, Some(t)) if t.archived => Some(format!("{} is archived in Runn", t.name)),
@@ -470,6 +515,14 @@ pub fn plan_links(
     rejected.dedup();
     for r in rejected {
         if rejected_before.contains(&(r.kind, r.clockify_id.as_str())) {
+            continue;
+        }
+        if !in_clockify.contains(&(r.kind, r.clockify_id.clone())) {
+            plan.skipped.push(format!(
+                "rejection of {} {}: not in Clockify",
+                r.kind.label(),
+                r.clockify_id
+            ));
             continue;
         }
         if to_clockify.contains_key(&(r.kind, r.clockify_id.as_str())) || linked_now(&r) {
@@ -690,7 +743,7 @@ mod tests {
             people: vec![rec(1, "Ana"), gone_elsewhere, archived, rec(5, "Twin")],
             ..Default::default()
         };
-        let in_clockify: HashSet<(LinkKind, String)> = ["u1", "u2", "u3", "u4", "u5", "u6"]
+        let in_clockify: HashSet<(LinkKind, String)> = ["u1", "u2", "u3", "u4", "u5", "u6", "u9"]
             .iter()
             .map(|u| (LinkKind::Person, (*u).to_owned()))
             .collect();
@@ -727,7 +780,55 @@ mod tests {
             again.writes.is_empty() && again.reject.is_empty(),
             "{again:?}"
         );
-        assert_eq!(again.already, 1);
+        assert_eq!(again.already.len(), 1);
+    }
+
+    #[test]
+    fn a_same_named_record_linked_to_a_live_clockify_record_is_no_suggestion() {
+        // Imported before: Runn's Acme is Clockify's c1. A second Clockify "Acme" is
+        // another client, created by the import, not held.
+        let clockify = ClockifyState {
+            clients: vec![client("c1", "Acme"), client("c2", "Acme")],
+            ..Default::default()
+        };
+        let mut acme = rec(10, "Acme");
+        acme.clockify = Some("c1".into());
+        let runn = RunnRecords {
+            clients: vec![acme],
+            ..Default::default()
+        };
+        assert!(suggest_links(&ws(), &clockify, &runn, &HashSet::new()).is_empty());
+    }
+
+    #[test]
+    fn a_suggestion_stays_small_however_many_records_match() {
+        let clockify = ClockifyState {
+            users: vec![user("u1", &"Sam Lee ".repeat(40), None)],
+            ..Default::default()
+        };
+        let runn = RunnRecords {
+            people: (0..300).map(|i| rec(i, &"sam lee ".repeat(40))).collect(),
+            ..Default::default()
+        };
+        let s = suggest_links(&ws(), &clockify, &runn, &HashSet::new());
+        assert_eq!(s[0].candidates.len(), MAX_CANDIDATES);
+        assert!(s[0].why.starts_with("300 Runn records"), "{}", s[0].why);
+        let json = serde_json::to_string(&s[0]).unwrap();
+        assert!(json.len() < 4 * 1024, "{} bytes", json.len());
+    }
+
+    #[test]
+    fn a_rejection_of_a_record_clockify_does_not_have_is_not_kept() {
+        let request = LinkRequest {
+            links: vec![],
+            rejected: vec![Rejection {
+                kind: LinkKind::Client,
+                clockify_id: "madeup".into(),
+            }],
+        };
+        let plan = plan_links(&request, &RunnRecords::default(), &HashSet::new(), &[]);
+        assert!(plan.reject.is_empty());
+        assert_eq!(plan.skipped.len(), 1);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the record of creates lists, not planned on since), and what is left and why.
 
 use crate::ids::{RunnActualId, RunnPersonId, RunnProjectId};
-use crate::model::ledger::{DayKey, Ledger};
+use crate::model::ledger::{DayKey, Ledger, Source};
 use crate::model::links::{CreatedRecord, LinkKind, RemovalRequest};
 use crate::runn::Actual;
 use crate::sync::rules::links::{RunnRecord, RunnRecords};
@@ -40,6 +40,8 @@ pub struct RemovalPlan {
     pub forget: Vec<DayKey>,
     /// Actuals changed in Runn since the integration wrote them: left.
     pub changed: Vec<DayKey>,
+    /// Totals Runn held before the integration wrote any (the ledger adopted them): left.
+    pub adopted: Vec<DayKey>,
     /// Projects first, then people, then clients.
     pub archive: Vec<ToArchive>,
     pub planned: Vec<ToArchive>,
@@ -53,9 +55,21 @@ fn minutes(m: f64) -> Option<u32> {
 }
 
 fn actuals_plan(inputs: &RemovalInputs<'_>, plan: &mut RemovalPlan) {
-    let held: HashMap<DayKey, &Actual> = inputs
-        .actuals
-        .iter()
+    // A workstream's actual is entered by hand (the sync writes none): never matched. Two
+    // on one key are both left.
+    let mut seen: HashMap<DayKey, usize> = HashMap::new();
+    let live = inputs.actuals.iter().filter(|a| a.workstream_id.is_none());
+    for a in live.clone() {
+        *seen
+            .entry(DayKey {
+                person: a.person_id,
+                project: a.project_id,
+                role: a.role_id,
+                date: a.date,
+            })
+            .or_default() += 1;
+    }
+    let held: HashMap<DayKey, &Actual> = live
         .map(|a| {
             let key = DayKey {
                 person: a.person_id,
@@ -67,6 +81,15 @@ fn actuals_plan(inputs: &RemovalInputs<'_>, plan: &mut RemovalPlan) {
         })
         .collect();
     for (key, written) in inputs.ledger {
+        if written.source == Source::Adopted {
+            // Runn held it before the integration wrote anything: not the integration's.
+            plan.adopted.push(*key);
+            continue;
+        }
+        if seen.get(key).copied().unwrap_or(0) > 1 {
+            plan.changed.push(*key);
+            continue;
+        }
         match held.get(key) {
             None => plan.forget.push(*key),
             Some(a)
@@ -188,7 +211,7 @@ mod tests {
     use super::*;
     use crate::ids::RunnRoleId;
     use crate::model::account::Switches;
-    use crate::model::ledger::{Source, Written};
+    use crate::model::ledger::Written;
     use chrono::{NaiveDate, Utc};
 
     fn rec(id: i64, name: &str, clockify: Option<&str>, client: Option<i64>) -> RunnRecord {
@@ -244,14 +267,31 @@ mod tests {
     };
 
     #[test]
-    fn only_actuals_runn_still_holds_as_written_are_deleted() {
+    fn only_actuals_runn_still_holds_as_the_integration_wrote_them_are_deleted() {
         let w = |b| Written {
             billable: b,
             nonbillable: 0,
             source: Source::Sync,
         };
-        let ledger = Ledger::from([(key(2), w(60)), (key(3), w(30)), (key(4), w(0))]);
-        let actuals = [actual(100, 2, 60.0), actual(101, 3, 45.0)];
+        let adopted = Written {
+            source: Source::Adopted,
+            ..w(90)
+        };
+        let ledger = Ledger::from([
+            (key(2), w(60)),
+            (key(3), w(30)),
+            (key(4), w(0)),
+            (key(5), adopted),
+            (key(6), w(15)),
+        ]);
+        let mut workstream = actual(103, 6, 15.0);
+        workstream.workstream_id = Some(crate::ids::RunnWorkstreamId(7));
+        let actuals = [
+            actual(100, 2, 60.0),
+            actual(101, 3, 45.0),
+            actual(102, 5, 90.0),
+            workstream,
+        ];
         let runn = RunnRecords::default();
         let empty = HashSet::new();
         let inputs = RemovalInputs {
@@ -266,7 +306,9 @@ mod tests {
         let plan = plan_removal(&inputs, &ALL);
         assert_eq!(plan.delete, vec![(RunnActualId(100), key(2))]);
         assert_eq!(plan.changed, vec![key(3)]);
-        assert_eq!(plan.forget, vec![key(4)]);
+        // The workstream's actual is a person's: the ledger's row for that day is gone.
+        assert_eq!(plan.forget, vec![key(4), key(6)]);
+        assert_eq!(plan.adopted, vec![key(5)]);
     }
 
     #[test]
