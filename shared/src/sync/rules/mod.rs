@@ -11,3 +11,4 @@ pub mod reads;
 pub mod removal;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod webhooks;
