@@ -37,6 +37,8 @@ clockify_id!(
     TimeEntryId,
     /// A Clockify user group id (the people filter names the groups it includes).
     UserGroupId,
+    /// A Clockify webhook id.
+    WebhookId,
 );
 
 macro_rules! runn_id {

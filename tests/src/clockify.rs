@@ -2,6 +2,13 @@
 //! a self-hosted style root (`/api/v1/...` and `/report/v1/...`), with its paging
 //! (`page`/`page-size`, `Last-Page`), size limits, API-key auth, rate limit and faults.
 
+mod webhooks;
+
+pub use webhooks::{
+    webhook_limit, SimWebhook, WebhookType, FREE_PLAN_WEBHOOKS, PAID_PLAN_WEBHOOKS,
+    TRIGGER_SOURCE_TYPES, WEBHOOK_EVENTS,
+};
+
 use crate::common::{self, header, json_response, set_header, Control};
 use axum::extract::{Path, Query, Request, State};
 use axum::middleware::{self, Next};
@@ -53,6 +60,9 @@ pub struct WorkspaceData {
     /// User groups, each with its members' ids (`GET .../user-groups`).
     #[serde(default)]
     pub user_groups: Vec<SimUserGroup>,
+    /// The workspace's webhooks, the customer's own included (the plan's limit counts all).
+    #[serde(default)]
+    pub webhooks: Vec<SimWebhook>,
 }
 
 fn yes() -> bool {
@@ -71,6 +81,7 @@ impl Default for WorkspaceData {
             users: vec![],
             time_entries: vec![],
             user_groups: vec![],
+            webhooks: vec![],
         }
     }
 }
@@ -159,6 +170,7 @@ struct AppState {
 pub fn error_body(status: u16) -> Value {
     let message = match status {
         401 => "Full authentication is required to access this resource",
+        403 => "Forbidden",
         404 => "Not found",
         429 => "Too many requests",
         s if s >= 500 => "Internal server error",
@@ -213,6 +225,20 @@ impl ClockifySim {
                 get(list_user_groups),
             )
             .route("/api/v1/user", get(current_user))
+            .route(
+                "/api/v1/workspaces/{workspaceId}/webhooks",
+                get(webhooks::list_webhooks).post(webhooks::create_webhook),
+            )
+            .route(
+                "/api/v1/workspaces/{workspaceId}/webhooks/{webhookId}",
+                get(webhooks::get_webhook)
+                    .put(webhooks::update_webhook)
+                    .delete(webhooks::delete_webhook),
+            )
+            .route(
+                "/api/v1/workspaces/{workspaceId}/webhooks/{webhookId}/token",
+                axum::routing::patch(webhooks::new_webhook_token),
+            )
             .route(
                 "/api/v1/workspaces/{workspaceId}/user/{userId}/time-entries",
                 get(user_time_entries),
@@ -353,17 +379,26 @@ async fn list_workspaces(
     json_response(200, &Value::Array(body))
 }
 
+/// Where `key` stands among the simulator's keys (admins first): its user's number.
+fn key_index(data: &ClockifyData, key: &str) -> usize {
+    data.api_keys
+        .iter()
+        .chain(&data.member_keys)
+        .position(|k| k == key)
+        .unwrap_or(0)
+}
+
+/// The id of the key's own user, as `GET /v1/user` answers it.
+fn key_user_id(data: &ClockifyData, key: &str) -> String {
+    format!("{:024x}", 0xa000 + key_index(data, key))
+}
+
 /// `GET /v1/user` (`UserDtoV1`): the key's own user, named after the key's kind.
 async fn current_user(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     let data = s.data.read().unwrap();
     let key = header(&headers, "x-api-key").unwrap_or("");
     let admin = data.api_keys.iter().any(|k| k == key);
-    let n = data
-        .api_keys
-        .iter()
-        .chain(&data.member_keys)
-        .position(|k| k == key)
-        .unwrap_or(0);
+    let n = key_index(&data, key);
     let (name, email) = if admin {
         (
             "Workspace Admin".to_owned(),
@@ -378,7 +413,7 @@ async fn current_user(State(s): State<AppState>, headers: axum::http::HeaderMap)
     json_response(
         200,
         &json!({
-            "id": format!("{:024x}", 0xa000 + n), "name": name, "email": email,
+            "id": key_user_id(&data, key), "name": name, "email": email,
             "activeWorkspace": data.workspaces.first().map(|w| w.id.clone()).unwrap_or_default(),
             "defaultWorkspace": data.workspaces.first().map(|w| w.id.clone()).unwrap_or_default(),
             "memberships": [], "profilePicture": "", "status": "ACTIVE",

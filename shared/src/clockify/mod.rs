@@ -4,17 +4,19 @@
 //! large the account.
 
 mod model;
+mod webhook;
 
 pub use model::{
     Client, DateRange, InvertedRange, Membership, MembershipStatus, Project, TimeEntry, User,
     UserGroup, UserSettings, Workspace,
 };
 pub use model::{CurrentUser, WorkspaceRole};
+pub use webhook::{NewWebhook, TriggerSourceType, Webhook, WebhookEvent};
 
 use crate::error::{ApiError, Service};
 use crate::hosts::{check_dns_label, check_url, HostPolicy, HostRefused};
 use crate::http::{endless, CoreConfig, HttpCore, RateLimit, Reply, RetryPolicy, MAX_PAGES};
-use crate::ids::{ClockifyUserId, WorkspaceId};
+use crate::ids::{ClockifyUserId, WebhookId, WorkspaceId};
 use async_stream::try_stream;
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 use model::{DetailedReport, WireTimeEntry};
@@ -298,6 +300,54 @@ impl ClockifyClient {
             .await
             .map_err(ApiError::identity_refused)?;
         Ok(reply.body)
+    }
+
+    /// Every webhook of the workspace, whoever made it (one answer, not paged). Needs an
+    /// admin's key: a member's is refused (403).
+    pub async fn webhooks(&self, ws: &WorkspaceId) -> Result<Vec<Webhook>, ApiError> {
+        let url = format!("{}/v1/workspaces/{ws}/webhooks", self.api);
+        let reply: Reply<webhook::WebhookList> = self
+            .get("GET /v1/workspaces/{workspaceId}/webhooks", &url, &[])
+            .await?;
+        Ok(reply.body.webhooks)
+    }
+
+    /// Creates a webhook (201) and answers it with its token. Sent again only where it
+    /// surely never arrived: after an unclear failure the caller lists the webhooks before
+    /// trying again, so a workspace never holds two of ours for one event.
+    pub async fn create_webhook(
+        &self,
+        ws: &WorkspaceId,
+        hook: &NewWebhook,
+    ) -> Result<Webhook, ApiError> {
+        let url = format!("{}/v1/workspaces/{ws}/webhooks", self.api);
+        let reply = self
+            .core
+            .send_write("POST /v1/workspaces/{workspaceId}/webhooks", |http| {
+                http.post(&url)
+                    .header("X-Api-Key", self.key_header())
+                    .json(hook)
+            })
+            .await?;
+        Ok(reply.body)
+    }
+
+    /// Deletes a webhook: true when it was there, false when it already was gone (404).
+    /// Sending it twice is harmless, so it is retried like a read.
+    pub async fn delete_webhook(&self, ws: &WorkspaceId, id: &WebhookId) -> Result<bool, ApiError> {
+        let url = format!("{}/v1/workspaces/{ws}/webhooks/{id}", self.api);
+        let sent = self
+            .core
+            .send::<serde::de::IgnoredAny>(
+                "DELETE /v1/workspaces/{workspaceId}/webhooks/{webhookId}",
+                |http| http.delete(&url).header("X-Api-Key", self.key_header()),
+            )
+            .await;
+        match sent {
+            Ok(_) => Ok(true),
+            Err(ApiError::Rejected { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 
     /// Pages through a list endpoint: `page` from 1 at our page size, until `Last-Page:

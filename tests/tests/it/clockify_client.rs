@@ -2,8 +2,11 @@
 
 use chrono::NaiveDate;
 use futures::TryStreamExt;
-use shared::clockify::{ClockifyClient, DateRange, EntrySource, TimeEntry};
-use shared::ids::WorkspaceId;
+use shared::clockify::{
+    ClockifyClient, DateRange, EntrySource, NewWebhook, TimeEntry, WebhookEvent,
+};
+use shared::ids::{WebhookId, WorkspaceId};
+use shared::ExposeSecret;
 use shared::{ApiError, FailureClass};
 use sims::clockify::{ClockifyData, ClockifySim, Plan};
 use sims::common::{Fault, ServerRateLimit};
@@ -381,4 +384,190 @@ async fn user_groups_page_like_every_list_carry_their_members_and_survive_a_5xx(
     for r in sim.ctl.log().iter().filter(|r| r.endpoint == endpoint) {
         assert!(r.query.contains("page-size=4"), "{}", r.query);
     }
+}
+
+// ---- Webhooks ---------------------------------------------------------------------------
+
+const HOOK_URL: &str = "https://api.example/webhooks/clockify/acc-1";
+
+fn free_sim(spec: &GenSpec) -> ClockifySim {
+    let sim = sim_with(spec);
+    sim.data.write().unwrap().workspaces[0].plan = Plan::Free;
+    sim
+}
+
+/// A webhook for `event` on `ws`, pointing at our route.
+fn ours(ws: &WorkspaceId, event: WebhookEvent) -> NewWebhook {
+    NewWebhook::for_workspace(ws, HOOK_URL, event)
+}
+
+#[tokio::test]
+async fn webhooks_are_created_and_listed_through_the_client() {
+    let spec = spec();
+    let sim = free_sim(&spec);
+    let running = sim.spawn().await.unwrap();
+    let client = clockify_client(&running);
+    let ws = ws(&spec);
+    let customer = "https://customer.example/hook";
+    let foreign = sim
+        .seed_webhook(ws.as_str(), customer, "EXPENSE_CREATED")
+        .unwrap();
+
+    let mut named = ours(&ws, WebhookEvent::NewTimeEntry);
+    named.name = Some("Runn".into());
+    let first = client.create_webhook(&ws, &named).await.unwrap();
+    let second = client
+        .create_webhook(&ws, &ours(&ws, WebhookEvent::TimerStopped))
+        .await
+        .unwrap();
+    assert_eq!((first.name.as_deref(), &second.name), (Some("Runn"), &None));
+    assert_eq!(first.url, HOOK_URL);
+    assert_eq!(first.webhook_event, WebhookEvent::NewTimeEntry);
+    assert!(first.enabled && first.delivery_enabled && first.plan_enabled);
+    // The token is the one Clockify will send with each delivery.
+    let stored = sim.webhooks(ws.as_str());
+    assert_eq!(first.auth_token.expose_secret(), stored[1].auth_token);
+    let (t1, t2) = (
+        first.auth_token.expose_secret(),
+        second.auth_token.expose_secret(),
+    );
+    assert_ne!(t1, t2);
+
+    // The list holds ours and the customer's, the latter's event kept as it came.
+    assert!(sim.disable_delivery(ws.as_str(), second.id.as_str()));
+    let listed = client.webhooks(&ws).await.unwrap();
+    assert_eq!(listed.len(), 3);
+    let theirs = listed.iter().find(|h| h.id.as_str() == foreign.id).unwrap();
+    let other = WebhookEvent::Other("EXPENSE_CREATED".into());
+    assert_eq!(
+        (theirs.url.as_str(), &theirs.webhook_event),
+        (customer, &other)
+    );
+    let again = listed.iter().find(|h| h.id == second.id).unwrap();
+    assert!(!again.delivery_enabled, "Clockify gave up on it");
+    assert_eq!(again.auth_token.expose_secret(), t2);
+
+    // Past the free plan's 3 (the customer's counted): refused, permanently.
+    let err = client
+        .create_webhook(&ws, &ours(&ws, WebhookEvent::NewProject))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ApiError::Rejected { status: 400, .. }),
+        "{err:?}"
+    );
+    assert_eq!(err.class(), FailureClass::Permanent);
+    assert_eq!(sim.webhooks(ws.as_str()).len(), 3);
+}
+
+#[tokio::test]
+async fn a_webhook_delete_answers_false_once_it_is_gone() {
+    let spec = spec();
+    let (sim, running) = serve(&spec).await;
+    let client = clockify_client(&running);
+    let ws = ws(&spec);
+    let foreign = sim
+        .seed_webhook(ws.as_str(), "https://customer.example/hook", "NEW_CLIENT")
+        .unwrap();
+    let first = client
+        .create_webhook(&ws, &ours(&ws, WebhookEvent::NewTimeEntry))
+        .await
+        .unwrap();
+    let second = client
+        .create_webhook(&ws, &ours(&ws, WebhookEvent::TimeEntryDeleted))
+        .await
+        .unwrap();
+    assert!(client.delete_webhook(&ws, &first.id).await.unwrap());
+    assert!(!client.delete_webhook(&ws, &first.id).await.unwrap());
+    let missing = WebhookId::new("ffffffffffffffffffffffff");
+    assert!(!client.delete_webhook(&ws, &missing).await.unwrap());
+    // Only the one named went; the customer's stays.
+    let left: Vec<WebhookId> = client
+        .webhooks(&ws)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|h| h.id)
+        .collect();
+    assert_eq!(left, [WebhookId::new(foreign.id), second.id]);
+}
+
+#[tokio::test]
+async fn a_webhooks_token_never_shows_in_debug_output() {
+    let spec = spec();
+    let (sim, running) = serve(&spec).await;
+    let client = clockify_client(&running);
+    let ws = ws(&spec);
+    let made = client
+        .create_webhook(
+            &ws,
+            &NewWebhook::for_workspace(&ws, HOOK_URL, WebhookEvent::NewClient),
+        )
+        .await
+        .unwrap();
+    let listed = client.webhooks(&ws).await.unwrap();
+    let token = sim.webhooks(ws.as_str())[0].auth_token.clone();
+    assert!(token.len() > 20);
+    for shown in [
+        format!("{made:?}"),
+        format!("{made:#?}"),
+        format!("{listed:?}"),
+    ] {
+        assert!(!shown.contains(&token), "{shown}");
+        assert!(shown.contains("REDACTED"), "{shown}");
+    }
+}
+
+#[tokio::test]
+async fn a_webhook_create_is_not_resent_after_an_unclear_answer() {
+    let spec = spec();
+    let (sim, running) = serve(&spec).await;
+    let client = clockify_client(&running);
+    let ws = ws(&spec);
+    let endpoint = "POST /api/v1/workspaces/{workspaceId}/webhooks";
+    let new = NewWebhook::for_workspace(&ws, HOOK_URL, WebhookEvent::TimeEntryUpdated);
+    // Carried out, its answer lost: the client cannot know, so it does not send it again.
+    sim.ctl.fail_next_matching(
+        "POST /api/v1/workspaces/{workspaceId}/webhooks",
+        Fault::LoseAnswer,
+    );
+    let err = client.create_webhook(&ws, &new).await.unwrap_err();
+    assert!(matches!(err, ApiError::Unclear { .. }), "{err:?}");
+    assert_eq!(sim.ctl.count(endpoint), 1);
+    assert_eq!(sim.webhooks(ws.as_str()).len(), 1, "it was made once");
+    // A 429 surely did nothing: that one is sent again.
+    sim.ctl.fail_next_matching("POST ", Fault::Status(429));
+    client.create_webhook(&ws, &new).await.unwrap();
+    assert_eq!(sim.ctl.count(endpoint), 3);
+    assert_eq!(sim.webhooks(ws.as_str()).len(), 2);
+    // A delete may be sent again: a 503 before it is retried and it still answers true.
+    let id = WebhookId::new(sim.webhooks(ws.as_str())[0].id.clone());
+    sim.ctl.fail_next([Fault::Status(503)]);
+    assert!(client.delete_webhook(&ws, &id).await.unwrap());
+    assert_eq!(sim.webhooks(ws.as_str()).len(), 1);
+}
+
+#[tokio::test]
+async fn a_members_key_may_not_manage_webhooks() {
+    let spec = spec();
+    let sim = sim_with(&spec);
+    sim.data
+        .write()
+        .unwrap()
+        .member_keys
+        .push("member-key-1".into());
+    let running = sim.spawn().await.unwrap();
+    let client = ClockifyClient::new(clockify_config(&running, "member-key-1")).unwrap();
+    let ws = ws(&spec);
+    let err = client.webhooks(&ws).await.unwrap_err();
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
+    let err = client
+        .create_webhook(
+            &ws,
+            &NewWebhook::for_workspace(&ws, HOOK_URL, WebhookEvent::NewTimeEntry),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ApiError::Forbidden { .. }), "{err:?}");
+    assert!(sim.webhooks(ws.as_str()).is_empty());
 }

@@ -3,7 +3,9 @@
 
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
-use sims::clockify::{ClockifyData, ClockifySim};
+use sims::clockify::{
+    ClockifyData, ClockifySim, Plan, PAID_PLAN_WEBHOOKS, TRIGGER_SOURCE_TYPES, WEBHOOK_EVENTS,
+};
 use sims::generate::{workspace, GenSpec};
 use sims::runn::{RunnData, RunnSim};
 use sims::schema::schemas;
@@ -884,4 +886,411 @@ async fn runn_clock_is_set_over_http_and_dates_what_the_simulator_writes() {
         runn_get(&r, &format!("people/{}/contracts/current", person["id"])).await;
     assert_eq!(status, StatusCode::OK, "{contract}");
     assert_eq!(contract["startDate"], "2031-02-03");
+}
+
+// ---- Clockify webhooks ------------------------------------------------------------------
+
+const MEMBER_KEY: &str = "ck_member_1a2b3c4d5e6f";
+
+/// A simulator with one generated workspace on `plan`, an admin key and a member key.
+async fn clockify_on(plan: Plan) -> (ClockifySim, sims::common::Running, String) {
+    let spec = GenSpec::default();
+    let mut ws = workspace(&spec);
+    ws.plan = plan;
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![MEMBER_KEY.into()],
+        workspaces: vec![ws],
+    });
+    let running = sim.spawn().await.unwrap();
+    (sim, running, spec.workspace_id)
+}
+
+async fn clockify_call(
+    method: Method,
+    url: String,
+    key: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut req = Client::new().request(method, url).header("X-Api-Key", key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+/// A valid `CreateWebhookRequestV1` for `event` on the workspace `ws`.
+fn hook_body(ws: &str, event: &str) -> Value {
+    json!({"url": format!("https://hooks.example/clockify/{event}"), "webhookEvent": event,
+           "triggerSourceType": "WORKSPACE_ID", "triggerSource": [ws]})
+}
+
+/// `WebhookDtoV1` as the spec has it, held strictly: every field the simulator sends and
+/// nothing else (`name` may be left out; the spec types it a string, never null).
+fn webhook_schema() -> jsonschema::Validator {
+    let schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["id", "url", "webhookEvent", "authToken", "enabled", "deliveryEnabled",
+                     "planEnabled", "userId", "workspaceId", "triggerSource", "triggerSourceType"],
+        "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "url": {"type": "string"},
+            "webhookEvent": {"enum": &WEBHOOK_EVENTS[..]}, "authToken": {"type": "string", "minLength": 20},
+            "enabled": {"type": "boolean"}, "deliveryEnabled": {"type": "boolean"},
+            "planEnabled": {"type": "boolean"}, "userId": {"type": "string"},
+            "workspaceId": {"type": "string"},
+            "triggerSource": {"type": "array", "items": {"type": "string"}},
+            "triggerSourceType": {"enum": &TRIGGER_SOURCE_TYPES[..]}
+        }
+    });
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_webhook_dto(v: &Value) {
+    let errors: Vec<String> = webhook_schema()
+        .iter_errors(v)
+        .map(|e| format!("{} {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?} in {v}");
+}
+
+/// An admin's call.
+async fn as_admin(method: Method, url: &str, body: Option<Value>) -> (StatusCode, Value) {
+    clockify_call(method, url.to_owned(), CLOCKIFY_KEY, body).await
+}
+
+/// An admin's create of a valid webhook for `event`.
+async fn create_hook(base: &str, ws: &str, event: &str) -> (StatusCode, Value) {
+    as_admin(Method::POST, base, Some(hook_body(ws, event))).await
+}
+
+#[tokio::test]
+async fn clockify_webhooks_are_created_up_to_the_free_plans_limit_then_refused() {
+    let (_sim, r, ws) = clockify_on(Plan::Free).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    let (_, me) = as_admin(Method::GET, &format!("{}api/v1/user", r.url()), None).await;
+    let mut made = vec![];
+    for event in ["NEW_TIME_ENTRY", "TIMER_STOPPED", "TIME_ENTRY_UPDATED"] {
+        let mut body = hook_body(&ws, event);
+        if made.is_empty() {
+            body["name"] = json!("Runn sync");
+        }
+        let (status, hook) = as_admin(Method::POST, &base, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{hook}");
+        assert_webhook_dto(&hook);
+        let url = format!("https://hooks.example/clockify/{event}");
+        assert_eq!(
+            (&hook["webhookEvent"], &hook["url"]),
+            (&json!(event), &json!(url))
+        );
+        assert_eq!(hook["workspaceId"], ws.as_str());
+        assert_eq!(hook["triggerSource"], json!([ws]));
+        assert_eq!(hook["userId"], me["id"]);
+        for flag in ["enabled", "deliveryEnabled", "planEnabled"] {
+            assert_eq!(hook[flag], true, "{flag}");
+        }
+        made.push(hook);
+    }
+    assert_eq!(made[0]["name"], "Runn sync");
+    assert!(made[1].get("name").is_none(), "no name given, none sent");
+    let distinct = |field: &str| {
+        let all: std::collections::HashSet<&str> =
+            made.iter().map(|h| h[field].as_str().unwrap()).collect();
+        all.len()
+    };
+    assert_eq!((distinct("id"), distinct("authToken")), (3, 3));
+
+    // The fourth is past the free plan's 3: Clockify's 400 body, nothing stored.
+    let (status, body) = create_hook(&base, &ws, "NEW_PROJECT").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], 501);
+    assert!(
+        body["message"].as_str().unwrap().contains("limit"),
+        "{body}"
+    );
+
+    let (status, list) = as_admin(Method::GET, &base, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(list["workspaceWebhookCount"], 3);
+    let listed = list["webhooks"].as_array().unwrap();
+    listed.iter().for_each(assert_webhook_dto);
+    assert_eq!(
+        listed, &made,
+        "the list answers what the creates did, tokens included"
+    );
+}
+
+#[tokio::test]
+async fn clockify_webhook_deletes_answer_200_then_404_and_free_a_place() {
+    let (sim, r, ws) = clockify_on(Plan::Free).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    for event in ["NEW_TIME_ENTRY", "TIMER_STOPPED", "TIME_ENTRY_UPDATED"] {
+        assert_eq!(create_hook(&base, &ws, event).await.0, StatusCode::CREATED);
+    }
+    let id = sim.webhooks(&ws)[1].id.clone();
+    let one = format!("{base}/{id}");
+    let (status, got) = as_admin(Method::GET, &one, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_webhook_dto(&got);
+    assert_eq!(got["id"], id.as_str());
+    let resp = Client::new()
+        .delete(&one)
+        .header("X-Api-Key", CLOCKIFY_KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK, "the spec's 200");
+    assert!(resp.bytes().await.unwrap().is_empty(), "and no body");
+    for method in [Method::GET, Method::DELETE] {
+        let (status, body) = as_admin(method.clone(), &one, None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method}");
+        assert_eq!(body["code"], 404);
+    }
+    let (_, list) = as_admin(Method::GET, &base, None).await;
+    assert_eq!(list["workspaceWebhookCount"], 2);
+    assert!(list["webhooks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|h| h["id"] != id.as_str()));
+    let (status, _) = create_hook(&base, &ws, "NEW_PROJECT").await;
+    assert_eq!(status, StatusCode::CREATED, "there is room again");
+}
+
+#[tokio::test]
+async fn clockify_paid_plans_take_100_webhooks_per_workspace() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    for i in 0..PAID_PLAN_WEBHOOKS {
+        let (status, b) = create_hook(&base, &ws, WEBHOOK_EVENTS[i % WEBHOOK_EVENTS.len()]).await;
+        assert_eq!(status, StatusCode::CREATED, "webhook {i}: {b}");
+    }
+    let (status, _) = create_hook(&base, &ws, "NEW_PROJECT").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the 101st");
+    assert_eq!(sim.webhooks(&ws).len(), 100);
+}
+
+/// A valid create body with `field` removed (`None`) or set.
+fn hook_with(ws: &str, field: &str, value: Option<Value>) -> Value {
+    let mut b = hook_body(ws, "NEW_TIME_ENTRY");
+    match value {
+        Some(v) => b[field] = v,
+        None => {
+            b.as_object_mut().unwrap().remove(field);
+        }
+    }
+    b
+}
+
+#[tokio::test]
+async fn clockify_refuses_webhook_bodies_that_break_the_spec() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    let w = ws.as_str();
+    let bad = [
+        ("no url", hook_with(w, "url", None)),
+        ("empty url", hook_with(w, "url", Some(json!("")))),
+        (
+            "not a URL",
+            hook_with(w, "url", Some(json!("hooks.example/x"))),
+        ),
+        (
+            "ftp",
+            hook_with(w, "url", Some(json!("ftp://hooks.example/x"))),
+        ),
+        ("url a number", hook_with(w, "url", Some(json!(7)))),
+        ("no event", hook_with(w, "webhookEvent", None)),
+        (
+            "unknown event",
+            hook_with(w, "webhookEvent", Some(json!("TIME_ENTRY_EXPLODED"))),
+        ),
+        (
+            "lower-case event",
+            hook_with(w, "webhookEvent", Some(json!("new_time_entry"))),
+        ),
+        ("no source type", hook_with(w, "triggerSourceType", None)),
+        (
+            "unknown source type",
+            hook_with(w, "triggerSourceType", Some(json!("PLANET_ID"))),
+        ),
+        ("no source", hook_with(w, "triggerSource", None)),
+        (
+            "source not a list",
+            hook_with(w, "triggerSource", Some(json!(ws))),
+        ),
+        (
+            "empty source",
+            hook_with(w, "triggerSource", Some(json!([]))),
+        ),
+        (
+            "another workspace",
+            hook_with(w, "triggerSource", Some(json!(["f".repeat(24)]))),
+        ),
+        ("name of 1", hook_with(w, "name", Some(json!("R")))),
+        (
+            "name of 31",
+            hook_with(w, "name", Some(json!("x".repeat(31)))),
+        ),
+        ("name a number", hook_with(w, "name", Some(json!(12)))),
+        ("not an object", json!(["url"])),
+    ];
+    for (what, body) in bad {
+        let (status, answer) = as_admin(Method::POST, &base, Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {answer}");
+        assert_eq!(answer["code"], 501, "{what}: {answer}");
+        assert!(answer["message"].is_string(), "{what}");
+    }
+    let resp = Client::new()
+        .post(&base)
+        .header("X-Api-Key", CLOCKIFY_KEY)
+        .header("content-type", "application/json")
+        .body("{\"url\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "malformed JSON");
+    assert!(sim.webhooks(&ws).is_empty(), "nothing refused was stored");
+}
+
+#[tokio::test]
+async fn clockify_webhook_names_take_2_to_30_characters_and_updates_keep_the_token() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    // The bounds themselves are fine, counted in characters, not bytes.
+    for name in ["Rn".to_owned(), "é".repeat(30)] {
+        let body = hook_with(&ws, "name", Some(json!(name)));
+        let (status, hook) = as_admin(Method::POST, &base, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{name}: {hook}");
+        assert_eq!(hook["name"], name.as_str());
+    }
+    // An update is held to the same rules and keeps the id and the token.
+    let hook = sim.webhooks(&ws)[0].clone();
+    let one = format!("{base}/{}", hook.id);
+    let refused = hook_with(&ws, "url", Some(json!("nope")));
+    assert_eq!(
+        as_admin(Method::PUT, &one, Some(refused)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let moved = hook_with(&ws, "url", Some(json!("https://hooks.example/moved")));
+    let (status, updated) = as_admin(Method::PUT, &one, Some(moved)).await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_webhook_dto(&updated);
+    assert_eq!(updated["url"], "https://hooks.example/moved");
+    assert_eq!(updated["id"], hook.id.as_str());
+    assert_eq!(updated["authToken"], hook.auth_token.as_str());
+    let missing = format!("{base}/{}", "f".repeat(24));
+    let (status, _) = as_admin(Method::PUT, &missing, Some(hook_body(&ws, "NEW_PROJECT"))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn clockify_webhook_tokens_rotate_and_only_admins_manage_webhooks() {
+    let (sim, r, ws) = clockify_on(Plan::Free).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    let (_, hook) = create_hook(&base, &ws, "NEW_TIME_ENTRY").await;
+    let (id, old) = (
+        hook["id"].as_str().unwrap(),
+        hook["authToken"].as_str().unwrap(),
+    );
+
+    // A new token, the old one gone: the answer, a get and the list all have the new one.
+    let token_url = format!("{base}/{id}/token");
+    let (status, rotated) = as_admin(Method::PATCH, &token_url, None).await;
+    assert_eq!(status, StatusCode::OK, "{rotated}");
+    assert_webhook_dto(&rotated);
+    let new = rotated["authToken"].as_str().unwrap();
+    assert_ne!(new, old);
+    assert_eq!(rotated["id"], id);
+    let (_, got) = as_admin(Method::GET, &format!("{base}/{id}"), None).await;
+    assert_eq!(got["authToken"], new);
+    assert_eq!(sim.webhooks(&ws)[0].auth_token, new);
+    let missing = format!("{base}/{}/token", "f".repeat(24));
+    assert_eq!(
+        as_admin(Method::PATCH, &missing, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+
+    // A member's key is refused every webhook endpoint, with Clockify's body.
+    let one = format!("{base}/{id}");
+    let calls = [
+        (Method::GET, &base, None),
+        (Method::POST, &base, Some(hook_body(&ws, "NEW_PROJECT"))),
+        (Method::GET, &one, None),
+        (Method::PUT, &one, Some(hook_body(&ws, "NEW_PROJECT"))),
+        (Method::DELETE, &one, None),
+        (Method::PATCH, &token_url, None),
+    ];
+    for (method, url, body) in calls {
+        let (status, answer) = clockify_call(method.clone(), url.clone(), MEMBER_KEY, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}: {answer}");
+        assert_eq!(answer["code"], 403);
+        assert!(answer["message"].is_string());
+    }
+    assert_eq!(
+        sim.webhooks(&ws)[0].auth_token,
+        new,
+        "the member changed nothing"
+    );
+    let (status, _) = clockify_call(Method::GET, base.clone(), "nope", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let other = format!("{}api/v1/workspaces/{}/webhooks", r.url(), "f".repeat(24));
+    assert_eq!(
+        as_admin(Method::GET, &other, None).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn clockify_webhooks_list_by_type_and_test_controls_seed_and_disable() {
+    let (sim, r, ws) = clockify_on(Plan::Free).await;
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    let foreign = sim
+        .seed_webhook(&ws, "https://customer.example/hook", "NEW_CLIENT")
+        .unwrap();
+    assert!(sim
+        .seed_webhook(&"f".repeat(24), "https://x.example", "NEW_CLIENT")
+        .is_none());
+    let (_, ours) = create_hook(&base, &ws, "NEW_TIME_ENTRY").await;
+    assert!(sim.disable_delivery(&ws, ours["id"].as_str().unwrap()));
+    assert!(!sim.disable_delivery(&ws, &"f".repeat(24)));
+
+    let (_, list) = as_admin(Method::GET, &base, None).await;
+    let listed = list["webhooks"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    listed.iter().for_each(assert_webhook_dto);
+    let seeded = listed
+        .iter()
+        .find(|h| h["id"] == foreign.id.as_str())
+        .unwrap();
+    assert_eq!(seeded["url"], "https://customer.example/hook");
+    assert_eq!(seeded["authToken"], foreign.auth_token.as_str());
+    let mine = listed.iter().find(|h| h["id"] == ours["id"]).unwrap();
+    assert_eq!(
+        (&mine["deliveryEnabled"], &mine["enabled"]),
+        (&json!(false), &json!(true))
+    );
+
+    // The `type` filter narrows the list; the count is the workspace's all the same.
+    let (_, by_type) = as_admin(Method::GET, &format!("{base}?type=USER_CREATED"), None).await;
+    assert_eq!(by_type["webhooks"].as_array().unwrap().len(), 2);
+    let (_, system) = as_admin(Method::GET, &format!("{base}?type=SYSTEM"), None).await;
+    assert_eq!(system["webhooks"], json!([]));
+    assert_eq!(system["workspaceWebhookCount"], 2);
+    let (status, body) = as_admin(Method::GET, &format!("{base}?type=MINE"), None).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (StatusCode::BAD_REQUEST, &json!(501))
+    );
+
+    // The customer's webhook counts against the free plan's 3.
+    assert_eq!(
+        create_hook(&base, &ws, "TIMER_STOPPED").await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        create_hook(&base, &ws, "NEW_PROJECT").await.0,
+        StatusCode::BAD_REQUEST
+    );
 }
