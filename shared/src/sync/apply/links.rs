@@ -33,24 +33,6 @@ async fn read_now(runn: &RunnClient, w: &LinkWrite) -> Result<Option<Now>, Halt>
     Ok(now)
 }
 
-async fn write(runn: &RunnClient, w: &LinkWrite, patch: &RecordPatch) -> Result<(), Halt> {
-    match w.kind {
-        LinkKind::Client => runn
-            .update_client(RunnClientId(w.runn_id), patch)
-            .await
-            .map(drop)?,
-        LinkKind::Project => runn
-            .update_project(RunnProjectId(w.runn_id), patch)
-            .await
-            .map(drop)?,
-        LinkKind::Person => runn
-            .update_person(RunnPersonId(w.runn_id), patch)
-            .await
-            .map(drop)?,
-    }
-    Ok(())
-}
-
 fn linked(w: &LinkWrite, run_id: &str) -> LinkDecision {
     LinkDecision {
         kind: w.kind,
@@ -130,7 +112,7 @@ async fn link_one(
         references: Some(references),
         is_archived: None,
     };
-    write(runn, w, &patch).await?;
+    super::patch_record(runn, w.kind, w.runn_id, &patch).await?;
     Ok(None)
 }
 

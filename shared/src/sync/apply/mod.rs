@@ -23,6 +23,23 @@ use chrono::NaiveDate;
 use std::collections::{BTreeSet, HashMap};
 use std::future::Future;
 
+/// Sets some fields of a client, project or person (its references, its archived flag)
+/// with one `PATCH`: the links and the removal write through it.
+pub(crate) async fn patch_record(
+    runn: &RunnClient,
+    kind: LinkKind,
+    id: i64,
+    patch: &runn::RecordPatch,
+) -> Result<(), Halt> {
+    use crate::ids::{RunnPersonId, RunnProjectId};
+    match kind {
+        LinkKind::Client => drop(runn.update_client(RunnClientId(id), patch).await?),
+        LinkKind::Project => drop(runn.update_project(RunnProjectId(id), patch).await?),
+        LinkKind::Person => drop(runn.update_person(RunnPersonId(id), patch).await?),
+    }
+    Ok(())
+}
+
 /// Counts records created against the plan, for the progress display.
 struct Progress {
     done: usize,

@@ -6,7 +6,6 @@
 
 use super::super::{Budget, Ctx, Halt};
 use crate::error::FailureClass;
-use crate::ids::{RunnClientId, RunnPersonId, RunnProjectId};
 use crate::model::ledger::{DayKey, Ledger, LedgerGroup};
 use crate::model::links::{LinkKind, RemovalReport};
 use crate::model::report::{clip, LINE_CHARS};
@@ -70,22 +69,7 @@ async fn archive_one(ctx: &Ctx<'_>, a: &ToArchive) -> Result<(), Halt> {
         references: None,
         is_archived: Some(true),
     };
-    let runn = ctx.runn;
-    match a.kind {
-        LinkKind::Client => runn
-            .update_client(RunnClientId(a.runn_id), &patch)
-            .await
-            .map(drop)?,
-        LinkKind::Project => runn
-            .update_project(RunnProjectId(a.runn_id), &patch)
-            .await
-            .map(drop)?,
-        LinkKind::Person => runn
-            .update_person(RunnPersonId(a.runn_id), &patch)
-            .await
-            .map(drop)?,
-    }
-    Ok(())
+    super::patch_record(ctx.runn, a.kind, a.runn_id, &patch).await
 }
 
 /// Carries out a removal plan.
