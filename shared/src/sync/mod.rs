@@ -64,6 +64,17 @@ pub struct Origins<'a> {
 }
 
 impl<'a> Origins<'a> {
+    /// Keeps records the run created, once Runn confirmed them.
+    pub(crate) async fn record(
+        &self,
+        created: &[crate::model::links::CreatedRecord],
+    ) -> Result<(), StoreError> {
+        if created.is_empty() {
+            return Ok(());
+        }
+        self.store.record_created(self.account, created).await
+    }
+
     /// A record the run created, kept once Runn confirmed it.
     pub(crate) fn created(
         &self,

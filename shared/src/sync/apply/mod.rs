@@ -153,10 +153,7 @@ pub(crate) async fn import(
             .iter()
             .map(|(c, id)| origins.created(LinkKind::Client, id.0, c.clockify_id.as_str(), &c.name))
             .collect();
-        origins
-            .store
-            .record_created(origins.account, &records)
-            .await?;
+        origins.record(&records).await?;
         result?;
     }
     projects(
@@ -215,10 +212,8 @@ async fn projects(
         .await;
         match created {
             Ok(id) => {
-                let record = origins.created(LinkKind::Project, id.0, x, &p.name);
                 origins
-                    .store
-                    .record_created(origins.account, &[record])
+                    .record(&[origins.created(LinkKind::Project, id.0, x, &p.name)])
                     .await?;
                 report.created.projects += 1;
                 progress.created(RecordKind::Project, &p.name);
@@ -291,10 +286,8 @@ async fn people(
         .await;
         match created {
             Ok(id) => {
-                let record = origins.created(LinkKind::Person, id.0, x, &name);
                 origins
-                    .store
-                    .record_created(origins.account, &[record])
+                    .record(&[origins.created(LinkKind::Person, id.0, x, &name)])
                     .await?;
                 report.created.people += 1;
                 progress.created(RecordKind::Person, &name);
