@@ -24,6 +24,7 @@ fn trigger(t: Trigger) -> &'static str {
         Trigger::Manual => "import button in Runn",
         Trigger::Continuation => "continuation",
         Trigger::CommandLine => "command line",
+        Trigger::Webhook => "Clockify webhook",
     }
 }
 

@@ -4,6 +4,7 @@
 //! `AWS_ENDPOINT_URL` points everything at a local emulator.
 
 mod display;
+mod hooks;
 mod links;
 mod progress;
 mod setup;
@@ -41,6 +42,9 @@ struct Cli {
     /// The SQS queue of import jobs (for `schedule` and `work`).
     #[arg(long, env = "QUEUE_URL", global = true)]
     queue: Option<String>,
+    /// The SQS queue of webhook jobs (for `work`: worked after the job queue).
+    #[arg(long, env = "HOOK_QUEUE_URL", global = true)]
+    hook_queue: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -127,6 +131,20 @@ enum Command {
         /// Archive records of unknown origin (imported before the record of creates) too.
         #[arg(long)]
         include_unrecorded: bool,
+    },
+    /// This integration's Clockify webhooks for an account: list them (the default),
+    /// register (or repair) them, or remove them.
+    Webhooks {
+        account: String,
+        #[arg(long, conflicts_with_all = ["remove", "list"])]
+        register: bool,
+        #[arg(long, conflicts_with = "list")]
+        remove: bool,
+        #[arg(long)]
+        list: bool,
+        /// The HTTP API's public URL (where Clockify delivers).
+        #[arg(long, env = "PUBLIC_API_URL")]
+        url: Option<String>,
     },
     /// Queue one import per enabled account, as the daily schedule does.
     Schedule,
@@ -509,10 +527,31 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
                 );
             }
         }
+        Command::Webhooks {
+            account,
+            register,
+            remove,
+            list: _,
+            url,
+        } => {
+            let id = account_id(account)?;
+            let store = store(&cli, &aws).await?;
+            let action = match (register, remove) {
+                (true, _) => hooks::Action::Register,
+                (_, true) => hooks::Action::Remove,
+                _ => hooks::Action::List,
+            };
+            return hooks::webhooks(&store, id, action, url.as_deref()).await;
+        }
         Command::Work => {
             let store = store(&cli, &aws).await?;
             let url = need(&cli.queue, "QUEUE_URL (or --queue)")?;
-            return work(&store, aws_sdk_sqs::Client::new(&aws), url).await;
+            let sqs = aws_sdk_sqs::Client::new(&aws);
+            let mut code = work(&store, sqs.clone(), url).await?;
+            if let Some(hooks) = cli.hook_queue.clone().filter(|u| !u.is_empty()) {
+                code = work(&store, sqs, hooks).await?;
+            }
+            return Ok(code);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -728,6 +767,7 @@ async fn sync_job(store: &DynamoStore, mut job: Job) -> Fallible<ExitCode> {
             "A dry run (nothing is written) of the removal of what was imported for".to_owned()
         }
         Work::Remove(_) => "Removing what was imported for".to_owned(),
+        Work::Hooks(w) => format!("Webhook job ({w:?}) for"),
     };
     eprintln!(
         "{what} {id} from Clockify into Runn (run {})...",
@@ -788,17 +828,17 @@ async fn print_status(store: &DynamoStore, id: &AccountId) -> Fallible<()> {
 async fn work(store: &DynamoStore, sqs: aws_sdk_sqs::Client, url: String) -> Fallible<ExitCode> {
     let queue = SqsQueue::new(sqs, url);
     let mut total = jobs::Round::default();
+    let worker = WorkerConfig {
+        public_api_url: std::env::var("PUBLIC_API_URL")
+            .ok()
+            .filter(|u| !u.is_empty()),
+        ..WorkerConfig::default()
+    };
     loop {
         let until = Instant::now() + shared::queue::WORKER_TIMEOUT;
-        let round = jobs::work_once(
-            store,
-            &queue,
-            &WorkerConfig::default(),
-            until,
-            Duration::from_secs(1),
-        )
-        .await
-        .map_err(|e| format!("working the queue: {e}"))?;
+        let round = jobs::work_once(store, &queue, &worker, until, Duration::from_secs(1))
+            .await
+            .map_err(|e| format!("working the queue: {e}"))?;
         total.received += round.received;
         total.retried += round.retried;
         if round.received == 0 || round.retried > 0 {

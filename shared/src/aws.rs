@@ -44,6 +44,19 @@ pub fn queue_from_env(cfg: &aws_config::SdkConfig) -> Result<SqsQueue, MissingEn
     ))
 }
 
+/// The job queue (`QUEUE_URL`) and, when `HOOK_QUEUE_URL` is set, the webhook queue.
+pub fn queues_from_env(cfg: &aws_config::SdkConfig) -> Result<crate::queue::Routed, MissingEnv> {
+    let jobs = std::sync::Arc::new(queue_from_env(cfg)?);
+    let hooks = std::env::var("HOOK_QUEUE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .map(|url| {
+            std::sync::Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(cfg), url))
+                as std::sync::Arc<dyn crate::queue::Queue>
+        });
+    Ok(crate::queue::Routed { jobs, hooks })
+}
+
 pub async fn config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }

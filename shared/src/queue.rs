@@ -50,6 +50,31 @@ pub enum Work {
     Link { request: LinkRequest, dry_run: bool },
     /// Removing what the integration imported (or, dry, listing it).
     Remove(RemovalRequest),
+    /// Near-real-time work, on the webhook queue of its own.
+    Hooks(HookWork),
+}
+
+/// The webhook queue's jobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HookWork {
+    /// Registers (or repairs) the integration's webhooks on the workspace.
+    Register,
+    /// After turning off: deletes them with the key kept for it, then the key.
+    Cleanup,
+    /// Brings in the changes deliveries marked (debounced: one job at a time).
+    Changes,
+}
+
+impl Job {
+    /// A webhook queue job for the account.
+    pub fn hooks(account: AccountId, work: HookWork) -> Self {
+        Self {
+            account,
+            run_id: format!("hooks-{}", uuid::Uuid::new_v4().simple()),
+            trigger: Trigger::Webhook,
+            work: Work::Hooks(work),
+        }
+    }
 }
 
 impl Job {
@@ -103,6 +128,9 @@ enum WireKind {
     Suggest,
     Link,
     Remove,
+    HookRegister,
+    HookCleanup,
+    Changes,
 }
 
 impl TryFrom<WireJob> for Job {
@@ -135,6 +163,9 @@ impl TryFrom<WireJob> for Job {
                 dry_run: w.dry_run,
             },
             WireKind::Remove => Work::Remove(w.removal.ok_or("a removal job needs its `removal`")?),
+            WireKind::HookRegister => Work::Hooks(HookWork::Register),
+            WireKind::HookCleanup => Work::Hooks(HookWork::Cleanup),
+            WireKind::Changes => Work::Hooks(HookWork::Changes),
         };
         Ok(Job {
             account: w.account,
@@ -190,6 +221,9 @@ impl From<Job> for WireJob {
                 w.kind = WireKind::Remove;
                 w.removal = Some(removal);
             }
+            Work::Hooks(HookWork::Register) => w.kind = WireKind::HookRegister,
+            Work::Hooks(HookWork::Cleanup) => w.kind = WireKind::HookCleanup,
+            Work::Hooks(HookWork::Changes) => w.kind = WireKind::Changes,
         }
         w
     }
@@ -354,6 +388,44 @@ impl Queue for SqsQueue {
             .await
             .map_err(|e| QueueError(aws_sdk_sqs::error::DisplayErrorContext(e).to_string()))?;
         Ok(())
+    }
+}
+
+/// The job queue and the webhook queue behind one [`Queue`]: webhook jobs go to their
+/// own (so the daily fan-out's backlog never delays them), the rest to the job queue.
+/// Without a webhook queue, all go to the job queue.
+#[derive(Clone)]
+pub struct Routed {
+    pub jobs: std::sync::Arc<dyn Queue>,
+    pub hooks: Option<std::sync::Arc<dyn Queue>>,
+}
+
+impl Routed {
+    fn of(&self, job: &Job) -> &dyn Queue {
+        match (&job.work, &self.hooks) {
+            (Work::Hooks(_), Some(hooks)) => hooks.as_ref(),
+            _ => self.jobs.as_ref(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Queue for Routed {
+    async fn send(&self, jobs: &[Job]) -> Result<(), QueueError> {
+        let (hooks, rest): (Vec<Job>, Vec<Job>) = jobs
+            .iter()
+            .cloned()
+            .partition(|j| matches!(j.work, Work::Hooks(_)));
+        if !rest.is_empty() {
+            self.jobs.send(&rest).await?;
+        }
+        if let Some(first) = hooks.first() {
+            self.of(first).send(&hooks).await?;
+        }
+        Ok(())
+    }
+    async fn send_later(&self, job: &Job, delay: Duration) -> Result<(), QueueError> {
+        self.of(job).send_later(job, delay).await
     }
 }
 

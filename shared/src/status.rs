@@ -28,7 +28,64 @@ pub struct AccountStatus {
     /// their links, what a removal left.
     #[serde(default)]
     pub notices: Vec<String>,
+    /// Near-real-time sync: the webhooks registered, the events left to the daily run,
+    /// and the last change brought in.
+    #[serde(default)]
+    pub webhooks: WebhookStatus,
     pub runs: Vec<RunRecord>,
+}
+
+/// What the status says of the webhooks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WebhookStatus {
+    /// The events this integration's webhooks deliver.
+    pub events: Vec<String>,
+    /// Events the plan left no room for: their changes come with the daily run.
+    pub left_to_daily: Vec<String>,
+    pub checked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why the latest registration did not finish.
+    pub error: Option<String>,
+    /// After turning off: whether the webhooks were deleted, or left.
+    pub cleanup: Option<String>,
+    /// The latest change a webhook brought in, and how long it took from its arrival.
+    pub last_change_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_change_delay_secs: Option<i64>,
+    /// Set while changes wait for the next hour's budget (or the daily run).
+    pub waiting: Option<String>,
+    /// The latest webhook run's failure.
+    pub failed: Option<String>,
+}
+
+impl WebhookStatus {
+    async fn read(store: &dyn Store, id: &AccountId) -> Result<Self, StoreError> {
+        let reg = store.hooks(id).await?.unwrap_or_default();
+        let b = store.brought_in(id).await?;
+        Ok(Self {
+            events: reg.hooks.iter().map(|h| h.event.clone()).collect(),
+            left_to_daily: reg.left_to_daily,
+            checked_at: reg.checked_at,
+            error: reg.error,
+            cleanup: reg.cleanup,
+            last_change_at: b.at,
+            last_change_delay_secs: b.delay_secs,
+            waiting: b.waiting,
+            failed: b.failed,
+        })
+    }
+
+    /// The notices it gives.
+    fn notices(&self) -> Vec<String> {
+        let mut out = vec![];
+        if !self.left_to_daily.is_empty() {
+            out.push(format!(
+                "Clockify's plan leaves no room for webhooks of {}: those changes come with the daily run",
+                self.left_to_daily.join(", ")
+            ));
+        }
+        out.extend(self.waiting.clone());
+        out.extend(self.cleanup.clone());
+        out
+    }
 }
 
 /// The notices the latest runs give: the records the latest import held back for review,
@@ -92,6 +149,9 @@ impl AccountStatus {
         let notices = notices(&recent);
         recent.truncate(runs as usize);
         let pending_run = store.pending(id).await?.map(|p| p.run_id);
+        let webhooks = WebhookStatus::read(store, id).await?;
+        let mut notices = notices;
+        notices.extend(webhooks.notices());
         let stored = state.credentials;
         Ok(Some(AccountStatus {
             settings: state.settings,
@@ -103,6 +163,7 @@ impl AccountStatus {
                 .unwrap_or_default(),
             people_on_unknown_role_count: latest.map_or(0, |r| r.people_on_unknown_role),
             notices,
+            webhooks,
             runs: recent,
         }))
     }

@@ -248,6 +248,7 @@ pub fn quick_worker() -> shared::jobs::WorkerConfig {
         tune_runn: Some(quick_runn),
         max_writes: None,
         emit_metrics: false,
+        public_api_url: None,
     }
 }
 

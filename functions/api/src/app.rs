@@ -3,7 +3,7 @@
 //! and last (its log line, `Retry-After` on a 503).
 
 use crate::reply::Reply;
-use crate::{auth, imports, integration, links, previews, status};
+use crate::{auth, imports, integration, links, previews, status, webhook};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{header, HeaderValue, Method, Uri};
@@ -83,11 +83,23 @@ pub fn router(api: Arc<Api>) -> Router {
             resource(post(links::removals), &["POST"]),
         )
         .route_layer(runn_signature.clone())
+        .merge(clockify_webhooks(api.clone()))
         .fallback_service(any(not_found).layer(runn_signature).with_state(api.clone()))
         .with_state(api);
     // The routes are matched on the caller's path, so the stage comes off before they
     // are: around the router, not inside it.
     Router::new().fallback_service(routes).layer(from_fn(front))
+}
+
+/// Clockify's deliveries, under their own rule (the webhook's token), beside Runn's.
+fn clockify_webhooks(api: Arc<Api>) -> Router<Arc<Api>> {
+    let token = from_fn_with_state(api, webhook::clockify_token);
+    Router::new()
+        .route(
+            "/webhooks/clockify/{accountId}",
+            resource(post(webhook::deliver), &["POST"]),
+        )
+        .route_layer(token)
 }
 
 /// A resource's methods; any other (HEAD too: a GET is not one) answers 405 naming them.

@@ -16,7 +16,7 @@ use shared::checks::{
     check_clockify, check_hosts, check_people_filter, check_runn, unknown_role_gate, CheckError,
 };
 use shared::clockify::{ClockifyClient, ClockifyConfig};
-use shared::queue::Work;
+use shared::queue::{HookWork, Job, Work};
 use shared::runn::{RunnClient, RunnConfig};
 use shared::store::{AccountState, Write};
 use std::sync::Arc;
@@ -57,6 +57,12 @@ pub async fn save_and_run(State(api): State<Arc<Api>>, Account(id): Account, bod
         Ok(q) => q,
         Err(reply) => return reply,
     };
+    // Saved or enabled: the webhooks are registered (or repaired) by a worker job, which
+    // alone can open the Clockify key; the daily run repairs them if this one is lost.
+    let register = Job::hooks(id.clone(), HookWork::Register);
+    if let Err(e) = api.queue.send(&[register]).await {
+        tracing::warn!(account = %id, error = %e, "the webhooks' registration could not be queued; the daily run registers them");
+    }
     let warnings: Vec<String> = warning.into_iter().collect();
     Reply::ok(
         202,
@@ -229,9 +235,32 @@ pub async fn turn_off(State(api): State<Arc<Api>>, Account(id): Account, body: B
             tracing::warn!(account = %id, error = %e, "could not clear the pending mark; it expires on its own");
         }
     }
-    tracing::info!(account = %id, "integration turned off; credentials deleted");
+    let webhooks = clean_up_webhooks(&api, &id).await;
+    tracing::info!(account = %id, webhooks, "integration turned off; credentials deleted");
     Reply::ok(
         200,
-        json!({"account": id, "enabled": false, "credentials_stored": false}),
+        json!({"account": id, "enabled": false, "credentials_stored": false, "webhooks": webhooks}),
     )
+}
+
+/// Queues the clean-up of the account's webhooks (with the Clockify key kept apart for
+/// it, at most an hour); what the answer says of them.
+async fn clean_up_webhooks(api: &Api, id: &AccountId) -> &'static str {
+    match api.store.hooks(id).await {
+        Ok(Some(h)) if !h.hooks.is_empty() => {}
+        Ok(_) => return "none",
+        Err(e) => {
+            tracing::warn!(account = %id, error = %e, "could not read the webhooks");
+            return "unknown";
+        }
+    }
+    let cleanup = Job::hooks(id.clone(), HookWork::Cleanup);
+    match api.queue.send(&[cleanup]).await {
+        Ok(()) => "removing",
+        Err(e) => {
+            // The key kept apart is deleted unused within the hour.
+            tracing::warn!(account = %id, error = %e, "the webhooks' clean-up could not be queued");
+            "left"
+        }
+    }
 }

@@ -17,6 +17,7 @@ mod pending;
 mod previews;
 mod reply;
 mod status;
+mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -31,7 +32,8 @@ async fn main() -> Result<(), lambda_http::Error> {
     let cfg = shared::aws::config().await;
     let api = Arc::new(app::Api {
         store: Arc::new(shared::aws::store_from_env(&cfg).await?),
-        queue: Arc::new(shared::aws::queue_from_env(&cfg)?),
+        // Webhook jobs go to their own queue (HOOK_QUEUE_URL); the rest to QUEUE_URL.
+        queue: Arc::new(shared::aws::queues_from_env(&cfg)?),
         key: Arc::new(shared::signing_key::SecretsManagerKey::new(
             aws_sdk_secretsmanager::Client::new(&cfg),
             shared::aws::env("SIGNING_SECRET_ARN")?,

@@ -62,7 +62,7 @@ pub fn has_param(parts: &Parts, name: &str) -> bool {
 }
 
 /// The segment of the caller's path where the matched route has `{name}`.
-fn param(parts: &Parts, name: &str) -> Option<String> {
+pub(crate) fn param(parts: &Parts, name: &str) -> Option<String> {
     let matched = parts.extensions.get::<MatchedPath>()?.as_str();
     let path = match parts.extensions.get::<Caller>() {
         Some(caller) => caller.routed(),

@@ -16,6 +16,11 @@ pub async fn handle(
     queue: &dyn Queue,
     event: LambdaEvent<ScheduledEvent>,
 ) -> Result<Value, Error> {
+    if event.payload.get("sweep").is_some() {
+        // The hourly schedule: clean-up keys past their hour.
+        let expired = shared::jobs::hooks::sweep_cleanup_keys(store).await?;
+        return Ok(json!({ "swept": expired }));
+    }
     let run_id = scheduled_run_id("daily", &event.payload);
     let span = tracing::info_span!("scheduler", run_id = %run_id);
     let _enter = span.enter();

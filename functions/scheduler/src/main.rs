@@ -1,4 +1,6 @@
 //! Started by the daily EventBridge rule: queues one import job per enabled account.
+//! Started hourly with `{"sweep": "cleanup"}`: deletes the Clockify keys kept for a
+//! webhook clean-up that did not run within its hour.
 
 mod handler;
 

@@ -1,5 +1,6 @@
-//! Started by SQS: runs the import of each message's account, reporting the messages to
-//! retry (`ReportBatchItemFailures`) so one bad account never fails the others.
+//! Started by SQS (the job queue and the webhook queue): runs each message's job,
+//! reporting the messages to retry (`ReportBatchItemFailures`) so one bad account never
+//! fails the others. `PUBLIC_API_URL` is where Clockify delivers webhooks.
 
 mod handler;
 
@@ -13,9 +14,13 @@ async fn main() -> Result<(), Error> {
     shared::telemetry::init_lambda_logging();
     let cfg = shared::aws::config().await;
     let store = Arc::new(shared::aws::store_from_env(&cfg).await?);
-    let queue = Arc::new(shared::aws::queue_from_env(&cfg)?);
+    // Webhook jobs go to their own queue (HOOK_QUEUE_URL); the rest to QUEUE_URL.
+    let queue = Arc::new(shared::aws::queues_from_env(&cfg)?);
     let worker = Arc::new(WorkerConfig {
         emit_metrics: true,
+        public_api_url: std::env::var("PUBLIC_API_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty()),
         ..WorkerConfig::default()
     });
     run(service_fn(move |event: LambdaEvent<SqsEvent>| {

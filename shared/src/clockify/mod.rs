@@ -23,6 +23,7 @@ use model::{DetailedReport, WireTimeEntry};
 use secrecy::{ExposeSecret, SecretString};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::time::Instant;
 use url::Url;
@@ -431,11 +432,23 @@ impl ClockifyClient {
     /// Finished time entries of every user in `range`, a page at a time: from the detailed
     /// report, or per user where the report is unavailable (or so configured).
     pub fn time_entries(&self, ws: &WorkspaceId, range: DateRange) -> PageStream<'_, TimeEntry> {
+        self.time_entries_of(ws, range, None)
+    }
+
+    /// Finished time entries in `range` of `users` only (`None`: everyone): the report
+    /// filtered to them, or their own lists where the report is unavailable.
+    pub fn time_entries_of(
+        &self,
+        ws: &WorkspaceId,
+        range: DateRange,
+        users: Option<&BTreeSet<ClockifyUserId>>,
+    ) -> PageStream<'_, TimeEntry> {
         let ws = ws.clone();
+        let users = users.cloned();
         Box::pin(try_stream! {
             let mut use_report = self.entry_source != EntrySource::PerUser;
             if use_report {
-                let mut report = self.report_time_entries(&ws, range);
+                let mut report = self.report_entries(&ws, range, users.clone());
                 let mut first = true;
                 while let Some(page) = report.next().await {
                     match page {
@@ -449,12 +462,21 @@ impl ClockifyClient {
                 }
             }
             if !use_report {
-                let mut users = self.users(&ws);
-                while let Some(users_page) = users.try_next().await? {
-                    for user in users_page {
-                        let mut entries = self.user_time_entries(&ws, &user.id, range);
+                if let Some(only) = &users {
+                    for user in only {
+                        let mut entries = self.user_time_entries(&ws, user, range);
                         while let Some(page) = entries.try_next().await? {
                             yield page;
+                        }
+                    }
+                } else {
+                    let mut all_users = self.users(&ws);
+                    while let Some(users_page) = all_users.try_next().await? {
+                        for user in users_page {
+                            let mut entries = self.user_time_entries(&ws, &user.id, range);
+                            while let Some(page) = entries.try_next().await? {
+                                yield page;
+                            }
                         }
                     }
                 }
@@ -468,6 +490,15 @@ impl ClockifyClient {
         ws: &WorkspaceId,
         range: DateRange,
     ) -> PageStream<'_, TimeEntry> {
+        self.report_entries(ws, range, None)
+    }
+
+    fn report_entries(
+        &self,
+        ws: &WorkspaceId,
+        range: DateRange,
+        users: Option<BTreeSet<ClockifyUserId>>,
+    ) -> PageStream<'_, TimeEntry> {
         let url = format!("{}/v1/workspaces/{ws}/reports/detailed", self.reports);
         let page_size = self.report_page_size;
         let windows = range.windows(self.report_max_days);
@@ -475,7 +506,11 @@ impl ClockifyClient {
             for window in windows {
                 let mut page = 1u32;
                 loop {
-                    let body = report_request(window, page, page_size);
+                    let mut body = report_request(window, page, page_size);
+                    if let Some(only) = &users {
+                        // `ContainsUsersFilterV1`: these users, whatever their status.
+                        body["users"] = serde_json::json!({"ids": only, "contains": "CONTAINS", "status": "ALL"});
+                    }
                     let reply: Reply<DetailedReport> = self.core.send(
                         "POST /v1/workspaces/{workspaceId}/reports/detailed",
                         |http| http.post(&url).header("X-Api-Key", self.key_header()).json(&body),

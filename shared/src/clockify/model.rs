@@ -14,6 +14,28 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub struct Workspace {
     pub id: WorkspaceId,
     pub name: String,
+    /// The spec's `FeaturePlan` object (`paidPlan`, `addonSubscriptionPlan`); real answers
+    /// have been seen with a bare name (`"FREE"`, `"PRO_YEAR"`): both are read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub feature_subscription_type: Option<serde_json::Value>,
+}
+
+impl Workspace {
+    /// Whether the workspace is on Clockify's free plan (3 webhooks). Unknown counts as
+    /// free: registering fewer webhooks only leaves more to the daily run.
+    pub fn free_plan(&self) -> bool {
+        match &self.feature_subscription_type {
+            Some(serde_json::Value::String(s)) => s.eq_ignore_ascii_case("FREE"),
+            Some(serde_json::Value::Object(o)) => match o.get("paidPlan") {
+                Some(serde_json::Value::Bool(paid)) => !paid,
+                _ => o
+                    .get("addonSubscriptionPlan")
+                    .and_then(|v| v.as_str())
+                    .is_none_or(|p| p == "FREE"),
+            },
+            _ => true,
+        }
+    }
 }
 
 /// A workspace role that sees everyone's time.

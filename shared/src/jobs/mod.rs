@@ -3,6 +3,7 @@
 //! the continuation), and the worker's loop over a batch of messages ([`work`]).
 
 mod fan_out;
+pub mod hooks;
 mod run;
 
 pub use fan_out::{fan_out, fan_out_autofill, SCHEDULER_PAGE};
@@ -83,6 +84,8 @@ pub struct WorkerConfig {
     /// Emits each run's metrics as an EMF line on standard output (the Lambda function
     /// does; the command line and the tests do not).
     pub emit_metrics: bool,
+    /// The HTTP API's public URL, where Clockify delivers webhooks; `None`: webhooks off.
+    pub public_api_url: Option<String>,
 }
 
 impl Default for WorkerConfig {
@@ -93,6 +96,7 @@ impl Default for WorkerConfig {
             tune_runn: None,
             max_writes: None,
             emit_metrics: false,
+            public_api_url: None,
         }
     }
 }

@@ -38,6 +38,9 @@ pub async fn run_job(
     deadline: Instant,
     cfg: &WorkerConfig,
 ) -> Result<JobOutcome, JobError> {
+    if let Work::Hooks(work) = job.work {
+        return super::hooks::run_hook_job(store, queue, job, work, deadline, cfg).await;
+    }
     let id = &job.account;
     // Settings first: a turned-off account has no credentials left to open.
     let state = match store.state(id).await {
@@ -365,6 +368,8 @@ fn kind_of(job: &Job) -> RunKind {
         Work::Suggest => RunKind::Suggest,
         Work::Link { .. } => RunKind::Link,
         Work::Remove(_) => RunKind::Removal,
+        // Webhook jobs keep no run record (their result is the status's "brought in").
+        Work::Hooks(_) => RunKind::Sync,
     }
 }
 
@@ -432,6 +437,10 @@ async fn run_work(
         store,
     };
     let result = dispatch(&ctx, job, limits).await;
+    if job.trigger == Trigger::Schedule && matches!(job.work, Work::Import { .. }) {
+        // The daily run checks and repairs the webhooks.
+        super::hooks::repair(&ctx, cfg).await;
+    }
     *counts = [clockify.request_counts(), runn.request_counts()];
     result
 }
@@ -453,9 +462,11 @@ fn scope_of(job: &Job, switches: Switches) -> Result<Scope, String> {
             }
             scope
         }
-        Work::Autofill { .. } | Work::Suggest | Work::Link { .. } | Work::Remove(_) => {
-            return Ok(Scope::daily(Switches::ALL))
-        }
+        Work::Autofill { .. }
+        | Work::Suggest
+        | Work::Link { .. }
+        | Work::Remove(_)
+        | Work::Hooks(_) => return Ok(Scope::daily(Switches::ALL)),
     };
     if !scope.kinds.imports_entities() && !scope.kinds.actuals {
         return Err("nothing to do: the switches for it are off".into());

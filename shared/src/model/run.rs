@@ -20,6 +20,8 @@ pub enum Trigger {
     Continuation,
     /// An operator's command line.
     CommandLine,
+    /// Clockify's webhooks: a delivery, or the registration that follows saving.
+    Webhook,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

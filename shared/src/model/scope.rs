@@ -16,6 +16,9 @@ pub enum Days {
     Daily,
     /// A one-off re-sync of `[from, to]`, beyond the window.
     Range { from: NaiveDate, to: NaiveDate },
+    /// The daily window only, read whole, the sync state left as it is (a webhook run's,
+    /// for the people whose time changed).
+    Window,
 }
 
 /// What one run covers.
@@ -60,6 +63,15 @@ impl Scope {
             users: None,
             resume: None,
             people_filter: None,
+        }
+    }
+
+    /// The actuals of some Clockify users over the daily window (a webhook run's).
+    pub fn window_of(users: BTreeSet<ClockifyUserId>) -> Self {
+        Self {
+            days: Days::Window,
+            users: Some(users),
+            ..Self::range(NaiveDate::MIN, NaiveDate::MIN)
         }
     }
 

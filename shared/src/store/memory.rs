@@ -1,12 +1,13 @@
 use super::{
-    run_json, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder, LeaseStore,
-    LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore, SealContext,
-    StoreError, StoredCredentials, Write, SUGGESTION_PAGE,
+    run_json, AccountPage, AccountState, AccountStore, HookStore, LeaseAttempt, LeaseHolder,
+    LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore,
+    SealContext, StoreError, StoredCredentials, Write, SUGGESTION_PAGE,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::model::ledger::{first_of_month, Ledger, LedgerGroup, SyncState};
 use crate::model::links::{CreatedRecord, LinkDecision, LinkKind, Suggestion};
-use chrono::NaiveDate;
+use crate::model::webhooks::{Changes, ChangesBroughtIn, HookRegistration};
+use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
@@ -30,6 +31,7 @@ pub struct MemoryStore {
     created: Mutex<HashMap<AccountId, Created>>,
     decisions: Mutex<HashMap<AccountId, Decisions>>,
     suggestions: Mutex<HashMap<(AccountId, String), Vec<Suggestion>>>,
+    hooks: Mutex<HashMap<AccountId, Hooks>>,
     /// Refuse to save run records, as an unreachable store would (for tests).
     pub fail_record_run: std::sync::atomic::AtomicBool,
 }
@@ -176,6 +178,18 @@ impl AccountStore for MemoryStore {
         Ok(match self.accounts.lock().unwrap().get_mut(id) {
             Some(a) => {
                 a.settings.disable(reason);
+                let mut hooks = self.hooks.lock().unwrap();
+                let entry = hooks.entry(id.clone()).or_default();
+                if entry
+                    .registration
+                    .as_ref()
+                    .is_some_and(|r| !r.hooks.is_empty())
+                {
+                    entry.cleanup = a
+                        .clockify_api_key
+                        .as_ref()
+                        .map(|k| (k.secret.clone(), chrono::Utc::now() + super::CLEANUP_WINDOW));
+                }
                 a.runn_token = None;
                 a.clockify_api_key = None;
                 a.version += 1;
@@ -608,5 +622,121 @@ impl super::OriginStore for MemoryStore {
         }
         let to = (from + SUGGESTION_PAGE).min(list.len());
         Ok(Some((list[from..to].to_vec(), to < list.len())))
+    }
+}
+
+/// An account's near-real-time items.
+#[derive(Default)]
+struct Hooks {
+    registration: Option<HookRegistration>,
+    changes: Changes,
+    queued_at: Option<DateTime<Utc>>,
+    brought_in: ChangesBroughtIn,
+    budget: (i64, u64),
+    cleanup: Option<(SecretString, DateTime<Utc>)>,
+}
+
+#[async_trait::async_trait]
+impl HookStore for MemoryStore {
+    async fn hooks(&self, id: &AccountId) -> Result<Option<HookRegistration>, StoreError> {
+        Ok(self.with_hooks(id, |h| h.registration.clone()))
+    }
+    async fn save_hooks(&self, id: &AccountId, hooks: &HookRegistration) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| h.registration = Some(hooks.clone()));
+        Ok(())
+    }
+    async fn add_changes(&self, id: &AccountId, changes: &Changes) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| {
+            h.changes.people.extend(changes.people.iter().cloned());
+            h.changes.entities.extend(changes.entities.iter().copied());
+            let at = changes.first_at.unwrap_or_else(Utc::now);
+            h.changes.first_at = Some(h.changes.first_at.map_or(at, |f| f.min(at)));
+        });
+        Ok(())
+    }
+    async fn claim_changes_job(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with_hooks(id, |h| {
+            let free = h.queued_at.is_none_or(|q| q < stale_before);
+            if free {
+                h.queued_at = Some(now);
+            }
+            free
+        }))
+    }
+    async fn release_changes_job(
+        &self,
+        id: &AccountId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| {
+            if h.queued_at == Some(at) {
+                h.queued_at = None;
+            }
+        });
+        Ok(())
+    }
+    async fn take_changes(&self, id: &AccountId) -> Result<Changes, StoreError> {
+        Ok(self.with_hooks(id, |h| {
+            h.queued_at = None;
+            std::mem::take(&mut h.changes)
+        }))
+    }
+    async fn brought_in(&self, id: &AccountId) -> Result<ChangesBroughtIn, StoreError> {
+        Ok(self.with_hooks(id, |h| h.brought_in.clone()))
+    }
+    async fn save_brought_in(
+        &self,
+        id: &AccountId,
+        brought_in: &ChangesBroughtIn,
+    ) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| h.brought_in = brought_in.clone());
+        Ok(())
+    }
+    async fn hook_budget_used(&self, id: &AccountId, hour: i64) -> Result<u64, StoreError> {
+        Ok(self.with_hooks(id, |h| if h.budget.0 == hour { h.budget.1 } else { 0 }))
+    }
+    async fn spend_hook_budget(&self, id: &AccountId, hour: i64, n: u64) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| {
+            if h.budget.0 == hour {
+                h.budget.1 += n;
+            } else if h.budget.0 < hour {
+                h.budget = (hour, n);
+            }
+        });
+        Ok(())
+    }
+    async fn cleanup_key(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError> {
+        Ok(self.with_hooks(id, |h| h.cleanup.clone()))
+    }
+    async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError> {
+        self.with_hooks(id, |h| h.cleanup = None);
+        Ok(())
+    }
+    async fn expire_cleanup_key(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Ok(self.with_hooks(id, |h| {
+            let due = h.cleanup.as_ref().is_some_and(|(_, d)| *d < now);
+            if due {
+                h.cleanup = None;
+            }
+            due
+        }))
+    }
+}
+
+impl MemoryStore {
+    fn with_hooks<T>(&self, id: &AccountId, f: impl FnOnce(&mut Hooks) -> T) -> T {
+        f(self.hooks.lock().unwrap().entry(id.clone()).or_default())
     }
 }

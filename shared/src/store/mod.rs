@@ -20,7 +20,7 @@ pub use seal::{KmsSealer, NoSecrets, Opened, SealContext, Sealer, SEAL_VERSION};
 /// shared::store::roles::*`) where a caller holds a whole store.
 pub mod roles {
     pub use super::{
-        AccountStore, LeaseStore, LedgerStore, MarkStore, OriginStore, RunStore, Store,
+        AccountStore, HookStore, LeaseStore, LedgerStore, MarkStore, OriginStore, RunStore, Store,
     };
 }
 
@@ -75,6 +75,7 @@ where
 use crate::error::FailureClass;
 use crate::model::ledger::{Ledger, LedgerGroup, SyncState};
 use crate::model::links::{CreatedRecord, LinkDecision, Suggestion};
+use crate::model::webhooks::{Changes, ChangesBroughtIn, HookRegistration};
 use chrono::{DateTime, NaiveDate, Utc};
 use secrecy::SecretString;
 use std::collections::BTreeSet;
@@ -439,14 +440,82 @@ pub trait OriginStore: Send + Sync {
     ) -> Result<Option<(Vec<Suggestion>, bool)>, StoreError>;
 }
 
+/// Near-real-time sync: the webhooks registered (token digests only), the changes
+/// deliveries marked, the claim of the one debounced job, what the latest webhook run
+/// brought in, the hourly budget, and the Clockify key kept for a clean-up.
+#[async_trait::async_trait]
+pub trait HookStore: Send + Sync {
+    /// The account's webhooks as last registered.
+    async fn hooks(&self, id: &AccountId) -> Result<Option<HookRegistration>, StoreError>;
+    async fn save_hooks(&self, id: &AccountId, hooks: &HookRegistration) -> Result<(), StoreError>;
+
+    /// Adds changed people and kinds of record (a set each: a duplicate adds nothing);
+    /// the earliest arrival is kept.
+    async fn add_changes(&self, id: &AccountId, changes: &Changes) -> Result<(), StoreError>;
+    /// Claims the queuing of the debounced job: `true` (and `queued_at` = `now`) when no
+    /// claim is set or the one set is older than `stale_before`.
+    async fn claim_changes_job(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+        stale_before: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Gives a claim back (its job could not be sent), if it is still the one of `at`.
+    async fn release_changes_job(
+        &self,
+        id: &AccountId,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Takes the changes and the claim, in one update that returns what it removed.
+    async fn take_changes(&self, id: &AccountId) -> Result<Changes, StoreError>;
+
+    async fn brought_in(&self, id: &AccountId) -> Result<ChangesBroughtIn, StoreError>;
+    async fn save_brought_in(
+        &self,
+        id: &AccountId,
+        brought_in: &ChangesBroughtIn,
+    ) -> Result<(), StoreError>;
+
+    /// Clockify requests webhook runs spent in the hour `hour` (epoch hours).
+    async fn hook_budget_used(&self, id: &AccountId, hour: i64) -> Result<u64, StoreError>;
+    /// Adds `n` to the hour's spending (a new hour starts from 0).
+    async fn spend_hook_budget(&self, id: &AccountId, hour: i64, n: u64) -> Result<(), StoreError>;
+
+    /// The Clockify key a turned-off integration kept for its clean-up job, opened, and
+    /// the time after which it must no longer be used; `None` when none is kept.
+    async fn cleanup_key(
+        &self,
+        id: &AccountId,
+    ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError>;
+    async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError>;
+    /// Deletes the kept key if its hour is over (`true` when it did): the hourly sweep,
+    /// for a clean-up job that never ran.
+    async fn expire_cleanup_key(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+}
+
+/// How long a turned-off integration's Clockify key is kept for the clean-up of its
+/// webhooks, at most.
+pub const CLEANUP_WINDOW: Duration = Duration::from_secs(3600);
+
 /// Every role at once: what the worker (which runs whole jobs) and the api hold. Every
 /// other function takes the narrowest role it needs.
 pub trait Store:
-    AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + OriginStore
+    AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + OriginStore + HookStore
 {
 }
 
 impl<T> Store for T where
-    T: AccountStore + LeaseStore + LedgerStore + RunStore + MarkStore + OriginStore + ?Sized
+    T: AccountStore
+        + LeaseStore
+        + LedgerStore
+        + RunStore
+        + MarkStore
+        + OriginStore
+        + HookStore
+        + ?Sized
 {
 }

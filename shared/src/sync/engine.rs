@@ -295,14 +295,14 @@ impl<'a> Run<'a> {
                 |u, p, date| left_out_line(index, u, p, date),
             )
         });
-        let runn = gather::runn_days(ctx.runn, days, read).await?;
+        let only_people =
+            people::planned_people(index, index.people_of(scope), self.included.as_ref());
+        let runn = gather::runn_days_of(ctx.runn, days, read, only_people.as_ref()).await?;
         let mut ledger = ctx.store.ledger(ctx.account, days.0, days.1).await?;
         let current = match read {
             ActualsRead::Full => current_totals(&runn.actuals),
             ActualsRead::ModifiedSince(_) => believed_totals(&ledger, days, &runn.actuals),
         };
-        let only_people =
-            people::planned_people(index, index.people_of(scope), self.included.as_ref());
         let side = RunnSide {
             people: &index.people,
             projects: &index.projects,
@@ -339,6 +339,12 @@ pub async fn actuals(
             Days::Daily => daily(ctx, &index, &mut run, scope).await,
             Days::Range { from, to } => {
                 run.days(ctx, &index, (from, to), ActualsRead::Full, false, scope)
+                    .await
+            }
+            Days::Window => {
+                let today = today(ctx.settings.time_zone);
+                let (_, window) = daily_ranges(ctx.settings, None, today);
+                run.days(ctx, &index, window, ActualsRead::Full, false, scope)
                     .await
             }
         };

@@ -375,9 +375,11 @@ pub async fn day_totals(
         reason: e.to_string(),
     })?;
     let mut totals = DayTotals::new();
-    let mut pages = ctx
-        .clockify
-        .time_entries(&ctx.settings.clockify_workspace, fetch);
+    let mut pages = ctx.clockify.time_entries_of(
+        &ctx.settings.clockify_workspace,
+        fetch,
+        scope.users.as_ref(),
+    );
     while let Some(page) = pages.next().await {
         for e in page? {
             if !scope.covers_user(&e.user_id) {
@@ -407,6 +409,38 @@ pub fn dated(first: NaiveDate, last: NaiveDate) -> DatedFilter {
 pub struct RunnDays {
     pub assignments: Vec<Assignment>,
     pub actuals: Vec<Actual>,
+}
+
+/// At most this many people are read one by one (`personId`); more, and the days are
+/// read for everyone.
+pub const PER_PERSON_READS: usize = 5;
+
+/// What Runn holds for a range of days, for a few people only (a webhook run's): each
+/// one's assignments and actuals (`personId`), or everyone's when there are more.
+pub async fn runn_days_of(
+    runn: &RunnClient,
+    days: (NaiveDate, NaiveDate),
+    read: ActualsRead,
+    people: Option<&BTreeSet<RunnPersonId>>,
+) -> Result<RunnDays, ApiError> {
+    let Some(people) = people.filter(|p| p.len() <= PER_PERSON_READS) else {
+        return runn_days(runn, days, read).await;
+    };
+    let mut out = RunnDays {
+        assignments: vec![],
+        actuals: vec![],
+    };
+    for person in people {
+        let mut filter = dated(days.0, days.1);
+        filter.person_id = Some(*person);
+        out.assignments
+            .extend(all(runn.assignments(&filter)).await?);
+        if let ActualsRead::ModifiedSince(t) = read {
+            filter.modified_after = Some(t);
+        }
+        out.actuals.extend(all(runn.actuals(&filter)).await?);
+    }
+    Ok(out)
 }
 
 pub async fn runn_days(

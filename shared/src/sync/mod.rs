@@ -11,6 +11,7 @@ pub mod link;
 pub mod people;
 pub mod remove;
 pub mod rules;
+pub mod webhooks;
 
 pub use crate::model::account::Switches;
 pub use crate::model::plan::{

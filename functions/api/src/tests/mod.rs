@@ -32,6 +32,8 @@ struct Harness {
     api: Api,
     store: Arc<MemoryStore>,
     queue: Arc<MemoryQueue>,
+    /// The webhook queue (registrations, clean-ups, debounced changes).
+    hook_queue: Arc<MemoryQueue>,
     runn: RunnSim,
     clockify: ClockifySim,
     c: Running,
@@ -45,9 +47,13 @@ async fn harness() -> Harness {
     let r = runn.spawn().await.unwrap();
     let store = Arc::new(MemoryStore::default());
     let queue = Arc::new(MemoryQueue::default());
+    let hook_queue = Arc::new(MemoryQueue::default());
     let api = Api {
         store: store.clone(),
-        queue: queue.clone(),
+        queue: Arc::new(shared::queue::Routed {
+            jobs: queue.clone(),
+            hooks: Some(hook_queue.clone()),
+        }),
         key: Arc::new(FixedKey(SecretString::from(SECRET))),
         hosts: HostPolicy::LOCAL,
         resolver: Arc::new(shared::hosts::SystemResolver),
@@ -57,6 +63,7 @@ async fn harness() -> Harness {
         api,
         store,
         queue,
+        hook_queue,
         runn,
         clockify,
         c,

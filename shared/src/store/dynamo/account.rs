@@ -119,7 +119,7 @@ impl Change {
     }
 }
 
-fn settings_json(settings: &AccountSettings) -> Result<AttributeValue, StoreError> {
+pub(super) fn settings_json(settings: &AccountSettings) -> Result<AttributeValue, StoreError> {
     serde_json::to_string(settings)
         .map(s)
         .map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -134,7 +134,7 @@ impl DynamoStore {
             .key("sk", s("ACCOUNT"))
     }
 
-    async fn account_item(
+    pub(super) async fn account_item(
         &self,
         id: &AccountId,
     ) -> Result<Option<HashMap<String, AttributeValue>>, StoreError> {
@@ -385,7 +385,7 @@ impl DynamoStore {
     }
 }
 
-fn state_of(item: &HashMap<String, AttributeValue>) -> Result<AccountState, StoreError> {
+pub(super) fn state_of(item: &HashMap<String, AttributeValue>) -> Result<AccountState, StoreError> {
     Ok(AccountState {
         settings: json(text(item, "settings")?, "settings")?,
         credentials: StoredCredentials {

@@ -10,19 +10,25 @@
 //! | a run's latest record, by run id | `RUNID#<run id>` | `latest` (its `RUN#` key), `expires_at` |
 //! | a job queued or running | `PENDING` | `run_id`, `received`, `expires` (and `expires_at`, its TTL) |
 //! | a request signature already used | `SIGNATURE#<t>#<v1>` | `expires_at` (TTL) |
+//! | the webhooks registered | `HOOKS` | `value` (JSON: ids, events, SHA-256 digests of their tokens) |
+//! | changes marked by deliveries | `CHANGES` | `people`, `entities` (string sets), `first_at`, `queued_at` (epoch ms) |
+//! | the latest webhook run's result | `CHANGESIN` | `value` (JSON) |
+//! | the webhook runs' hourly budget | `HOOKBUDGET` | `hour` (epoch hours), `used` (Clockify requests) |
+//! | a turned-off integration's key for its clean-up | `CLEANUP` | `key` (sealed as it was), `seal`, `settings`, `due`, `expires_at` |
 //!
 //! Access patterns: get an account (GetItem); page through enabled accounts (Query on the
 //! sparse index `gsi1`); take a lease (conditional PutItem); latest runs (Query on the
 //! account's `RUN#` range, newest first).
 
 mod account;
+mod hooks;
 mod marks;
 mod origins;
 
 use super::{
-    run_json, sdk_reason, AccountPage, AccountState, AccountStore, LeaseAttempt, LeaseHolder,
-    LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore,
-    Sealer, StoreError, Write, RUN_RETENTION,
+    run_json, sdk_reason, AccountPage, AccountState, AccountStore, HookStore, LeaseAttempt,
+    LeaseHolder, LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob,
+    RunStore, Sealer, StoreError, Write, RUN_RETENTION,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::ids::{RunnPersonId, RunnProjectId, RunnRoleId};
@@ -331,12 +337,19 @@ impl AccountStore for DynamoStore {
     }
 
     async fn turn_off(&self, id: &AccountId, reason: &str) -> Result<bool, StoreError> {
+        // Webhooks to delete: the Clockify key is kept apart for the clean-up job, at
+        // most an hour.
+        let keep_key = self.hooks(id).await?.is_some_and(|h| !h.hooks.is_empty());
         for _ in 0..CONFLICT_ATTEMPTS {
-            let Some(state) = self.read_state(id).await? else {
+            let Some(item) = self.account_item(id).await? else {
                 return Ok(false);
             };
+            let state = account::state_of(&item)?;
             let mut settings = state.settings;
             settings.disable(reason);
+            if keep_key {
+                self.keep_cleanup_key(&item, &settings).await?;
+            }
             match self.delete_credentials(&settings, state.version).await? {
                 Write::Applied => return Ok(true),
                 Write::Missing => return Ok(false),

@@ -33,6 +33,29 @@ pub fn workspace_limit(free_plan: bool) -> usize {
     }
 }
 
+/// How long a delivery's job waits before it runs (SQS `DelaySeconds`): the changes
+/// of a burst (a bulk edit, a timer stopped and corrected) come in one job.
+pub const CHANGES_DELAY: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// A claim on the debounced job older than this is taken for lost: the next delivery
+/// queues another.
+pub const STALE_CLAIM: std::time::Duration = std::time::Duration::from_secs(20 + 60);
+
+/// Clockify requests a day's run of a small free workspace takes: what the hourly budget
+/// of webhook runs leaves it.
+pub const DAILY_RESERVE: u64 = 12;
+
+/// Clockify requests webhook runs may spend in an hour: on the free plan (30 requests an
+/// hour for the whole workspace) what the daily run's reserve leaves; on a paid plan
+/// (50 a second) a tenth of the hour's.
+pub fn hourly_budget(free_plan: bool) -> u64 {
+    if free_plan {
+        30 - DAILY_RESERVE
+    } else {
+        50 * 3600 / 10
+    }
+}
+
 /// A webhook as the workspace lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Hook {
