@@ -2,8 +2,18 @@
 //! a self-hosted style root (`/api/v1/...` and `/report/v1/...`), with its paging
 //! (`page`/`page-size`, `Last-Page`), size limits, API-key auth, rate limit and faults.
 
+mod delivery;
+mod entries;
 mod webhooks;
 
+pub use delivery::{
+    Delivery, DeliveryRecord, DEFAULT_DELIVERY_SEED, DELIVERY_TIMEOUT, MAX_CONSECUTIVE_FAILURES,
+    MAX_DELIVERY_RECORDS,
+};
+pub use entries::{
+    entry_dto, NEW_TIMER_STARTED, NEW_TIME_ENTRY, TIMER_STOPPED, TIME_ENTRY_DELETED,
+    TIME_ENTRY_UPDATED,
+};
 pub use webhooks::{
     webhook_limit, SimWebhook, WebhookType, FREE_PLAN_WEBHOOKS, PAID_PLAN_WEBHOOKS,
     TRIGGER_SOURCE_TYPES, WEBHOOK_EVENTS,
@@ -164,6 +174,7 @@ type Res = Result<Response, Response>;
 struct AppState {
     data: Arc<RwLock<ClockifyData>>,
     ctl: Arc<Control>,
+    hooks: Arc<delivery::Deliverer>,
 }
 
 /// Clockify's error body shape: `{message, code}`.
@@ -194,6 +205,7 @@ fn not_found(what: &str) -> Response {
 pub struct ClockifySim {
     pub data: Arc<RwLock<ClockifyData>>,
     pub ctl: Arc<Control>,
+    hooks: Arc<delivery::Deliverer>,
 }
 
 impl ClockifySim {
@@ -201,6 +213,7 @@ impl ClockifySim {
         Self {
             data: Arc::new(RwLock::new(data)),
             ctl: Control::new(7, error_body),
+            hooks: delivery::Deliverer::new(),
         }
     }
 
@@ -208,6 +221,7 @@ impl ClockifySim {
         let state = AppState {
             data: self.data.clone(),
             ctl: self.ctl.clone(),
+            hooks: self.hooks.clone(),
         };
         let api = Router::new()
             .route("/api/v1/workspaces", get(list_workspaces))
@@ -226,6 +240,10 @@ impl ClockifySim {
             )
             .route("/api/v1/user", get(current_user))
             .route(
+                "/api/v1/workspaces/{workspaceId}/time-entries",
+                post(entries::create_time_entry),
+            )
+            .route(
                 "/api/v1/workspaces/{workspaceId}/webhooks",
                 get(webhooks::list_webhooks).post(webhooks::create_webhook),
             )
@@ -241,11 +259,11 @@ impl ClockifySim {
             )
             .route(
                 "/api/v1/workspaces/{workspaceId}/user/{userId}/time-entries",
-                get(user_time_entries),
+                get(user_time_entries).post(entries::create_time_entry_for),
             )
             .route(
                 "/api/v1/workspaces/{workspaceId}/time-entries/{id}",
-                axum::routing::put(update_time_entry).delete(delete_time_entry),
+                axum::routing::put(entries::update_time_entry).delete(entries::delete_time_entry),
             )
             .route(
                 "/report/v1/workspaces/{workspaceId}/reports/detailed",
@@ -258,6 +276,7 @@ impl ClockifySim {
             common::observe,
         ))
         .merge(common::admin_routes(self.ctl.clone()))
+        .merge(delivery::delivery_routes(self.hooks.clone()))
     }
 
     pub async fn spawn(&self) -> std::io::Result<common::Running> {
@@ -601,83 +620,6 @@ fn iso_duration(secs: i64) -> String {
     out
 }
 
-/// `DELETE /v1/workspaces/{workspaceId}/time-entries/{id}`: 204.
-async fn delete_time_entry(
-    State(s): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
-) -> Res {
-    let mut data = s.data.write().unwrap();
-    let w = data
-        .workspaces
-        .iter_mut()
-        .find(|w| w.id == ws)
-        .ok_or_else(|| not_found("Workspace"))?;
-    let before = w.time_entries.len();
-    w.time_entries.retain(|e| e.id != id);
-    if w.time_entries.len() == before {
-        return Err(not_found("TimeEntry"));
-    }
-    Ok(axum::response::IntoResponse::into_response(
-        axum::http::StatusCode::NO_CONTENT,
-    ))
-}
-
-/// `UpdateTimeEntryRequest`, the parts the simulator keeps.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateTimeEntry {
-    start: DateTime<Utc>,
-    #[serde(default)]
-    end: Option<DateTime<Utc>>,
-    #[serde(default)]
-    project_id: Option<String>,
-    #[serde(default)]
-    billable: Option<bool>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-/// `PUT /v1/workspaces/{workspaceId}/time-entries/{id}`: an edit (another project, other
-/// times), answered with the entry.
-async fn update_time_entry(
-    State(s): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> Res {
-    let u: UpdateTimeEntry =
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("body: {e}")))?;
-    let mut data = s.data.write().unwrap();
-    let w = data
-        .workspaces
-        .iter_mut()
-        .find(|w| w.id == ws)
-        .ok_or_else(|| not_found("Workspace"))?;
-    if let Some(p) = u.project_id.as_deref().filter(|p| !p.is_empty()) {
-        if !w.projects.iter().any(|x| x.id == p) {
-            return Err(not_found("Project"));
-        }
-    }
-    let e = w
-        .time_entries
-        .iter_mut()
-        .find(|e| e.id == id)
-        .ok_or_else(|| not_found("TimeEntry"))?;
-    e.start = u.start;
-    e.end = u.end;
-    e.project_id = u.project_id.filter(|p| !p.is_empty());
-    if let Some(b) = u.billable {
-        e.billable = b;
-    }
-    if let Some(d) = u.description {
-        e.description = d;
-    }
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let out = json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": ws,
-        "projectId": e.project_id, "billable": e.billable,
-        "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt)}});
-    Ok(common::json_response(200, &out))
-}
-
 async fn user_time_entries(
     State(s): State<AppState>,
     Path((ws, user)): Path<(String, String)>,
@@ -700,16 +642,14 @@ async fn user_time_entries(
             .collect();
         // Newest first, as Clockify lists them.
         entries.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
+        // `TimeEntryWithRatesDtoV1`: the entry and its (unset) rates.
         Ok(entries
             .into_iter()
             .map(|e| {
-                let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": w.id,
-                       "projectId": e.project_id, "taskId": null, "tagIds": [], "billable": e.billable,
-                       "type": "REGULAR", "isLocked": false, "kioskId": null, "customFieldValues": [],
-                       "hourlyRate": null, "costRate": null,
-                       "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt),
-                                        "duration": e.end.map(|x| iso_duration((x - e.start).num_seconds()))}})
+                let mut v = entry_dto(e, &w.id);
+                v["hourlyRate"] = Value::Null;
+                v["costRate"] = Value::Null;
+                v
             })
             .collect::<Vec<_>>())
     })??;
