@@ -1912,3 +1912,77 @@ async fn clockify_delivery_is_set_over_the_admin_route() {
     assert_eq!(log["deliveries"][0]["event"], "NEW_TIME_ENTRY");
     assert_eq!(log["deliveries"][0]["status"], Value::Null);
 }
+
+#[tokio::test]
+async fn clockify_report_filters_by_users_and_projects() {
+    let spec = GenSpec {
+        inactive_users: 2,
+        ..GenSpec::default()
+    };
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
+        workspaces: vec![workspace(&spec)],
+    });
+    let r = sim.spawn().await.unwrap();
+    let w = sim.data.read().unwrap().workspaces[0].clone();
+    let url = format!("{}report/v1/workspaces/{}/reports/detailed", r.url(), w.id);
+    let report = |extra: Value| {
+        let mut body = json!({"dateRangeStart": "2025-04-01T00:00:00Z", "dateRangeEnd": "2025-06-30T00:00:00Z",
+                              "detailedFilter": {"page": 1, "pageSize": 1000}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        as_admin(Method::POST, &url, Some(body))
+    };
+    let users_of = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["timeentries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["userId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let count = |v: &Value| v["timeentries"].as_array().unwrap().len();
+    let (_, all) = report(json!({})).await;
+    let (u0, u1) = (w.users[0].id.clone(), w.users[1].id.clone());
+    let (status, only) =
+        report(json!({"users": {"ids": [u0, u1], "contains": "CONTAINS", "status": "ALL"}})).await;
+    assert_eq!(status, StatusCode::OK, "{only}");
+    assert_eq!(users_of(&only), [u0.clone(), u1.clone()].into());
+    let (_, same) = report(json!({"users": {"ids": [u0, u1], "contains": "CONTAINS_ONLY"}})).await;
+    assert_eq!(same, only);
+    let (_, rest) =
+        report(json!({"users": {"ids": [u0, u1], "contains": "DOES_NOT_CONTAIN"}})).await;
+    assert!(!users_of(&rest).contains(&u0) && !users_of(&rest).contains(&u1));
+    assert_eq!(count(&rest) + count(&only), count(&all));
+    assert_eq!(rest["totals"][0]["entriesCount"], count(&rest));
+    let (_, inactive) =
+        report(json!({"users": {"ids": [], "contains": "CONTAINS", "status": "INACTIVE"}})).await;
+    let gone: std::collections::BTreeSet<String> =
+        w.users[8..].iter().map(|u| u.id.clone()).collect();
+    assert_eq!(users_of(&inactive), gone);
+    let p = w.projects[0].id.clone();
+    let (_, on_p) = report(json!({"projects": {"ids": [p], "contains": "CONTAINS"}})).await;
+    assert!(
+        count(&on_p) > 0
+            && on_p["timeentries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["projectId"] == p.as_str())
+    );
+    let (_, off_p) =
+        report(json!({"projects": {"ids": [p], "contains": "DOES_NOT_CONTAIN"}})).await;
+    assert_eq!(count(&on_p) + count(&off_p), count(&all));
+    for bad in [
+        json!({"users": {"ids": [u0], "contains": "MAYBE"}}),
+        json!({"users": {"ids": [u0, u0], "contains": "CONTAINS"}}),
+        json!({"users": {"ids": "everyone"}}),
+        json!({"users": {"ids": [u0], "status": "RETIRED"}}),
+        json!({"projects": {"ids": [p], "status": "ACTIVE_WITH_PENDING"}}),
+    ] {
+        let (status, body) = report(bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}
