@@ -2,8 +2,18 @@
 //! a self-hosted style root (`/api/v1/...` and `/report/v1/...`), with its paging
 //! (`page`/`page-size`, `Last-Page`), size limits, API-key auth, rate limit and faults.
 
+mod delivery;
+mod entries;
 mod webhooks;
 
+pub use delivery::{
+    Delivery, DeliveryRecord, DEFAULT_DELIVERY_SEED, DELIVERY_TIMEOUT, MAX_CONSECUTIVE_FAILURES,
+    MAX_DELIVERY_RECORDS,
+};
+pub use entries::{
+    entry_dto, NEW_TIMER_STARTED, NEW_TIME_ENTRY, TIMER_STOPPED, TIME_ENTRY_DELETED,
+    TIME_ENTRY_UPDATED,
+};
 pub use webhooks::{
     webhook_limit, SimWebhook, WebhookType, FREE_PLAN_WEBHOOKS, PAID_PLAN_WEBHOOKS,
     TRIGGER_SOURCE_TYPES, WEBHOOK_EVENTS,
@@ -164,6 +174,7 @@ type Res = Result<Response, Response>;
 struct AppState {
     data: Arc<RwLock<ClockifyData>>,
     ctl: Arc<Control>,
+    hooks: Arc<delivery::Deliverer>,
 }
 
 /// Clockify's error body shape: `{message, code}`.
@@ -194,6 +205,7 @@ fn not_found(what: &str) -> Response {
 pub struct ClockifySim {
     pub data: Arc<RwLock<ClockifyData>>,
     pub ctl: Arc<Control>,
+    hooks: Arc<delivery::Deliverer>,
 }
 
 impl ClockifySim {
@@ -201,6 +213,7 @@ impl ClockifySim {
         Self {
             data: Arc::new(RwLock::new(data)),
             ctl: Control::new(7, error_body),
+            hooks: delivery::Deliverer::new(),
         }
     }
 
@@ -208,6 +221,7 @@ impl ClockifySim {
         let state = AppState {
             data: self.data.clone(),
             ctl: self.ctl.clone(),
+            hooks: self.hooks.clone(),
         };
         let api = Router::new()
             .route("/api/v1/workspaces", get(list_workspaces))
@@ -226,6 +240,10 @@ impl ClockifySim {
             )
             .route("/api/v1/user", get(current_user))
             .route(
+                "/api/v1/workspaces/{workspaceId}/time-entries",
+                post(entries::create_time_entry),
+            )
+            .route(
                 "/api/v1/workspaces/{workspaceId}/webhooks",
                 get(webhooks::list_webhooks).post(webhooks::create_webhook),
             )
@@ -241,11 +259,11 @@ impl ClockifySim {
             )
             .route(
                 "/api/v1/workspaces/{workspaceId}/user/{userId}/time-entries",
-                get(user_time_entries),
+                get(user_time_entries).post(entries::create_time_entry_for),
             )
             .route(
                 "/api/v1/workspaces/{workspaceId}/time-entries/{id}",
-                axum::routing::put(update_time_entry).delete(delete_time_entry),
+                axum::routing::put(entries::update_time_entry).delete(entries::delete_time_entry),
             )
             .route(
                 "/report/v1/workspaces/{workspaceId}/reports/detailed",
@@ -258,6 +276,7 @@ impl ClockifySim {
             common::observe,
         ))
         .merge(common::admin_routes(self.ctl.clone()))
+        .merge(delivery::delivery_routes(self.hooks.clone()))
     }
 
     pub async fn spawn(&self) -> std::io::Result<common::Running> {
@@ -601,83 +620,6 @@ fn iso_duration(secs: i64) -> String {
     out
 }
 
-/// `DELETE /v1/workspaces/{workspaceId}/time-entries/{id}`: 204.
-async fn delete_time_entry(
-    State(s): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
-) -> Res {
-    let mut data = s.data.write().unwrap();
-    let w = data
-        .workspaces
-        .iter_mut()
-        .find(|w| w.id == ws)
-        .ok_or_else(|| not_found("Workspace"))?;
-    let before = w.time_entries.len();
-    w.time_entries.retain(|e| e.id != id);
-    if w.time_entries.len() == before {
-        return Err(not_found("TimeEntry"));
-    }
-    Ok(axum::response::IntoResponse::into_response(
-        axum::http::StatusCode::NO_CONTENT,
-    ))
-}
-
-/// `UpdateTimeEntryRequest`, the parts the simulator keeps.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct UpdateTimeEntry {
-    start: DateTime<Utc>,
-    #[serde(default)]
-    end: Option<DateTime<Utc>>,
-    #[serde(default)]
-    project_id: Option<String>,
-    #[serde(default)]
-    billable: Option<bool>,
-    #[serde(default)]
-    description: Option<String>,
-}
-
-/// `PUT /v1/workspaces/{workspaceId}/time-entries/{id}`: an edit (another project, other
-/// times), answered with the entry.
-async fn update_time_entry(
-    State(s): State<AppState>,
-    Path((ws, id)): Path<(String, String)>,
-    body: axum::body::Bytes,
-) -> Res {
-    let u: UpdateTimeEntry =
-        serde_json::from_slice(&body).map_err(|e| bad_request(format!("body: {e}")))?;
-    let mut data = s.data.write().unwrap();
-    let w = data
-        .workspaces
-        .iter_mut()
-        .find(|w| w.id == ws)
-        .ok_or_else(|| not_found("Workspace"))?;
-    if let Some(p) = u.project_id.as_deref().filter(|p| !p.is_empty()) {
-        if !w.projects.iter().any(|x| x.id == p) {
-            return Err(not_found("Project"));
-        }
-    }
-    let e = w
-        .time_entries
-        .iter_mut()
-        .find(|e| e.id == id)
-        .ok_or_else(|| not_found("TimeEntry"))?;
-    e.start = u.start;
-    e.end = u.end;
-    e.project_id = u.project_id.filter(|p| !p.is_empty());
-    if let Some(b) = u.billable {
-        e.billable = b;
-    }
-    if let Some(d) = u.description {
-        e.description = d;
-    }
-    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-    let out = json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": ws,
-        "projectId": e.project_id, "billable": e.billable,
-        "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt)}});
-    Ok(common::json_response(200, &out))
-}
-
 async fn user_time_entries(
     State(s): State<AppState>,
     Path((ws, user)): Path<(String, String)>,
@@ -700,16 +642,14 @@ async fn user_time_entries(
             .collect();
         // Newest first, as Clockify lists them.
         entries.sort_by(|a, b| b.start.cmp(&a.start).then(b.id.cmp(&a.id)));
+        // `TimeEntryWithRatesDtoV1`: the entry and its (unset) rates.
         Ok(entries
             .into_iter()
             .map(|e| {
-                let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-                json!({"id": e.id, "description": e.description, "userId": e.user_id, "workspaceId": w.id,
-                       "projectId": e.project_id, "taskId": null, "tagIds": [], "billable": e.billable,
-                       "type": "REGULAR", "isLocked": false, "kioskId": null, "customFieldValues": [],
-                       "hourlyRate": null, "costRate": null,
-                       "timeInterval": {"start": fmt(e.start), "end": e.end.map(fmt),
-                                        "duration": e.end.map(|x| iso_duration((x - e.start).num_seconds()))}})
+                let mut v = entry_dto(e, &w.id);
+                v["hourlyRate"] = Value::Null;
+                v["costRate"] = Value::Null;
+                v
             })
             .collect::<Vec<_>>())
     })??;
@@ -725,6 +665,8 @@ struct ReportFilter {
     time_zone: Option<String>,
     export_type: Option<String>,
     detailed_filter: Option<DetailedFilter>,
+    users: Option<ContainsFilter<UserStatus>>,
+    projects: Option<ContainsFilter<ProjectStatus>>,
 }
 
 #[derive(Deserialize)]
@@ -741,6 +683,86 @@ struct DetailedOptions {
     totals: Option<String>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ContainsType {
+    Contains,
+    DoesNotContain,
+    ContainsOnly,
+}
+
+/// `ContainsUsersFilterV1.status`: the users' workspace membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum UserStatus {
+    All,
+    ActiveWithPending,
+    Active,
+    Pending,
+    Inactive,
+}
+
+/// `ContainsArchivedFilterV1.status`: the projects' archived state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum ProjectStatus {
+    Active,
+    Archived,
+    All,
+}
+
+/// `ContainsUsersFilterV1` / `ContainsArchivedFilterV1`: no ids is no restriction by id;
+/// an entry has one user and one project, so `CONTAINS_ONLY` is `CONTAINS` here.
+#[derive(Deserialize)]
+struct ContainsFilter<S> {
+    ids: Option<Vec<String>>,
+    contains: Option<ContainsType>,
+    status: Option<S>,
+}
+
+impl<S: Copy> ContainsFilter<S> {
+    fn check(&self, name: &str) -> Result<(), Response> {
+        let ids = self.ids.as_deref().unwrap_or_default();
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        if distinct.len() != ids.len() {
+            return Err(bad_request(format!("{name}.ids: must be unique")));
+        }
+        Ok(())
+    }
+
+    /// Whether an entry of `id` passes; `status_ok` tells whether its user or project has
+    /// the status asked for (an unknown one, or none, passes only `ALL`).
+    fn admits(&self, id: Option<&str>, status_ok: impl FnOnce(S) -> bool) -> bool {
+        let ids = self.ids.as_deref().unwrap_or_default();
+        let listed = id.is_some_and(|i| ids.iter().any(|x| x == i));
+        let by_id = ids.is_empty()
+            || match self.contains.unwrap_or(ContainsType::Contains) {
+                ContainsType::Contains | ContainsType::ContainsOnly => listed,
+                ContainsType::DoesNotContain => !listed,
+            };
+        by_id && self.status.is_none_or(status_ok)
+    }
+}
+
+fn user_has(status: UserStatus, user: Option<&SimUser>) -> bool {
+    let m = user.map(|u| u.membership_status.as_str());
+    match status {
+        UserStatus::All => true,
+        UserStatus::ActiveWithPending => matches!(m, Some("ACTIVE" | "PENDING")),
+        UserStatus::Active => m == Some("ACTIVE"),
+        UserStatus::Pending => m == Some("PENDING"),
+        UserStatus::Inactive => m == Some("INACTIVE"),
+    }
+}
+
+fn project_has(status: ProjectStatus, project: Option<&SimProject>) -> bool {
+    match status {
+        ProjectStatus::All => true,
+        ProjectStatus::Active => project.is_some_and(|p| !p.archived),
+        ProjectStatus::Archived => project.is_some_and(|p| p.archived),
+    }
+}
+
 fn parse_report_time(v: &str, tz: Tz) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Some(t.with_timezone(&Utc));
@@ -751,16 +773,33 @@ fn parse_report_time(v: &str, tz: Tz) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
-async fn detailed_report(
-    State(s): State<AppState>,
-    Path(ws): Path<String>,
-    body: axum::body::Bytes,
-) -> Res {
-    let (available, plan) = with_ws(&s, &ws, |w| (w.reports_available, w.plan))?;
-    if !available {
-        return Err(not_found("Report"));
-    }
-    let Json(f): Json<ReportFilter> = Json::from_bytes(&body)
+/// A report request once it has passed the checks.
+struct ReportQuery {
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    tz: Tz,
+    page: usize,
+    size: usize,
+    sort: String,
+    with_totals: bool,
+    users: Option<ContainsFilter<UserStatus>>,
+    projects: Option<ContainsFilter<ProjectStatus>>,
+}
+
+const SORT_COLUMNS: [&str; 8] = [
+    "ID",
+    "DESCRIPTION",
+    "USER",
+    "DURATION",
+    "DATE",
+    "ZONED_DATE",
+    "NATURAL",
+    "USER_DATE",
+];
+
+/// Reads and checks a report body as Clockify does (the free plan's range limit too).
+fn report_query(body: &[u8], plan: Plan) -> Result<ReportQuery, Response> {
+    let Json(f): Json<ReportFilter> = Json::from_bytes(body)
         .map_err(|e| bad_request(format!("Malformed request body: {}", e.body_text())))?;
     let required = |v: &Option<String>, name: &str| {
         v.clone()
@@ -795,8 +834,30 @@ async fn detailed_report(
     if plan == Plan::Free && (end - start).num_days() >= FREE_PLAN_REPORT_DAYS {
         return Err(bad_request("Detailed report data on FREE subscription plan is limited to a maximum interval length of one month (31 days)."));
     }
-    let page = detailed.page.unwrap_or(1);
-    let size = detailed.page_size.unwrap_or(50);
+    let (page, size, sort) = report_paging(&detailed)?;
+    if let Some(u) = &f.users {
+        u.check("users")?;
+    }
+    if let Some(p) = &f.projects {
+        p.check("projects")?;
+    }
+    Ok(ReportQuery {
+        start,
+        end,
+        tz,
+        page,
+        size,
+        sort,
+        with_totals: detailed.options.and_then(|o| o.totals).as_deref() != Some("EXCLUDE"),
+        users: f.users,
+        projects: f.projects,
+    })
+}
+
+/// `detailedFilter`'s page (from 1), page size (1..=1000) and sort column.
+fn report_paging(d: &DetailedFilter) -> Result<(usize, usize, String), Response> {
+    let page = d.page.unwrap_or(1);
+    let size = d.page_size.unwrap_or(50);
     if page < 1 {
         return Err(bad_request(
             "detailedFilter.page: must be greater than or equal to 1",
@@ -807,73 +868,87 @@ async fn detailed_report(
             "detailedFilter.pageSize: must be between 1 and {MAX_REPORT_PAGE_SIZE}"
         )));
     }
-    let sort = detailed.sort_column.unwrap_or_else(|| "DATE".into());
-    if ![
-        "ID",
-        "DESCRIPTION",
-        "USER",
-        "DURATION",
-        "DATE",
-        "ZONED_DATE",
-        "NATURAL",
-        "USER_DATE",
-    ]
-    .contains(&sort.as_str())
-    {
+    let sort = d.sort_column.clone().unwrap_or_else(|| "DATE".into());
+    if !SORT_COLUMNS.contains(&sort.as_str()) {
         return Err(bad_request("detailedFilter.sortColumn: invalid value"));
     }
-    let with_totals = detailed.options.and_then(|o| o.totals).as_deref() != Some("EXCLUDE");
-    let body = with_ws(&s, &ws, |w| {
-        let users: HashMap<&str, &SimUser> = w.users.iter().map(|u| (u.id.as_str(), u)).collect();
-        let projects: HashMap<&str, &SimProject> =
-            w.projects.iter().map(|p| (p.id.as_str(), p)).collect();
-        let clients: HashMap<&str, &SimClient> =
-            w.clients.iter().map(|c| (c.id.as_str(), c)).collect();
-        // The report leaves out running timers.
-        let mut matching: Vec<&SimTimeEntry> = w
-            .time_entries
-            .iter()
-            .filter(|e| e.end.is_some() && e.start >= start && e.start <= end)
-            .collect();
-        match sort.as_str() {
-            "ID" => matching.sort_by(|a, b| a.id.cmp(&b.id)),
-            _ => matching.sort_by(|a, b| a.start.cmp(&b.start).then(a.id.cmp(&b.id))),
-        }
-        let total_secs: i64 = matching
-            .iter()
-            .map(|e| (e.end.unwrap() - e.start).num_seconds())
-            .sum();
-        let count = matching.len();
-        let from = ((page - 1) as usize)
-            .saturating_mul(size as usize)
-            .min(count);
-        let to = (from + size as usize).min(count);
-        let entries: Vec<Value> = matching[from..to]
-            .iter()
-            .map(|e| {
-                let end = e.end.unwrap();
-                let user = users.get(e.user_id.as_str());
-                let project = e.project_id.as_deref().and_then(|p| projects.get(p));
-                let client = project.and_then(|p| p.client_id.as_deref()).and_then(|c| clients.get(c));
-                let zoned = |t: DateTime<Utc>| t.with_timezone(&tz).to_rfc3339();
-                json!({"_id": e.id, "description": e.description, "userId": e.user_id,
-                       "userName": user.map(|u| u.name.clone()), "userEmail": user.map(|u| u.email.clone()),
-                       "projectId": e.project_id, "projectName": project.map(|p| p.name.clone()),
-                       "projectColor": "#03A9F4", "clientId": project.and_then(|p| p.client_id.clone()),
-                       "clientName": client.map(|c| c.name.clone()), "taskId": null, "taskName": null,
-                       "billable": e.billable, "locked": false, "approvalRequestId": null, "tags": [],
-                       "amount": 0, "rate": 0, "type": "REGULAR",
-                       "timeInterval": {"start": zoned(e.start), "end": zoned(end),
-                                        "duration": (end - e.start).num_seconds()}})
-            })
-            .collect();
-        let mut body = json!({ "timeentries": entries });
-        if with_totals {
-            body["totals"] = json!([{ "_id": "", "totalTime": total_secs, "entriesCount": count }]);
-        } else {
-            body["totals"] = json!([]);
-        }
-        body
-    })?;
+    Ok((page as usize, size as usize, sort))
+}
+
+async fn detailed_report(
+    State(s): State<AppState>,
+    Path(ws): Path<String>,
+    body: axum::body::Bytes,
+) -> Res {
+    let (available, plan) = with_ws(&s, &ws, |w| (w.reports_available, w.plan))?;
+    if !available {
+        return Err(not_found("Report"));
+    }
+    let q = report_query(&body, plan)?;
+    let body = with_ws(&s, &ws, |w| report_body(w, &q))?;
     Ok(json_response(200, &body))
+}
+
+/// `TimeEntryDetailedReportDto`: one page of the matching finished entries, and totals.
+fn report_body(w: &WorkspaceData, q: &ReportQuery) -> Value {
+    let users: HashMap<&str, &SimUser> = w.users.iter().map(|u| (u.id.as_str(), u)).collect();
+    let projects: HashMap<&str, &SimProject> =
+        w.projects.iter().map(|p| (p.id.as_str(), p)).collect();
+    let clients: HashMap<&str, &SimClient> = w.clients.iter().map(|c| (c.id.as_str(), c)).collect();
+    let project_of = |e: &SimTimeEntry| e.project_id.as_deref().and_then(|p| projects.get(p));
+    // The report leaves out running timers.
+    let mut matching: Vec<(&SimTimeEntry, DateTime<Utc>)> = w
+        .time_entries
+        .iter()
+        .filter_map(|e| e.end.map(|end| (e, end)))
+        .filter(|(e, _)| e.start >= q.start && e.start <= q.end)
+        .filter(|(e, _)| {
+            q.users.as_ref().is_none_or(|f| {
+                let user = users.get(e.user_id.as_str()).copied();
+                f.admits(Some(&e.user_id), |st| user_has(st, user))
+            })
+        })
+        .filter(|(e, _)| {
+            q.projects.as_ref().is_none_or(|f| {
+                let project = project_of(e).copied();
+                f.admits(e.project_id.as_deref(), |st| project_has(st, project))
+            })
+        })
+        .collect();
+    match q.sort.as_str() {
+        "ID" => matching.sort_by(|a, b| a.0.id.cmp(&b.0.id)),
+        _ => matching.sort_by(|a, b| a.0.start.cmp(&b.0.start).then(a.0.id.cmp(&b.0.id))),
+    }
+    let total_secs: i64 = matching
+        .iter()
+        .map(|(e, end)| (*end - e.start).num_seconds())
+        .sum();
+    let count = matching.len();
+    let from = (q.page - 1).saturating_mul(q.size).min(count);
+    let to = from.saturating_add(q.size).min(count);
+    let entries: Vec<Value> = matching[from..to]
+        .iter()
+        .map(|(e, end)| {
+            let end = *end;
+            let user = users.get(e.user_id.as_str());
+            let project = project_of(e);
+            let client = project.and_then(|p| p.client_id.as_deref()).and_then(|c| clients.get(c));
+            let zoned = |t: DateTime<Utc>| t.with_timezone(&q.tz).to_rfc3339();
+            json!({"_id": e.id, "description": e.description, "userId": e.user_id,
+                   "userName": user.map(|u| u.name.clone()), "userEmail": user.map(|u| u.email.clone()),
+                   "projectId": e.project_id, "projectName": project.map(|p| p.name.clone()),
+                   "projectColor": "#03A9F4", "clientId": project.and_then(|p| p.client_id.clone()),
+                   "clientName": client.map(|c| c.name.clone()), "taskId": null, "taskName": null,
+                   "billable": e.billable, "locked": false, "approvalRequestId": null, "tags": [],
+                   "amount": 0, "rate": 0, "type": "REGULAR",
+                   "timeInterval": {"start": zoned(e.start), "end": zoned(end),
+                                    "duration": (end - e.start).num_seconds()}})
+        })
+        .collect();
+    let totals = if q.with_totals {
+        json!([{ "_id": "", "totalTime": total_secs, "entriesCount": count }])
+    } else {
+        json!([])
+    };
+    json!({ "timeentries": entries, "totals": totals })
 }

@@ -1,7 +1,7 @@
 //! Runs the Clockify simulator as a process (for the demo and the benchmarks).
 
 use clap::Parser;
-use sims::clockify::{ClockifyData, ClockifySim};
+use sims::clockify::{ClockifyData, ClockifySim, Delivery};
 use sims::common::{serve, ServerRateLimit};
 use sims::generate::{workspace, GenSpec};
 use std::path::PathBuf;
@@ -28,6 +28,13 @@ struct Args {
     /// Requests per second per key before 429 (0: no limit).
     #[arg(long, default_value_t = 50)]
     rate_per_second: u32,
+    /// Webhook delivery (JSON: delay_ms, jitter_ms, loss, duplicate); also settable later
+    /// over `PUT /__sim/delivery`.
+    #[arg(long)]
+    delivery: Option<String>,
+    /// Seed of the delivery's loss, duplication and jitter dice.
+    #[arg(long)]
+    delivery_seed: Option<u64>,
 }
 
 #[tokio::main]
@@ -57,6 +64,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             requests: args.rate_per_second,
             per: Duration::from_secs(1),
         }));
+    }
+    if let Some(d) = &args.delivery {
+        sim.set_delivery(serde_json::from_str::<Delivery>(d)?);
+    }
+    if let Some(seed) = args.delivery_seed {
+        sim.seed_delivery(seed);
     }
     let running = serve(sim.router(), args.port).await?;
     println!("clockify-sim listening on {}", running.url());

@@ -113,7 +113,7 @@ pub fn webhook_limit(plan: Plan) -> usize {
     }
 }
 
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     format!(
         "{:024x}",
         rand::thread_rng().gen::<u128>() & ((1u128 << 96) - 1)

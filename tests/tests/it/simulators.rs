@@ -4,7 +4,8 @@
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{json, Value};
 use sims::clockify::{
-    ClockifyData, ClockifySim, Plan, PAID_PLAN_WEBHOOKS, TRIGGER_SOURCE_TYPES, WEBHOOK_EVENTS,
+    ClockifyData, ClockifySim, Delivery, Plan, PAID_PLAN_WEBHOOKS, TRIGGER_SOURCE_TYPES,
+    WEBHOOK_EVENTS,
 };
 use sims::generate::{workspace, GenSpec};
 use sims::runn::{RunnData, RunnSim};
@@ -1293,4 +1294,695 @@ async fn clockify_webhooks_list_by_type_and_test_controls_seed_and_disable() {
         create_hook(&base, &ws, "NEW_PROJECT").await.0,
         StatusCode::BAD_REQUEST
     );
+}
+
+// ---- Clockify time-entry changes and webhook delivery -----------------------------------
+
+/// A request a webhook receiver got.
+#[derive(Clone, Debug)]
+struct Got {
+    path: String,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+    at: std::time::Instant,
+}
+
+/// A receiver on 127.0.0.1 that records every POST and answers with `status`.
+struct Receiver {
+    got: std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
+    status: std::sync::Arc<std::sync::atomic::AtomicU16>,
+    running: sims::common::Running,
+}
+
+impl Receiver {
+    async fn start() -> Self {
+        use axum::extract::State;
+        type Shared = (
+            std::sync::Arc<std::sync::Mutex<Vec<Got>>>,
+            std::sync::Arc<std::sync::atomic::AtomicU16>,
+        );
+        async fn take(
+            State((got, status)): State<Shared>,
+            uri: axum::http::Uri,
+            headers: axum::http::HeaderMap,
+            body: axum::body::Bytes,
+        ) -> axum::http::StatusCode {
+            got.lock().unwrap().push(Got {
+                path: uri.path().to_owned(),
+                headers,
+                body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                at: std::time::Instant::now(),
+            });
+            let s = status.load(std::sync::atomic::Ordering::SeqCst);
+            axum::http::StatusCode::from_u16(s).unwrap()
+        }
+        let shared: Shared = Default::default();
+        shared.1.store(200, std::sync::atomic::Ordering::SeqCst);
+        let app = axum::Router::new()
+            .route("/webhooks/clockify/{account}", axum::routing::post(take))
+            .with_state(shared.clone());
+        let running = sims::common::serve(app, 0).await.unwrap();
+        Self {
+            got: shared.0,
+            status: shared.1,
+            running,
+        }
+    }
+    fn url(&self, account: &str) -> String {
+        format!("{}webhooks/clockify/{account}", self.running.url())
+    }
+    fn got(&self) -> Vec<Got> {
+        self.got.lock().unwrap().clone()
+    }
+    fn at(&self, account: &str) -> Vec<Got> {
+        let path = format!("/webhooks/clockify/{account}");
+        self.got().into_iter().filter(|g| g.path == path).collect()
+    }
+}
+
+/// Waits until no delivery is under way (they are all in the log and at the receiver).
+async fn settled(sim: &ClockifySim) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while sim.deliveries_pending() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries never settled"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// An admin's webhook for `event` delivering to the receiver's `account` path.
+async fn hook_to(r: &sims::common::Running, ws: &str, event: &str, url: String) -> Value {
+    let base = format!("{}api/v1/workspaces/{ws}/webhooks", r.url());
+    let mut body = hook_body(ws, event);
+    body["url"] = json!(url);
+    let (status, hook) = as_admin(Method::POST, &base, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    hook
+}
+
+/// `TimeEntryDtoImplV1` as the spec has it, held strictly: every field the simulator sends
+/// and nothing else; what it does not keep is `null` (as Clockify sends an unset field).
+fn entry_schema() -> jsonschema::Validator {
+    let id_or_null = json!({"type": ["string", "null"]});
+    let schema = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "required": ["id", "description", "userId", "workspaceId", "projectId", "taskId", "tagIds",
+                     "billable", "type", "isLocked", "kioskId", "customFieldValues", "timeInterval"],
+        "properties": {
+            "id": {"type": "string"}, "description": {"type": "string"},
+            "userId": {"type": "string"}, "workspaceId": {"type": "string"},
+            "projectId": id_or_null, "taskId": id_or_null, "kioskId": id_or_null,
+            "tagIds": {"type": "array", "items": {"type": "string"}},
+            "billable": {"type": "boolean"}, "isLocked": {"type": "boolean"},
+            "type": {"enum": ["REGULAR", "BREAK", "HOLIDAY", "TIME_OFF"]},
+            "customFieldValues": {"type": "array"},
+            "timeInterval": {
+                "type": "object", "additionalProperties": false, "required": ["start", "end", "duration"],
+                "properties": {
+                    "start": {"type": "string", "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$"},
+                    "end": {"type": ["string", "null"], "pattern": "^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ$"},
+                    "duration": {"type": ["string", "null"], "pattern": "^PT(\\d+H)?(\\d+M)?(\\d+S)?$"}
+                }
+            }
+        }
+    });
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+fn assert_entry_dto(v: &Value) {
+    let errors: Vec<String> = entry_schema()
+        .iter_errors(v)
+        .map(|e| format!("{} {e}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:?} in {v}");
+}
+
+fn user_entries_url(r: &sims::common::Running, ws: &str, user: &str) -> String {
+    format!("{}api/v1/workspaces/{ws}/user/{user}/time-entries", r.url())
+}
+
+fn entry_url(r: &sims::common::Running, ws: &str, id: &str) -> String {
+    format!("{}api/v1/workspaces/{ws}/time-entries/{id}", r.url())
+}
+
+#[tokio::test]
+async fn clockify_entry_created_over_http_reaches_its_webhook_with_token_and_event() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let rx = Receiver::start().await;
+    let hook = hook_to(&r, &ws, "NEW_TIME_ENTRY", rx.url("acct-new")).await;
+    hook_to(&r, &ws, "TIMER_STOPPED", rx.url("acct-stopped")).await;
+    let (user, project) = {
+        let data = sim.data.read().unwrap();
+        let w = &data.workspaces[0];
+        (w.users[3].id.clone(), w.projects[2].id.clone())
+    };
+    let body = json!({"start": "2025-05-20T08:00:00Z", "end": "2025-05-20T09:30:00Z",
+                      "projectId": project, "billable": true, "description": "Design review"});
+    let (status, made) =
+        as_admin(Method::POST, &user_entries_url(&r, &ws, &user), Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_entry_dto(&made);
+    assert_eq!(
+        (&made["userId"], &made["workspaceId"], &made["projectId"]),
+        (&json!(user), &json!(ws), &json!(project))
+    );
+    assert_eq!(made["timeInterval"]["duration"], "PT1H30M");
+    assert_eq!(made["timeInterval"]["end"], "2025-05-20T09:30:00Z");
+
+    settled(&sim).await;
+    let got = rx.at("acct-new");
+    assert_eq!(got.len(), 1, "{got:?}");
+    let h = &got[0].headers;
+    assert_eq!(h["clockify-signature"], hook["authToken"].as_str().unwrap());
+    assert_eq!(h["clockify-webhook-event-type"], "NEW_TIME_ENTRY");
+    assert_eq!(h["content-type"], "application/json");
+    assert_eq!(
+        got[0].body, made,
+        "the body is the entry as the API answers it"
+    );
+    assert!(
+        rx.at("acct-stopped").is_empty(),
+        "another event's webhook hears nothing"
+    );
+
+    let log = sim.deliveries();
+    assert_eq!(log.len(), 1);
+    let d = &log[0];
+    assert_eq!(d.webhook_id, hook["id"].as_str().unwrap());
+    assert_eq!(
+        (d.event.as_str(), d.status, d.duplicate),
+        ("NEW_TIME_ENTRY", Some(200), false)
+    );
+    assert_eq!(
+        (d.entry_id.as_str(), d.user_id.as_str()),
+        (made["id"].as_str().unwrap(), user.as_str())
+    );
+    assert!(d.sent_at.is_some_and(|s| s >= d.at));
+    // The entry is there to read, with the per-user list's rates.
+    let (_, listed) = as_admin(
+        Method::GET,
+        &format!("{}?page-size=500", user_entries_url(&r, &ws, &user)),
+        None,
+    )
+    .await;
+    let read = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["id"] == made["id"])
+        .unwrap()
+        .clone();
+    assert_eq!(
+        (&read["hourlyRate"], &read["costRate"]),
+        (&Value::Null, &Value::Null)
+    );
+}
+
+#[tokio::test]
+async fn clockify_timer_start_stop_edit_and_delete_each_send_their_event() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let rx = Receiver::start().await;
+    for event in [
+        "NEW_TIMER_STARTED",
+        "NEW_TIME_ENTRY",
+        "TIMER_STOPPED",
+        "TIME_ENTRY_UPDATED",
+        "TIME_ENTRY_DELETED",
+    ] {
+        hook_to(&r, &ws, event, rx.url(event)).await;
+    }
+    let (_, me) = as_admin(Method::GET, &format!("{}api/v1/user", r.url()), None).await;
+    let create = format!("{}api/v1/workspaces/{ws}/time-entries", r.url());
+    let (status, timer) = as_admin(
+        Method::POST,
+        &create,
+        Some(json!({"start": "2025-05-21T07:00:00Z"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{timer}");
+    assert_entry_dto(&timer);
+    assert_eq!(timer["userId"], me["id"], "the key's own user");
+    assert_eq!(
+        (
+            &timer["timeInterval"]["end"],
+            &timer["timeInterval"]["duration"]
+        ),
+        (&Value::Null, &Value::Null)
+    );
+    let id = timer["id"].as_str().unwrap().to_owned();
+
+    let at = entry_url(&r, &ws, &id);
+    let put = |body: Value| as_admin(Method::PUT, &at, Some(body));
+    let (status, stopped) =
+        put(json!({"start": "2025-05-21T07:00:00Z", "end": "2025-05-21T07:45:00Z"})).await;
+    assert_eq!(status, StatusCode::OK, "{stopped}");
+    assert_entry_dto(&stopped);
+    assert_eq!(stopped["timeInterval"]["duration"], "PT45M");
+    let (_, edited) = put(json!({"start": "2025-05-21T07:00:00Z", "end": "2025-05-21T08:00:00Z", "description": "Standup"})).await;
+    assert_eq!(edited["description"], "Standup");
+    let (status, _) = as_admin(Method::DELETE, &entry_url(&r, &ws, &id), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = as_admin(Method::DELETE, &entry_url(&r, &ws, &id), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    settled(&sim).await;
+    let one = |event: &str| {
+        let got = rx.at(event);
+        assert_eq!(got.len(), 1, "{event}: {got:?}");
+        assert_eq!(got[0].headers["clockify-webhook-event-type"], event);
+        got[0].body.clone()
+    };
+    assert_eq!(one("NEW_TIMER_STARTED"), timer);
+    assert!(
+        rx.at("NEW_TIME_ENTRY").is_empty(),
+        "a started timer is no new entry"
+    );
+    assert_eq!(one("TIMER_STOPPED"), stopped);
+    assert_eq!(one("TIME_ENTRY_UPDATED"), edited);
+    assert_eq!(
+        one("TIME_ENTRY_DELETED"),
+        edited,
+        "the deleted entry, as it was"
+    );
+}
+
+#[tokio::test]
+async fn clockify_refuses_entry_bodies_that_break_the_spec_and_delivers_nothing() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let rx = Receiver::start().await;
+    hook_to(&r, &ws, "NEW_TIME_ENTRY", rx.url("a")).await;
+    let (user, before) = {
+        let data = sim.data.read().unwrap();
+        (
+            data.workspaces[0].users[0].id.clone(),
+            data.workspaces[0].time_entries.len(),
+        )
+    };
+    let url = user_entries_url(&r, &ws, &user);
+    let ok = json!({"start": "2025-05-20T08:00:00Z", "end": "2025-05-20T09:00:00Z"});
+    let with = |field: &str, v: Value| {
+        let mut b = ok.clone();
+        b[field] = v;
+        b
+    };
+    let cases = [
+        (json!({"end": "2025-05-20T09:00:00Z"}), 400),
+        (with("start", json!("yesterday")), 400),
+        (with("end", json!("2025-05-20T07:00:00Z")), 400),
+        (with("projectId", json!("f".repeat(24))), 404),
+        (with("billable", json!("yes")), 400),
+        (with("description", json!("x".repeat(3001))), 400),
+        (with("tagIds", json!(["a1"])), 404),
+        (with("taskId", json!("t1")), 404),
+        (with("type", json!("BREAK")), 400),
+        (with("type", json!("NAP")), 400),
+        (with("customFields", json!(vec![json!({}); 51])), 400),
+        (json!([1, 2]), 400),
+    ];
+    for (body, want) in cases {
+        let (status, answer) = as_admin(Method::POST, &url, Some(body.clone())).await;
+        assert_eq!(status.as_u16(), want, "{body} -> {answer}");
+        assert!(answer["message"].is_string(), "{answer}");
+    }
+    let raw = Client::new()
+        .post(&url)
+        .header("X-Api-Key", CLOCKIFY_KEY)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), StatusCode::BAD_REQUEST);
+    // Someone else's time is an admin's to add; a user not in the workspace is not found.
+    let (status, _) = clockify_call(Method::POST, url.clone(), MEMBER_KEY, Some(ok.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = as_admin(
+        Method::POST,
+        &user_entries_url(&r, &ws, &"e".repeat(24)),
+        Some(ok.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = as_admin(
+        Method::POST,
+        &user_entries_url(&r, &"e".repeat(24), &user),
+        Some(ok.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // A member adds its own time.
+    let (_, me) = clockify_call(
+        Method::GET,
+        format!("{}api/v1/user", r.url()),
+        MEMBER_KEY,
+        None,
+    )
+    .await;
+    let mine = user_entries_url(&r, &ws, me["id"].as_str().unwrap());
+    assert_eq!(
+        clockify_call(Method::POST, mine, MEMBER_KEY, Some(ok))
+            .await
+            .0,
+        StatusCode::CREATED
+    );
+
+    settled(&sim).await;
+    assert_eq!(
+        sim.data.read().unwrap().workspaces[0].time_entries.len(),
+        before + 1
+    );
+    assert_eq!(rx.got().len(), 1, "only the one made was announced");
+}
+
+#[tokio::test]
+async fn clockify_test_controls_change_entries_and_deliver_like_the_api() {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let rx = Receiver::start().await;
+    for event in [
+        "NEW_TIMER_STARTED",
+        "TIMER_STOPPED",
+        "TIME_ENTRY_UPDATED",
+        "TIME_ENTRY_DELETED",
+    ] {
+        hook_to(&r, &ws, event, rx.url(event)).await;
+    }
+    let off = hook_to(&r, &ws, "TIME_ENTRY_UPDATED", rx.url("off")).await;
+    assert!(sim.disable_delivery(&ws, off["id"].as_str().unwrap()));
+    let user = sim.data.read().unwrap().workspaces[0].users[1].id.clone();
+    let start = chrono::Utc::now() - chrono::Duration::hours(1);
+    let entry = sims::clockify::SimTimeEntry {
+        id: "c0ffee000000000000000001".into(),
+        user_id: user.clone(),
+        project_id: None,
+        billable: false,
+        description: "Timer".into(),
+        start,
+        end: None,
+    };
+    assert!(sim.add_entry(&ws, entry.clone()));
+    assert!(!sim.add_entry(&ws, entry.clone()), "the id is taken");
+    assert!(!sim.add_entry(&"e".repeat(24), entry.clone()));
+    assert!(sim.edit_entry(&ws, &entry.id, |e| e.end =
+        Some(start + chrono::Duration::minutes(50))));
+    assert!(sim.edit_entry(&ws, &entry.id, |e| e.description = "Renamed".into()));
+    assert!(!sim.edit_entry(&ws, "nope", |e| e.billable = true));
+    assert!(sim.delete_entry(&ws, &entry.id));
+    assert!(!sim.delete_entry(&ws, &entry.id));
+
+    settled(&sim).await;
+    for event in [
+        "NEW_TIMER_STARTED",
+        "TIMER_STOPPED",
+        "TIME_ENTRY_UPDATED",
+        "TIME_ENTRY_DELETED",
+    ] {
+        let got = rx.at(event);
+        assert_eq!(got.len(), 1, "{event}");
+        assert_eq!(got[0].body["id"], entry.id.as_str());
+        assert_eq!(got[0].body["userId"], user.as_str());
+        assert_entry_dto(&got[0].body);
+    }
+    assert_eq!(
+        rx.at("TIME_ENTRY_DELETED")[0].body["description"],
+        "Renamed"
+    );
+    assert!(
+        rx.at("off").is_empty(),
+        "deliveryEnabled false: nothing sent"
+    );
+}
+
+/// A simulator with a NEW_TIME_ENTRY webhook to a receiver, and a control that adds
+/// finished entries `n..n+count`.
+async fn delivering() -> (ClockifySim, sims::common::Running, String, Receiver, Value) {
+    let (sim, r, ws) = clockify_on(Plan::Pro).await;
+    let rx = Receiver::start().await;
+    let hook = hook_to(&r, &ws, "NEW_TIME_ENTRY", rx.url("a")).await;
+    (sim, r, ws, rx, hook)
+}
+
+fn add_finished(sim: &ClockifySim, ws: &str, n: usize) {
+    let user = sim.data.read().unwrap().workspaces[0].users[0].id.clone();
+    let start = chrono::Utc::now() - chrono::Duration::hours(2);
+    let entry = sims::clockify::SimTimeEntry {
+        id: format!("{n:024x}"),
+        user_id: user,
+        project_id: None,
+        billable: false,
+        description: format!("Entry {n}"),
+        start,
+        end: Some(start + chrono::Duration::minutes(30)),
+    };
+    assert!(sim.add_entry(ws, entry));
+}
+
+#[tokio::test]
+async fn clockify_lost_deliveries_are_logged_unsent_and_duplicates_arrive_twice() {
+    let (sim, _r, ws, rx, _) = delivering().await;
+    sim.set_delivery(Delivery {
+        loss: 1.0,
+        ..Delivery::default()
+    });
+    add_finished(&sim, &ws, 1);
+    settled(&sim).await;
+    assert!(rx.got().is_empty());
+    let log = sim.deliveries();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (log[0].status, log[0].sent_at, log[0].duplicate),
+        (None, None, false)
+    );
+
+    sim.set_delivery(Delivery {
+        duplicate: 1.0,
+        ..Delivery::default()
+    });
+    add_finished(&sim, &ws, 2);
+    settled(&sim).await;
+    let got = rx.got();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].body, got[1].body);
+    let log = sim.deliveries();
+    let twice: Vec<_> = log
+        .iter()
+        .filter(|d| d.entry_id == format!("{:024x}", 2))
+        .collect();
+    assert_eq!(twice.len(), 2);
+    assert_eq!(twice.iter().filter(|d| d.duplicate).count(), 1);
+    assert!(twice.iter().all(|d| d.status == Some(200)));
+}
+
+#[tokio::test]
+async fn clockify_delivery_waits_its_delay_and_never_holds_up_the_answer() {
+    let (sim, r, ws, rx, _) = delivering().await;
+    let delay = std::time::Duration::from_millis(400);
+    sim.set_delivery(Delivery {
+        delay,
+        ..Delivery::default()
+    });
+    let user = sim.data.read().unwrap().workspaces[0].users[0].id.clone();
+    let before = std::time::Instant::now();
+    let (status, _) = as_admin(
+        Method::POST,
+        &user_entries_url(&r, &ws, &user),
+        Some(json!({"start": "2025-05-20T08:00:00Z", "end": "2025-05-20T09:00:00Z"})),
+    )
+    .await;
+    let answered = before.elapsed();
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(answered < delay, "answered after {answered:?}");
+    assert_eq!(sim.deliveries_pending(), 1);
+    settled(&sim).await;
+    let got = rx.got();
+    assert_eq!(got.len(), 1);
+    let waited = got[0].at - before;
+    assert!(
+        waited >= delay && waited < delay * 5,
+        "delivered after {waited:?}"
+    );
+    let d = &sim.deliveries()[0];
+    assert!(d.sent_at.unwrap() - d.at >= chrono::Duration::milliseconds(400));
+}
+
+#[tokio::test]
+async fn clockify_delivery_dice_repeat_with_the_seed() {
+    let outcome = |seed: u64| async move {
+        let (sim, _r, ws, _rx, _) = delivering().await;
+        sim.seed_delivery(seed);
+        sim.set_delivery(Delivery {
+            loss: 0.4,
+            duplicate: 0.4,
+            ..Delivery::default()
+        });
+        for n in 0..40 {
+            add_finished(&sim, &ws, n);
+        }
+        settled(&sim).await;
+        let mut seen: Vec<(String, bool, bool)> = sim
+            .deliveries()
+            .into_iter()
+            .map(|d| (d.entry_id, d.duplicate, d.status.is_some()))
+            .collect();
+        seen.sort();
+        seen
+    };
+    let a = outcome(5).await;
+    assert_eq!(a, outcome(5).await);
+    assert_ne!(a, outcome(6).await);
+    assert!(
+        a.iter().any(|x| !x.2) && a.iter().any(|x| x.2),
+        "some lost, some sent"
+    );
+    assert!(a.iter().any(|x| x.1), "some doubled");
+}
+
+#[tokio::test]
+async fn clockify_ten_failed_deliveries_in_a_row_disable_the_webhook() {
+    let (sim, _r, ws, rx, hook) = delivering().await;
+    rx.status.store(500, std::sync::atomic::Ordering::SeqCst);
+    for n in 0..10 {
+        add_finished(&sim, &ws, n);
+        settled(&sim).await;
+    }
+    let id = hook["id"].as_str().unwrap();
+    let now = sim.webhooks(&ws).into_iter().find(|h| h.id == id).unwrap();
+    assert!(!now.delivery_enabled);
+    assert!(sim.deliveries().iter().all(|d| d.status == Some(500)));
+    add_finished(&sim, &ws, 10);
+    settled(&sim).await;
+    assert_eq!(rx.got().len(), 10, "none after it was disabled");
+    assert_eq!(sim.deliveries().len(), 10);
+}
+
+#[tokio::test]
+async fn clockify_delivery_is_set_over_the_admin_route() {
+    let (sim, r, ws, rx, _) = delivering().await;
+    let url = format!("{}__sim/delivery", r.url());
+    let put = |body: Value| Client::new().put(&url).json(&body).send();
+    let resp = put(json!({"delay_ms": 20, "jitter_ms": 5, "loss": 1.0, "seed": 3}))
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let want = Delivery {
+        delay: std::time::Duration::from_millis(20),
+        jitter: std::time::Duration::from_millis(5),
+        loss: 1.0,
+        duplicate: 0.0,
+    };
+    assert_eq!(sim.delivery(), want);
+    let shown: Value = Client::new()
+        .get(&url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        json!({"delay_ms": 20, "jitter_ms": 5, "loss": 1.0, "duplicate": 0.0})
+    );
+    for bad in [
+        json!({"loss": 1.5}),
+        json!({"duplicate": -0.1}),
+        json!({"lag": 3}),
+        json!({"delay_ms": "soon"}),
+    ] {
+        assert_eq!(
+            put(bad.clone()).await.unwrap().status(),
+            StatusCode::BAD_REQUEST,
+            "{bad}"
+        );
+    }
+    assert_eq!(sim.delivery(), want, "a refused change changes nothing");
+    add_finished(&sim, &ws, 1);
+    settled(&sim).await;
+    assert!(rx.got().is_empty());
+    let log: Value = Client::new()
+        .get(format!("{}__sim/deliveries", r.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log["pending"], 0);
+    assert_eq!(log["deliveries"][0]["event"], "NEW_TIME_ENTRY");
+    assert_eq!(log["deliveries"][0]["status"], Value::Null);
+}
+
+#[tokio::test]
+async fn clockify_report_filters_by_users_and_projects() {
+    let spec = GenSpec {
+        inactive_users: 2,
+        ..GenSpec::default()
+    };
+    let sim = ClockifySim::new(ClockifyData {
+        api_keys: vec![CLOCKIFY_KEY.into()],
+        member_keys: vec![],
+        workspaces: vec![workspace(&spec)],
+    });
+    let r = sim.spawn().await.unwrap();
+    let w = sim.data.read().unwrap().workspaces[0].clone();
+    let url = format!("{}report/v1/workspaces/{}/reports/detailed", r.url(), w.id);
+    let report = |extra: Value| {
+        let mut body = json!({"dateRangeStart": "2025-04-01T00:00:00Z", "dateRangeEnd": "2025-06-30T00:00:00Z",
+                              "detailedFilter": {"page": 1, "pageSize": 1000}});
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        as_admin(Method::POST, &url, Some(body))
+    };
+    let users_of = |v: &Value| -> std::collections::BTreeSet<String> {
+        v["timeentries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["userId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let count = |v: &Value| v["timeentries"].as_array().unwrap().len();
+    let (_, all) = report(json!({})).await;
+    let (u0, u1) = (w.users[0].id.clone(), w.users[1].id.clone());
+    let (status, only) =
+        report(json!({"users": {"ids": [u0, u1], "contains": "CONTAINS", "status": "ALL"}})).await;
+    assert_eq!(status, StatusCode::OK, "{only}");
+    assert_eq!(users_of(&only), [u0.clone(), u1.clone()].into());
+    let (_, same) = report(json!({"users": {"ids": [u0, u1], "contains": "CONTAINS_ONLY"}})).await;
+    assert_eq!(same, only);
+    let (_, rest) =
+        report(json!({"users": {"ids": [u0, u1], "contains": "DOES_NOT_CONTAIN"}})).await;
+    assert!(!users_of(&rest).contains(&u0) && !users_of(&rest).contains(&u1));
+    assert_eq!(count(&rest) + count(&only), count(&all));
+    assert_eq!(rest["totals"][0]["entriesCount"], count(&rest));
+    let (_, inactive) =
+        report(json!({"users": {"ids": [], "contains": "CONTAINS", "status": "INACTIVE"}})).await;
+    let gone: std::collections::BTreeSet<String> =
+        w.users[8..].iter().map(|u| u.id.clone()).collect();
+    assert_eq!(users_of(&inactive), gone);
+    let p = w.projects[0].id.clone();
+    let (_, on_p) = report(json!({"projects": {"ids": [p], "contains": "CONTAINS"}})).await;
+    assert!(
+        count(&on_p) > 0
+            && on_p["timeentries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|e| e["projectId"] == p.as_str())
+    );
+    let (_, off_p) =
+        report(json!({"projects": {"ids": [p], "contains": "DOES_NOT_CONTAIN"}})).await;
+    assert_eq!(count(&on_p) + count(&off_p), count(&all));
+    for bad in [
+        json!({"users": {"ids": [u0], "contains": "MAYBE"}}),
+        json!({"users": {"ids": [u0, u0], "contains": "CONTAINS"}}),
+        json!({"users": {"ids": "everyone"}}),
+        json!({"users": {"ids": [u0], "status": "RETIRED"}}),
+        json!({"projects": {"ids": [p], "status": "ACTIVE_WITH_PENDING"}}),
+    ] {
+        let (status, body) = report(bad.clone()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
 }
