@@ -13,6 +13,7 @@ pub mod contract;
 pub mod demo;
 pub mod existing;
 pub mod generate;
+pub mod lambda;
 pub mod runn;
 pub mod schema;
 pub mod testkit;
