@@ -12,6 +12,7 @@ pub mod common;
 pub mod contract;
 pub mod demo;
 pub mod existing;
+pub mod gateway;
 pub mod generate;
 pub mod lambda;
 pub mod runn;
