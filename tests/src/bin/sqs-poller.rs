@@ -39,7 +39,7 @@ async fn main() {
 }
 
 /// Ctrl-C, or SIGTERM (how the demo stops what it started): either ends polling.
-pub async fn interrupted() {
+async fn interrupted() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
