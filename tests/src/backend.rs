@@ -2,61 +2,32 @@
 //! delivered as API Gateway (HTTP API, payload 2.0) events through the Lambda runtime
 //! emulator (`cargo lambda watch`), with the answers read back from the proxy response.
 
-use serde_json::{json, Value};
+use crate::gateway::HttpRequest;
+use serde_json::Value;
 use shared::SecretString;
 use std::time::Duration;
 
-/// The API Gateway v2 event for a request (the `$default` stage: the path is the caller's).
+/// The API Gateway v2 event for a request of Runn's backend (the `$default` stage: the
+/// path is the caller's), built as the gateway stand-in builds every event.
 pub fn apigw_event(
     method: &str,
     path_and_query: &str,
     body: &str,
     signature: Option<&str>,
 ) -> Value {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let now = chrono::Utc::now();
-    let mut headers = json!({
-        "content-type": "application/json",
-        "host": "abc123.execute-api.us-east-1.amazonaws.com",
-        "user-agent": "runn-backend/1.0",
-        "x-forwarded-proto": "https"
-    });
+    let mut request = HttpRequest::new(method, path_and_query);
+    let header = |name: &str, value: &str| (name.to_owned(), value.to_owned());
+    request.headers = vec![
+        header("content-type", "application/json"),
+        header("host", crate::gateway::DOMAIN),
+        header("user-agent", "runn-backend/1.0"),
+        header("x-forwarded-proto", "https"),
+    ];
     if let Some(s) = signature {
-        headers["runn-signature"] = json!(s);
+        request.headers.push(header("runn-signature", s));
     }
-    let mut event = json!({
-        "version": "2.0",
-        "routeKey": "$default",
-        "rawPath": path,
-        "rawQueryString": query,
-        "headers": headers,
-        "requestContext": {
-            "accountId": "123456789012",
-            "apiId": "abc123",
-            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
-            "domainPrefix": "abc123",
-            "http": {
-                "method": method, "path": path, "protocol": "HTTP/1.1",
-                "sourceIp": "203.0.113.9", "userAgent": "runn-backend/1.0"
-            },
-            "requestId": uuid_like(),
-            "routeKey": "$default",
-            "stage": "$default",
-            "time": now.format("%d/%b/%Y:%H:%M:%S +0000").to_string(),
-            "timeEpoch": now.timestamp_millis()
-        },
-        "isBase64Encoded": false
-    });
-    if !body.is_empty() {
-        event["body"] = json!(body);
-    }
-    event
-}
-
-fn uuid_like() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    request.body = body.as_bytes().to_vec();
+    crate::gateway::v2_event(&request)
 }
 
 /// Reads the signing secret from Secrets Manager (moto in tests and the demo).

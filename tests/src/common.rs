@@ -415,6 +415,26 @@ pub async fn serve(app: axum::Router, port: u16) -> std::io::Result<Running> {
     })
 }
 
+/// As [`serve`], with each request's peer in its extensions (`ConnectInfo<SocketAddr>`):
+/// for a front that reports the caller's address, as API Gateway does.
+pub async fn serve_with_peers(app: axum::Router, port: u16) -> std::io::Result<Running> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+    });
+    Ok(Running {
+        addr,
+        shutdown: Some(tx),
+    })
+}
+
 /// Admin routes for a simulator run as a binary: `GET /__sim/stats`, `PUT /__sim/faults`,
 /// `PUT /__sim/rate-limit`.
 pub fn admin_routes(ctl: Arc<Control>) -> axum::Router {

@@ -156,21 +156,40 @@ pub fn unique(prefix: &str) -> String {
     )
 }
 
-/// A binary of this workspace, as `cargo build` put it beside the running test (tests run
-/// from `target/<profile>/deps`); the Makefile builds the binaries before the tests.
+/// A binary of this workspace, as `cargo build` put it: beside the running test (tests
+/// run from `<target>/<profile>/deps`) or binary, else in `$CARGO_TARGET_DIR/debug`; the
+/// Makefile builds the binaries before the tests.
+pub fn find_workspace_bin(name: &str) -> std::io::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dirs: Vec<std::path::PathBuf> = Vec::new();
+    if let Some(dir) = exe.parent() {
+        if dir.ends_with("deps") {
+            dirs.extend(dir.parent().map(ToOwned::to_owned));
+        }
+        dirs.push(dir.to_owned());
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        dirs.push(std::path::PathBuf::from(target).join("debug"));
+    }
+    let name = format!("{name}{}", std::env::consts::EXE_SUFFIX);
+    dirs.iter()
+        .map(|d| d.join(&name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| {
+            let looked: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{name} is not in {}: build it first (cargo build --workspace --bins; make test does)",
+                    looked.join(" or ")
+                ),
+            )
+        })
+}
+
+/// As [`find_workspace_bin`], for a test: a missing binary fails the test, saying why.
 pub fn workspace_bin(name: &str) -> std::path::PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("tests run from target/<profile>/deps");
-    let path = dir.join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: build it first (cargo build -p {name}; make test does)",
-        path.display()
-    );
-    path
+    find_workspace_bin(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// An account pointing at no server (the scheduler's tests read only its id).

@@ -8,109 +8,9 @@ use serde_json::{json, Value};
 use shared::store::roles::*;
 use sims::clockify::ClockifySim;
 use sims::demo;
+use sims::lambda::{free_port, Function};
 use sims::runn::{Kind, RunnData, RunnSim};
 use sims::testkit::*;
-use std::net::TcpStream;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-/// A process killed when the test ends, whatever its outcome.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.0.kill().ok();
-        self.0.wait().ok();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A function binary running against its own runtime API emulator; `invoke` sends an
-/// event the way AWS does and returns the function's answer.
-struct Function {
-    port: u16,
-    _emulator: Proc,
-    _function: Proc,
-    log: PathBuf,
-}
-
-impl Function {
-    fn start(name: &str, env: &[(&str, String)]) -> Self {
-        let cargo_lambda = std::env::var("CARGO_LAMBDA")
-            .expect("CARGO_LAMBDA names the cargo-lambda binary (make test sets it)");
-        let port = free_port();
-        let emulator = Proc(
-            Command::new(cargo_lambda)
-                .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1"])
-                .args(["-P", &port.to_string()])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start cargo lambda watch"),
-        );
-        for _ in 0..200 {
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let log = std::env::temp_dir().join(unique(&format!("{name}-log")));
-        let function = Proc(
-            Command::new(workspace_bin(name))
-                .env(
-                    "AWS_LAMBDA_RUNTIME_API",
-                    format!("http://127.0.0.1:{port}/.rt"),
-                )
-                .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-                .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-                .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-                .env("RUST_LOG", "info")
-                .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-                .stdout(std::fs::File::create(&log).unwrap())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("start the function"),
-        );
-        Self {
-            port,
-            _emulator: emulator,
-            _function: function,
-            log,
-        }
-    }
-
-    async fn invoke(&self, event: Value) -> Value {
-        reqwest::Client::new()
-            .post(format!(
-                "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
-                self.port
-            ))
-            .json(&event)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await
-            .expect("invoke")
-            .json()
-            .await
-            .expect("a JSON answer")
-    }
-
-    fn log_lines(&self) -> Vec<Value> {
-        std::fs::read_to_string(&self.log)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not a JSON line: {l}")))
-            .collect()
-    }
-}
 
 fn sqs_record(id: &str, body: &str) -> Value {
     json!({
@@ -157,7 +57,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
 
     // EventBridge Scheduler's own payload, then a retried attempt of the same schedule
     // (a new attempt id): both are the run of the scheduled time.
-    let scheduler = Function::start("scheduler", &env);
+    let scheduler = Function::start("scheduler", &env).expect("start the function");
     for attempt in ["attempt-1", "attempt-2"] {
         let answer = scheduler.invoke(scheduler_payload(attempt)).await;
         assert_eq!(
@@ -179,7 +79,7 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
     // The worker gets the job, a message that is not a job, and a job for an account
     // that does not exist: it imports, hands back only the unreadable message, and drops
     // the unknown account.
-    let worker = Function::start("worker", &env);
+    let worker = Function::start("worker", &env).expect("start the function");
     let unknown =
         json!({"account": "gone", "run_id": "daily-2026-11-28T0200Z", "trigger": "schedule"});
     let answer = worker
@@ -211,15 +111,14 @@ async fn the_real_scheduler_and_worker_binaries_queue_and_import() {
     assert_eq!(runs[0].run_id, "daily-2026-11-28T0200Z");
 
     // JSON log lines, each job's carrying its account and run id, no secret anywhere.
-    let lines = worker.log_lines();
+    let lines = worker.log_lines().unwrap();
     let done = lines
         .iter()
         .find(|l| l["fields"]["message"] == "import run done")
         .expect("a line for the finished run");
     assert_eq!(done["span"]["account"], "northwind");
     assert_eq!(done["span"]["run_id"], "daily-2026-11-28T0200Z");
-    let all = std::fs::read_to_string(&worker.log).unwrap()
-        + &std::fs::read_to_string(&scheduler.log).unwrap();
+    let all = worker.log_text() + &scheduler.log_text();
     assert!(!all.contains(RUNN_TOKEN) && !all.contains(demo::API_KEY));
 }
 
@@ -268,15 +167,9 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
         ("QUEUE_URL", queue_url.clone()),
         ("SIGNING_SECRET_ARN", secret_arn.clone()),
     ];
-    let api = Function::start("api", &env);
-    let worker = Function::start("worker", &env);
-    let backend = Backend::new(
-        format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
-            api.port
-        ),
-        shared::SecretString::from(secret_value),
-    );
+    let api = Function::start("api", &env).expect("start the function");
+    let worker = Function::start("worker", &env).expect("start the function");
+    let backend = Backend::new(api.invoke_url(), shared::SecretString::from(secret_value));
     let call = |method: &'static str, path: String, body: Option<Value>| {
         let backend = &backend;
         async move {
@@ -419,7 +312,7 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     }
 
     // The weekly autofill's schedule: one autofill job for the account (autofill is on).
-    let autofill = Function::start("autofill", &env);
+    let autofill = Function::start("autofill", &env).expect("start the function");
     let answer = autofill.invoke(scheduler_payload("weekly-1")).await;
     assert_eq!(answer["queued"], 1, "{answer}");
     let jobs = receive(&aws, &queue_url).await;
@@ -430,6 +323,7 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     // The api's lines carry the account.
     let answered = api
         .log_lines()
+        .unwrap()
         .into_iter()
         .find(|l| l["fields"]["message"] == "answered")
         .expect("a line per answer");
@@ -438,6 +332,7 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     // The worker's metrics line, and no secret in any log.
     let emf = worker
         .log_lines()
+        .unwrap()
         .into_iter()
         .find(|l| l.get("_aws").is_some())
         .expect("an EMF metrics line");
@@ -446,7 +341,7 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     assert!(emf["RunnRequests"].as_f64().unwrap() > 0.0);
     let logs = [&api, &worker, &autofill]
         .iter()
-        .map(|f| std::fs::read_to_string(&f.log).unwrap())
+        .map(|f| f.log_text())
         .collect::<String>();
     for secret in [
         RUNN_TOKEN,
@@ -476,14 +371,8 @@ async fn the_real_api_binary_keeps_credentials_to_their_hosts_reads_back_every_r
         ("QUEUE_URL", queue_url.clone()),
         ("SIGNING_SECRET_ARN", secret_arn.clone()),
     ];
-    let api = Function::start("api", &env);
-    let backend = Backend::new(
-        format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/_/invocations",
-            api.port
-        ),
-        shared::SecretString::from(secret_value),
-    );
+    let api = Function::start("api", &env).expect("start the function");
+    let backend = Backend::new(api.invoke_url(), shared::SecretString::from(secret_value));
     let form = |with_credentials: bool| {
         let mut b = json!({
             "runn_account": "Northwind Agency",
@@ -634,7 +523,7 @@ async fn a_function_that_fails_answers_with_one_readable_line() {
     let aws = TestAws::new().await;
     let queue_url = aws.queue().await;
     // DynamoDB that cannot be reached: the scheduler fails, and says so in one line.
-    let closed = free_port();
+    let closed = free_port().unwrap();
     let scheduler = Function::start(
         "scheduler",
         &[
@@ -643,7 +532,8 @@ async fn a_function_that_fails_answers_with_one_readable_line() {
             ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{closed}")),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
         ],
-    );
+    )
+    .expect("start the scheduler");
     let answer = scheduler.invoke(scheduler_payload("attempt-1")).await;
     let message = answer["errorMessage"]
         .as_str()

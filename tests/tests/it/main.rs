@@ -8,6 +8,7 @@ mod clockify_client;
 mod credentials;
 mod engine;
 mod functions;
+mod functions_gateway;
 mod hardening;
 mod import;
 mod infra;
