@@ -878,3 +878,5 @@ mod people_filter;
 mod previews;
 /// The paths routed and the order of the refusals.
 mod routing;
+/// Clockify's deliveries: `POST /webhooks/clockify/{accountId}`.
+mod webhooks;
