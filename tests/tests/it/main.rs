@@ -18,3 +18,4 @@ mod pipeline;
 mod runn_client;
 mod secrets;
 mod simulators;
+mod webhooks;
