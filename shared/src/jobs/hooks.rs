@@ -219,6 +219,37 @@ async fn changes(
     outcome
 }
 
+/// Before a run under the lease lets it go: the changes marked meanwhile are brought
+/// in under the same lease (a webhook job that met the lease also looks again after the
+/// debounce delay). Within the hour's budget; a failure is logged, the marks kept.
+pub async fn drain(
+    store: &dyn Store,
+    queue: &dyn Queue,
+    opened: &OpenedAccount,
+    deadline: Instant,
+    cfg: &WorkerConfig,
+) {
+    let id = &opened.account.settings.id;
+    let within_budget = async {
+        let reg = store.hooks(id).await?.filter(|r| !r.hooks.is_empty());
+        let used = store.hook_budget_used(id, hour_of(Utc::now())).await?;
+        Ok::<_, crate::store::StoreError>(reg.is_some_and(|r| used < hourly_budget(r.free_plan)))
+    };
+    match within_budget.await {
+        Ok(true) => {}
+        Ok(false) => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not look for changes marked during the run");
+            return;
+        }
+    }
+    let job = Job::hooks(id.clone(), HookWork::Changes);
+    match leased_changes(store, queue, &job, opened, deadline, cfg).await {
+        Ok(outcome) => tracing::info!(?outcome, "changes marked during the run looked at"),
+        Err(e) => tracing::warn!(error = %e, "changes marked during the run were not brought in"),
+    }
+}
+
 /// Marks over the hour's budget wait: the job looks again at the next hour (SQS delays
 /// at most 15 minutes, so it may go round a few times), and the status says so.
 async fn wait_for_budget(

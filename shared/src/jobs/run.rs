@@ -96,6 +96,13 @@ pub async fn run_job(
         )));
     }
     let (outcome, continuation) = leased(store, &opened, job, deadline, cfg).await;
+    let time_left = deadline
+        .checked_sub(cfg.safety_margin)
+        .is_some_and(|d| Instant::now() < d);
+    if outcome.is_ok() && time_left {
+        // Changes delivered while this run held the account come in before it lets go.
+        super::hooks::drain(store, queue, &opened, deadline, cfg).await;
+    }
     if let Err(e) = store.release_lease(id, &holder).await {
         // It runs out on its own at the deadline plus the margin.
         tracing::warn!(account = %id, error = %e, "could not release the lease");

@@ -180,7 +180,7 @@ async fn registration_is_idempotent_repaired_by_the_daily_run_and_removed_on_tur
     let left: Vec<String> = b.hooks().iter().map(|h| h.id.clone()).collect();
     assert_eq!(
         left,
-        [foreign.id.clone()],
+        std::slice::from_ref(&foreign.id),
         "the foreign webhook is untouched"
     );
     assert!(b.aws.store.cleanup_key(&b.id).await.unwrap().is_none());
