@@ -279,3 +279,154 @@ fn the_dashboard_shows_every_metric_a_run_emits() {
     }
     assert!(body.contains(shared::metrics::NAMESPACE));
 }
+
+/// The resource a `!Ref X` / `!GetAtt X.Attr` names, and the attribute (`""` for a Ref).
+fn reference(v: &Value) -> Option<(String, String)> {
+    let Value::Tagged(t) = v else { return None };
+    let target = t.value.as_str()?;
+    match t.tag.to_string().trim_start_matches('!') {
+        "Ref" => Some((target.to_owned(), String::new())),
+        "GetAtt" => {
+            let (r, a) = target.split_once('.')?;
+            Some((r.to_owned(), a.to_owned()))
+        }
+        _ => None,
+    }
+}
+
+/// The queues a function is started by (its SQS events), with each event's properties.
+fn sqs_sources(f: &Value) -> BTreeMap<String, Value> {
+    f["Properties"]["Events"]
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter(|(_, e)| e["Type"].as_str() == Some("SQS"))
+        .filter_map(|(_, e)| {
+            let (queue, attr) = reference(&e["Properties"]["Queue"])?;
+            assert_eq!(attr, "Arn", "an SQS event names its queue by its Arn");
+            Some((queue, e["Properties"].clone()))
+        })
+        .collect()
+}
+
+/// The queues a function may send to (`SQSSendMessagePolicy`).
+fn send_rights(f: &Value) -> BTreeSet<String> {
+    f["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| reference(&p["SQSSendMessagePolicy"]["QueueName"]))
+        .map(|(q, attr)| {
+            assert_eq!(attr, "QueueName");
+            q
+        })
+        .collect()
+}
+
+#[test]
+fn webhook_jobs_have_a_queue_of_their_own_that_the_worker_runs() {
+    let t = template();
+    let r = resources(&t);
+    let q = &r["HookQueue"]["Properties"];
+    assert_eq!(r["HookQueue"]["Type"].as_str(), Some("AWS::SQS::Queue"));
+    assert_eq!(
+        r["HookDeadLetterQueue"]["Type"].as_str(),
+        Some("AWS::SQS::Queue")
+    );
+    assert_eq!(
+        reference(&q["RedrivePolicy"]["deadLetterTargetArn"]),
+        Some(("HookDeadLetterQueue".into(), "Arn".into()))
+    );
+    assert_eq!(
+        untag(&q["RedrivePolicy"]["maxReceiveCount"]).as_str(),
+        Some("MaxReceives")
+    );
+    // Its jobs set their own delay on each send (up to 900 s): none at the queue.
+    assert!(
+        q["DelaySeconds"].as_u64().unwrap_or(0) == 0,
+        "{:?}",
+        q["DelaySeconds"]
+    );
+    // At least the worker's timeout (Lambda refuses a shorter one), and short enough that
+    // a clean-up handed back is tried at least twice more while its key is kept.
+    let visibility = q["VisibilityTimeout"].as_u64().unwrap();
+    let worker_timeout = r["WorkerFunction"]["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    assert!(visibility >= worker_timeout);
+    assert!(3 * visibility <= shared::store::CLEANUP_WINDOW.as_secs());
+
+    // The worker is started by both queues, one job per invocation, partial batch
+    // responses on each, and each capped.
+    let worker = &r["WorkerFunction"];
+    let sources = sqs_sources(worker);
+    assert_eq!(
+        sources.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["HookQueue", "JobsQueue"]
+    );
+    for (queue, p) in &sources {
+        assert_eq!(p["BatchSize"].as_u64(), Some(1), "{queue}");
+        assert_eq!(
+            p["FunctionResponseTypes"][0].as_str(),
+            Some("ReportBatchItemFailures"),
+            "{queue}"
+        );
+        assert!(
+            p["ScalingConfig"]["MaximumConcurrency"] != Value::Null,
+            "{queue}"
+        );
+    }
+    // Who writes webhook jobs may send to the queue, and is told its URL.
+    for f in ["WorkerFunction", "ApiFunction"] {
+        let env = &r[f]["Properties"]["Environment"]["Variables"];
+        assert_eq!(
+            reference(&env["HOOK_QUEUE_URL"]),
+            Some(("HookQueue".into(), String::new())),
+            "{f}"
+        );
+        assert_eq!(
+            reference(&env["QUEUE_URL"]),
+            Some(("JobsQueue".into(), String::new())),
+            "{f}"
+        );
+        assert_eq!(
+            send_rights(&r[f]),
+            BTreeSet::from(["HookQueue".to_owned(), "JobsQueue".to_owned()]),
+            "{f}"
+        );
+    }
+    // The fan-outs never queue webhook jobs.
+    for f in ["SchedulerFunction", "AutofillFunction"] {
+        assert_eq!(
+            send_rights(&r[f]),
+            BTreeSet::from(["JobsQueue".to_owned()]),
+            "{f}"
+        );
+    }
+    // One alarm watches both dead-letter queues; the dashboard shows all four queues.
+    let dead_letter = serde_yaml_ng::to_string(&r["DeadLetterAlarm"]).unwrap();
+    for dlq in ["JobsDeadLetterQueue", "HookDeadLetterQueue"] {
+        assert!(dead_letter.contains(dlq), "{dead_letter}");
+    }
+    let body = serde_yaml_ng::to_string(&r["Dashboard"]["Properties"]["DashboardBody"]).unwrap();
+    for queue in [
+        "JobsQueue",
+        "JobsDeadLetterQueue",
+        "HookQueue",
+        "HookDeadLetterQueue",
+    ] {
+        assert!(
+            body.contains(&format!("${{{queue}.QueueName}}")),
+            "{queue} is not on the dashboard"
+        );
+    }
+    for (output, queue) in [
+        ("HookQueueUrl", "HookQueue"),
+        ("HookDeadLetterQueueUrl", "HookDeadLetterQueue"),
+    ] {
+        assert_eq!(
+            reference(&t["Outputs"][output]["Value"]),
+            Some((queue.into(), String::new()))
+        );
+    }
+}
