@@ -41,10 +41,11 @@ fn of_type(t: &Value, ty: &str) -> BTreeMap<String, Value> {
         .collect()
 }
 
-/// The environment variables each helper of `shared::aws` reads.
+/// The environment variables each helper of `shared::aws` reads, itself or through the
+/// helpers it calls (`queues_from_env` reads `QUEUE_URL` through `queue_from_env`).
 fn helper_env() -> BTreeMap<String, BTreeSet<String>> {
     let src = std::fs::read_to_string(root().join("shared/src/aws.rs")).unwrap();
-    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut bodies: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     let mut current = None;
     for line in src.lines() {
         let l = line.trim_start();
@@ -53,18 +54,55 @@ fn helper_env() -> BTreeMap<String, BTreeSet<String>> {
             .or(l.strip_prefix("pub async fn "))
         {
             current = rest.split('(').next().map(str::to_owned);
+            bodies.entry(current.clone().unwrap()).or_default();
+            continue;
         }
-        if let (Some(f), Some(name)) = (&current, env_name(line)) {
-            out.entry(f.clone()).or_default().insert(name);
+        if let Some(f) = &current {
+            bodies.get_mut(f).unwrap().push(line);
         }
     }
-    out
+    let calls = |line: &str, helper: &str| {
+        line.match_indices(&format!("{helper}(")).any(|(i, _)| {
+            !line[..i]
+                .chars()
+                .next_back()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+        })
+    };
+    let mut out: BTreeMap<String, BTreeSet<String>> = bodies
+        .iter()
+        .map(|(f, lines)| {
+            (
+                f.clone(),
+                lines.iter().filter_map(|l| env_name(l)).collect(),
+            )
+        })
+        .collect();
+    // Each round adds what the helpers called read; the set only grows, so it settles.
+    loop {
+        let before = out.clone();
+        for (f, lines) in &bodies {
+            for other in bodies.keys().filter(|o| *o != f) {
+                if lines.iter().any(|l| calls(l, other)) {
+                    let vars = before[other].clone();
+                    out.get_mut(f).unwrap().extend(vars);
+                }
+            }
+        }
+        if out == before {
+            return out;
+        }
+    }
 }
 
-/// `X` of an `env("X")` on the line.
+/// `X` of an `env("X")` on the line (`shared::aws::env`, which requires it), or of a
+/// `std::env::var("X")` (read where a variable is optional, as `HOOK_QUEUE_URL` and
+/// `PUBLIC_API_URL`: the template still sets it, or the feature is off in AWS).
 fn env_name(line: &str) -> Option<String> {
-    let i = line.find("env(\"")?;
-    let rest = &line[i + 5..];
+    let (i, len) = ["env(\"", "env::var(\""]
+        .iter()
+        .find_map(|p| line.find(p).map(|i| (i, p.len())))?;
+    let rest = &line[i + len..];
     Some(rest[..rest.find('"')?].to_owned())
 }
 
@@ -119,6 +157,20 @@ fn every_function_is_in_the_template_with_what_its_code_reads() {
         .map(|k| k.as_str().unwrap().to_owned())
         .collect();
     let functions = of_type(&t, "AWS::Serverless::Function");
+    // The scan sees what is read through `std::env::var` and helper-to-helper calls too.
+    let worker = env_read_by("worker");
+    for var in [
+        "QUEUE_URL",
+        "HOOK_QUEUE_URL",
+        "PUBLIC_API_URL",
+        "KMS_KEY_ID",
+    ] {
+        assert!(worker.contains(var), "the scan misses the worker's {var}");
+    }
+    let api = env_read_by("api");
+    for var in ["QUEUE_URL", "HOOK_QUEUE_URL", "SIGNING_SECRET_ARN"] {
+        assert!(api.contains(var), "the scan misses the api's {var}");
+    }
     let dirs = function_dirs();
     assert_eq!(dirs, ["api", "autofill", "scheduler", "worker"]);
     for dir in dirs {
@@ -429,4 +481,37 @@ fn webhook_jobs_have_a_queue_of_their_own_that_the_worker_runs() {
             Some((queue.into(), String::new()))
         );
     }
+}
+
+#[test]
+fn the_worker_knows_where_clockify_delivers_webhooks() {
+    let t = template();
+    let p = &t["Parameters"]["PublicApiUrl"];
+    assert_eq!(p["Type"].as_str(), Some("String"));
+    assert_eq!(p["Default"].as_str(), Some(""));
+    let condition = untag(&t["Conditions"]["HasPublicApiUrl"]);
+    assert!(
+        serde_yaml_ng::to_string(condition)
+            .unwrap()
+            .contains("PublicApiUrl"),
+        "{condition:?}"
+    );
+    // The parameter when set, else the API's own URL, built as the ApiUrl output is.
+    let Value::Tagged(url) = &t["Resources"]["WorkerFunction"]["Properties"]["Environment"]
+        ["Variables"]["PUBLIC_API_URL"]
+    else {
+        panic!("PUBLIC_API_URL is no !If");
+    };
+    assert_eq!(url.tag.to_string().trim_start_matches('!'), "If");
+    let branches = url.value.as_sequence().unwrap();
+    assert_eq!(branches[0].as_str(), Some("HasPublicApiUrl"));
+    assert_eq!(
+        reference(&branches[1]),
+        Some(("PublicApiUrl".into(), String::new()))
+    );
+    assert_eq!(branches[2], t["Outputs"]["ApiUrl"]["Value"]);
+    assert!(untag(&branches[2])
+        .as_str()
+        .unwrap()
+        .starts_with("https://${HttpApi}."));
 }
