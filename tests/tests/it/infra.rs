@@ -515,3 +515,122 @@ fn the_worker_knows_where_clockify_delivers_webhooks() {
         .unwrap()
         .starts_with("https://${HttpApi}."));
 }
+
+/// Every metric an alarm reads (its own, or those of its metric math): namespace, name
+/// and dimensions, each dimension's value as the template writes it.
+fn alarm_metrics(alarm: &Value) -> Vec<(String, String, BTreeMap<String, Value>)> {
+    let p = &alarm["Properties"];
+    let one = |m: &Value, dims: &Value| {
+        let dims = dims
+            .as_sequence()
+            .into_iter()
+            .flatten()
+            .map(|d| (d["Name"].as_str().unwrap().to_owned(), d["Value"].clone()))
+            .collect();
+        (
+            m["Namespace"].as_str().unwrap_or_default().to_owned(),
+            m["MetricName"].as_str().unwrap_or_default().to_owned(),
+            dims,
+        )
+    };
+    let mut out = vec![];
+    if p["MetricName"] != Value::Null {
+        out.push(one(p, &p["Dimensions"]));
+    }
+    for m in p["Metrics"].as_sequence().into_iter().flatten() {
+        let metric = &m["MetricStat"]["Metric"];
+        if metric != &Value::Null {
+            out.push(one(metric, &metric["Dimensions"]));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_webhook_route_has_its_own_throttle_metrics_and_alarms() {
+    let t = template();
+    let r = resources(&t);
+    // The route is the API function's event, as the contract has it.
+    let path = "/webhooks/clockify/{accountId}";
+    let doc = sims::contract::contract().doc();
+    assert!(doc["paths"][path]["post"].is_object());
+    let events = r["ApiFunction"]["Properties"]["Events"]
+        .as_mapping()
+        .unwrap();
+    let route_keys: BTreeSet<String> = events
+        .values()
+        .filter(|e| e["Type"].as_str() == Some("HttpApi"))
+        .map(|e| {
+            let p = &e["Properties"];
+            format!(
+                "{} {}",
+                p["Method"].as_str().unwrap(),
+                p["Path"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let key = format!("POST {path}");
+    assert!(route_keys.contains(&key));
+
+    // Its own throttle (route settings replace the defaults, so each is given) and its
+    // detailed metrics; Runn's routes keep the stage's default throttle.
+    let api = &r["HttpApi"]["Properties"];
+    let settings = api["RouteSettings"].as_mapping().unwrap();
+    for k in settings.keys() {
+        // A key no route has fails the deployment ("Unable to find Route by key").
+        assert!(route_keys.contains(k.as_str().unwrap()), "{k:?}");
+    }
+    let own = &api["RouteSettings"][key.as_str()];
+    assert_eq!(
+        untag(&own["ThrottlingRateLimit"]).as_str(),
+        Some("WebhookThrottleRate")
+    );
+    assert_eq!(
+        untag(&own["ThrottlingBurstLimit"]).as_str(),
+        Some("WebhookThrottleBurst")
+    );
+    assert_eq!(own["DetailedMetricsEnabled"].as_bool(), Some(true));
+    for p in ["WebhookThrottleRate", "WebhookThrottleBurst"] {
+        assert!(t["Parameters"][p]["Default"].as_u64().unwrap() > 0, "{p}");
+    }
+    let defaults = &api["DefaultRouteSettings"];
+    assert!(defaults["ThrottlingRateLimit"].as_u64().unwrap() > 0);
+    assert!(defaults["ThrottlingBurstLimit"].as_u64().unwrap() > 0);
+
+    // An alarm on its 5xx, one on its 4xx, each on the route's own metrics.
+    let route_metric = |name: &str| {
+        of_type(&t, "AWS::CloudWatch::Alarm")
+            .into_iter()
+            .filter(|(_, a)| {
+                alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                    ns == "AWS/ApiGateway"
+                        && m == name
+                        && dims.get("ApiId").and_then(reference)
+                            == Some(("HttpApi".into(), String::new()))
+                        && dims.get("Stage").and_then(Value::as_str) == Some("$default")
+                        && dims.get("Method").and_then(Value::as_str) == Some("POST")
+                        && dims.get("Resource").and_then(Value::as_str) == Some(path)
+                })
+            })
+            .map(|(name, a)| {
+                let actions = serde_yaml_ng::to_string(&a["Properties"]["AlarmActions"]).unwrap();
+                assert!(actions.contains("AlarmTopicArn"), "{name} notifies no one");
+                name
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(route_metric("5xx"), ["WebhookErrorsAlarm"]);
+    assert_eq!(route_metric("4xx"), ["WebhookRejectionsAlarm"]);
+    // The 4xx alarm is on a share of the deliveries, so it counts them too.
+    assert_eq!(route_metric("Count"), ["WebhookRejectionsAlarm"]);
+    assert_eq!(
+        untag(&r["WebhookRejectionsAlarm"]["Properties"]["Threshold"]).as_str(),
+        Some("WebhookRejectedShare")
+    );
+    // And the dashboard shows them.
+    let body = serde_yaml_ng::to_string(&r["Dashboard"]["Properties"]["DashboardBody"]).unwrap();
+    assert!(
+        body.contains(&format!("\"Resource\", \"{path}\"")),
+        "{body}"
+    );
+}
