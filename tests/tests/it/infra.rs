@@ -2,7 +2,10 @@
 //! built by cargo lambda (for the Architecture parameter, arm64 by default); every environment variable a function's code reads is
 //! set for it; every route of `infra/api.yaml` is an event of the API function; every
 //! metric the worker emits is on the dashboard; the alarms and log groups are there; and
-//! the API function can seal credentials but never open them.
+//! the API function can seal credentials but never open them. Webhooks: their jobs' own
+//! queue (and dead-letter queue) that the worker is started by, the public URL they are
+//! registered at, their route's own throttle, metrics and alarms, and the hourly sweep of
+//! clean-up keys past their hour.
 
 use serde_yaml_ng::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -632,5 +635,47 @@ fn the_webhook_route_has_its_own_throttle_metrics_and_alarms() {
     assert!(
         body.contains(&format!("\"Resource\", \"{path}\"")),
         "{body}"
+    );
+}
+
+#[test]
+fn the_clean_up_keys_past_their_hour_are_swept_hourly() {
+    let t = template();
+    let r = resources(&t);
+    let scheduler = &r["SchedulerFunction"]["Properties"];
+    let sweeps: Vec<&Value> = scheduler["Events"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|e| e["Properties"]["Input"] != Value::Null)
+        .collect();
+    assert_eq!(sweeps.len(), 1, "one schedule with an input: the sweep");
+    let sweep = sweeps[0];
+    // EventBridge Scheduler, as the daily one.
+    assert_eq!(sweep["Type"].as_str(), Some("ScheduleV2"));
+    assert_eq!(
+        sweep["Properties"]["ScheduleExpression"].as_str(),
+        Some("rate(1 hour)")
+    );
+    // What the scheduler's handler takes for the sweep (a `sweep` key).
+    let input: serde_json::Value =
+        serde_json::from_str(sweep["Properties"]["Input"].as_str().unwrap()).unwrap();
+    assert_eq!(input, serde_json::json!({"sweep": "cleanup"}));
+    // The key is kept an hour: an hourly sweep deletes it at most an hour late.
+    assert_eq!(shared::store::CLEANUP_WINDOW.as_secs(), 3600);
+
+    // The sweep Scans the table (DynamoDBReadPolicy has dynamodb:Scan), deletes the key
+    // (conditionally) and saves the webhooks' record; it never opens a key.
+    let policies = serde_yaml_ng::to_string(&scheduler["Policies"]).unwrap();
+    for needed in [
+        "DynamoDBReadPolicy",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+    ] {
+        assert!(policies.contains(needed), "{needed}: {policies}");
+    }
+    assert!(
+        !policies.contains("KMS") && !policies.contains("kms:"),
+        "{policies}"
     );
 }
