@@ -460,14 +460,13 @@ pub fn brought_in_line(b: &ChangesBroughtIn) -> Option<String> {
 /// has not run within its hour is deleted unused, and its status says the webhooks were
 /// left. Returns how many keys it deleted.
 pub async fn sweep_cleanup_keys(store: &dyn Store) -> Result<usize, JobError> {
-    let listing = store.all_settings().await?;
     let now = Utc::now();
     let mut expired = 0;
-    for s in listing.settings.iter().filter(|s| !s.enabled) {
-        if store.expire_cleanup_key(&s.id, now).await? {
-            let left = store.hooks(&s.id).await?.map_or(0, |h| h.hooks.len());
-            left_behind(store, &s.id, left).await?;
-            tracing::warn!(account = %s.id, left, "the clean-up did not run within its hour: its key is deleted, the webhooks are left");
+    for id in store.cleanup_accounts().await? {
+        if store.expire_cleanup_key(&id, now).await? {
+            let left = store.hooks(&id).await?.map_or(0, |h| h.hooks.len());
+            left_behind(store, &id, left).await?;
+            tracing::warn!(account = %id, left, "the clean-up did not run within its hour: its key is deleted, the webhooks are left");
             expired += 1;
         }
     }

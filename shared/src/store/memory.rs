@@ -720,6 +720,14 @@ impl HookStore for MemoryStore {
         self.with_hooks(id, |h| h.cleanup = None);
         Ok(())
     }
+    async fn cleanup_accounts(&self) -> Result<Vec<AccountId>, StoreError> {
+        let hooks = self.hooks.lock().unwrap();
+        Ok(hooks
+            .iter()
+            .filter(|(_, h)| h.cleanup.is_some())
+            .map(|(id, _)| id.clone())
+            .collect())
+    }
     async fn expire_cleanup_key(
         &self,
         id: &AccountId,

@@ -488,6 +488,9 @@ pub trait HookStore: Send + Sync {
         id: &AccountId,
     ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError>;
     async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError>;
+    /// The accounts that keep a Clockify key for a clean-up (a sparse index: the sweep
+    /// reads only these).
+    async fn cleanup_accounts(&self) -> Result<Vec<AccountId>, StoreError>;
     /// Deletes the kept key if its hour is over (`true` when it did): the hourly sweep,
     /// for a clean-up job that never ran.
     async fn expire_cleanup_key(

@@ -103,6 +103,9 @@ impl DynamoStore {
             .item("key", sealed)
             .item("settings", super::account::settings_json(settings)?)
             .item("due", n(due.timestamp()))
+            // In the sparse index, so the hourly sweep finds these alone.
+            .item("gsi1pk", s("CLEANUP"))
+            .item("gsi1sk", s(id.as_str()))
             // DynamoDB's TTL only tidies up: `due` is checked on every read.
             .item(TTL_ATTRIBUTE, n(due.timestamp()));
         if let Some(v) = account.get(&format!("{}_seal", c.field())) {
@@ -328,6 +331,38 @@ impl HookStore for DynamoStore {
 
     async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError> {
         self.delete_item(id, "CLEANUP", "the clean-up key").await
+    }
+
+    async fn cleanup_accounts(&self) -> Result<Vec<AccountId>, StoreError> {
+        let mut ids = vec![];
+        let mut start = None;
+        // Bounded like every paged read: 1,000 pages of keys.
+        for _ in 0..1000 {
+            let out = self
+                .db
+                .query()
+                .table_name(&self.table)
+                .index_name(super::ENABLED_INDEX)
+                .key_condition_expression("gsi1pk = :c")
+                .expression_attribute_values(":c", s("CLEANUP"))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable("list the clean-up keys"))?;
+            for item in out.items() {
+                match text(item, "gsi1sk").map(AccountId::parse) {
+                    Ok(Ok(id)) => ids.push(id),
+                    _ => {
+                        tracing::warn!(key = %super::key_of(item), "a clean-up item that names no account; left out")
+                    }
+                }
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+        Ok(ids)
     }
 
     async fn expire_cleanup_key(

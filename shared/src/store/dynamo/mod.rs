@@ -49,7 +49,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-const ENABLED_INDEX: &str = "gsi1";
+pub(super) const ENABLED_INDEX: &str = "gsi1";
 
 /// Times a read-modify-write of the account item re-reads and re-decides after another
 /// writer got there first, before it gives up (as a transient failure).
@@ -63,7 +63,7 @@ fn kept_changing(id: &AccountId) -> StoreError {
 }
 
 /// An item's key, as a log line names an unreadable record.
-fn key_of(item: &HashMap<String, AttributeValue>) -> String {
+pub(super) fn key_of(item: &HashMap<String, AttributeValue>) -> String {
     let part = |k: &str| {
         item.get(k)
             .and_then(|v| v.as_s().ok())
