@@ -243,7 +243,10 @@ async fn a_clean_up_key_past_its_hour_is_deleted_unused_and_the_status_says_the_
         .unwrap());
     // The sweep finds it by the sparse index, and leaves a key within its hour alone.
     let store = &b.aws.store;
-    assert_eq!(store.cleanup_accounts().await.unwrap(), [b.id.clone()]);
+    assert_eq!(
+        store.cleanup_accounts().await.unwrap(),
+        std::slice::from_ref(&b.id)
+    );
     let swept = shared::jobs::hooks::sweep_cleanup_keys(store)
         .await
         .unwrap();
