@@ -156,6 +156,8 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
     use sims::backend::{create_secret, Backend};
     let aws = TestAws::new().await;
     let queue_url = aws.queue().await;
+    // Save & Run queues the webhooks' registration there (not on the job queue).
+    let hook_queue = aws.queue().await;
     let secret_value = "whsec_e2e_9d3f0a";
     let secret_arn = create_secret(&aws.config, &unique("signing"), secret_value).await;
     let clockify = ClockifySim::new(demo::data());
@@ -165,6 +167,7 @@ async fn runns_buttons_drive_the_real_api_worker_and_autofill_binaries() {
         ("TABLE_NAME", aws.table.clone()),
         ("KMS_KEY_ID", aws.key_id.clone()),
         ("QUEUE_URL", queue_url.clone()),
+        ("HOOK_QUEUE_URL", hook_queue.clone()),
         ("SIGNING_SECRET_ARN", secret_arn.clone()),
     ];
     let api = Function::start("api", &env).expect("start the function");

@@ -473,9 +473,31 @@ async fn refusals_through_the_real_binary(b: &Bed, l: &Live) {
     let gw = &l.gateway;
     let (s_none, none) = post(gw, "acme", None, "NEW_TIME_ENTRY", &body).await;
     let (s_wrong, wrong) = post(gw, "acme", Some("forged"), "NEW_TIME_ENTRY", &body).await;
-    let (s_other, other) = post(gw, "globex", Some(&token), "NEW_TIME_ENTRY", &body).await;
-    assert_eq!((s_none, s_wrong, s_other), (401, 401, 401));
-    assert!(none == wrong && wrong == other, "{none} {wrong} {other}");
+    // Another account, on with webhooks of its own: its token is not acme's, nor
+    // acme's token its.
+    let mut globex = offline_account("globex");
+    globex.settings.enabled = true;
+    b.aws.store.put_account(&globex).await.unwrap();
+    let theirs = shared::model::webhooks::HookRegistration {
+        hooks: vec![shared::model::webhooks::RegisteredHook {
+            id: "g1".into(),
+            event: "NEW_TIME_ENTRY".into(),
+            token_digest: token_digest("globex-token"),
+        }],
+        ..Default::default()
+    };
+    b.aws
+        .store
+        .save_hooks(&globex.settings.id, &theirs)
+        .await
+        .unwrap();
+    let (s_other, other) = post(gw, "acme", Some("globex-token"), "NEW_TIME_ENTRY", &body).await;
+    let (s_cross, cross) = post(gw, "globex", Some(&token), "NEW_TIME_ENTRY", &body).await;
+    let (s_nobody, nobody) = post(gw, "nobody", Some(&token), "NEW_TIME_ENTRY", &body).await;
+    assert_eq!([s_none, s_wrong, s_other, s_cross, s_nobody], [401; 5]);
+    for refusal in [&wrong, &other, &cross, &nobody] {
+        assert_eq!(refusal, &none);
+    }
     let (s, _) = post(gw, "acme", Some(&token), "EXPENSE_CREATED", &body).await;
     assert_eq!(s, 400);
     let huge = format!("{{\"pad\": \"{}\"}}", "x".repeat(70 * 1024));
