@@ -98,9 +98,21 @@ async fn raw(api: &Api, method: &str, path: &str, sig: Option<&str>, body: &[u8]
 
 /// One request through the router, as API Gateway would hand it over: its answer.
 async fn respond(api: &Api, method: &str, path: &str, sig: Option<&str>, body: &[u8]) -> Reply {
+    let signature = sig.map(|s| (shared::signature::HEADER, s));
+    respond_with(api, method, path, signature.as_slice(), body).await
+}
+
+/// One request with these headers through the router: its answer.
+async fn respond_with(
+    api: &Api,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
     let mut request = axum::http::Request::builder().method(method).uri(path);
-    if let Some(sig) = sig {
-        request = request.header(shared::signature::HEADER, sig);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
     }
     let request = request.body(axum::body::Body::from(body.to_vec())).unwrap();
     let response = router(Arc::new(api.clone()))

@@ -29,24 +29,14 @@ fn registration(events: &[(&str, &str)]) -> HookRegistration {
 /// A delivery as Clockify sends it: the token verbatim, the event named in its header.
 async fn deliver(api: &Api, account: &str, token: Option<&str>, event: &str, body: &[u8]) -> Reply {
     let path = format!("/webhooks/clockify/{account}");
-    let mut request = axum::http::Request::builder()
-        .method("POST")
-        .uri(&path)
-        .header("content-type", "application/json")
-        .header("clockify-webhook-event-type", event);
+    let mut headers = vec![
+        ("content-type", "application/json"),
+        ("clockify-webhook-event-type", event),
+    ];
     if let Some(t) = token {
-        request = request.header("Clockify-Signature", t);
+        headers.push(("Clockify-Signature", t));
     }
-    let request = request.body(axum::body::Body::from(body.to_vec())).unwrap();
-    let response = router(Arc::new(api.clone()))
-        .oneshot(request)
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    let Reply { status, body } = respond_with(api, "POST", &path, &headers, body).await;
     contract()
         .check_response("POST", &path, status, &body)
         .unwrap_or_else(|e| panic!("{e}\n{body}"));

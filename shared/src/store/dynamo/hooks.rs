@@ -265,40 +265,32 @@ impl HookStore for DynamoStore {
         let what = format!("spend the webhook budget of account {id}");
         // The hour's counter, or (a new hour) a fresh one: two conditional updates, so
         // two runs at the turn of the hour never lose each other's spending.
+        let steps = [
+            ("ADD #u :n", "#h = :h"),
+            (
+                "SET #h = :h, #u = :n",
+                "attribute_not_exists(#h) OR #h < :h",
+            ),
+        ];
         for _ in 0..3 {
-            let same_hour = self
-                .db
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", pk(id))
-                .key("sk", s("HOOKBUDGET"))
-                .update_expression("ADD #u :n")
-                .condition_expression("#h = :h")
-                .expression_attribute_names("#h", "hour")
-                .expression_attribute_names("#u", "used")
-                .expression_attribute_values(":h", n(hour))
-                .expression_attribute_values(":n", n(spent as i64))
-                .send()
-                .await;
-            if applied(same_hour, what.clone())? {
-                return Ok(());
-            }
-            let new_hour = self
-                .db
-                .update_item()
-                .table_name(&self.table)
-                .key("pk", pk(id))
-                .key("sk", s("HOOKBUDGET"))
-                .update_expression("SET #h = :h, #u = :n")
-                .condition_expression("attribute_not_exists(#h) OR #h < :h")
-                .expression_attribute_names("#h", "hour")
-                .expression_attribute_names("#u", "used")
-                .expression_attribute_values(":h", n(hour))
-                .expression_attribute_values(":n", n(spent as i64))
-                .send()
-                .await;
-            if applied(new_hour, what.clone())? {
-                return Ok(());
+            for (update, condition) in steps {
+                let result = self
+                    .db
+                    .update_item()
+                    .table_name(&self.table)
+                    .key("pk", pk(id))
+                    .key("sk", s("HOOKBUDGET"))
+                    .update_expression(update)
+                    .condition_expression(condition)
+                    .expression_attribute_names("#h", "hour")
+                    .expression_attribute_names("#u", "used")
+                    .expression_attribute_values(":h", n(hour))
+                    .expression_attribute_values(":n", n(spent as i64))
+                    .send()
+                    .await;
+                if applied(result, what.clone())? {
+                    return Ok(());
+                }
             }
         }
         Err(StoreError::Unavailable {
