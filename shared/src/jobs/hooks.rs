@@ -121,16 +121,16 @@ async fn cleanup(
             "account {id} is on again; webhooks kept"
         )));
     }
-    let Some((key, due)) = store.cleanup_key(id).await? else {
+    let Some(kept) = store.cleanup_key(id).await? else {
         return Ok(JobOutcome::Dropped(format!("no clean-up key for {id}")));
     };
-    if due < Utc::now() {
+    if kept.due < Utc::now() {
         store.delete_cleanup_key(id).await?;
         left_behind(store, id, reg.hooks.len()).await?;
         return Ok(JobOutcome::Dropped("the clean-up's hour had passed".into()));
     }
-    let s = &state.settings;
-    let mut c = ClockifyConfig::new(s.clockify_host.clone(), key);
+    // To the host and workspace the key was checked for, whatever the settings say now.
+    let mut c = ClockifyConfig::new(kept.clockify_host, kept.key);
     c.deadline = Some(deadline);
     if let Some(tune) = cfg.tune_clockify {
         tune(&mut c);
@@ -144,7 +144,7 @@ async fn cleanup(
     } else {
         reg.url.clone()
     };
-    match hooks::remove(&clockify, store, id, &s.clockify_workspace, &url).await {
+    match hooks::remove(&clockify, store, id, &kept.workspace, &url).await {
         Ok(n) => {
             store.delete_cleanup_key(id).await?;
             tracing::info!(

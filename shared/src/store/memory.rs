@@ -1,7 +1,7 @@
 use super::{
-    run_json, AccountPage, AccountState, AccountStore, HookStore, LeaseAttempt, LeaseHolder,
-    LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob, RunStore,
-    SealContext, StoreError, StoredCredentials, Write, SUGGESTION_PAGE,
+    run_json, AccountPage, AccountState, AccountStore, CleanupKey, HookStore, LeaseAttempt,
+    LeaseHolder, LeaseStore, LedgerStore, Listing, MarkStore, OpenedAccount, Pending, PendingJob,
+    RunStore, SealContext, StoreError, StoredCredentials, Write, SUGGESTION_PAGE,
 };
 use crate::account::{Account, AccountId, AccountSettings, Credential, RunRecord};
 use crate::model::ledger::{first_of_month, Ledger, LedgerGroup, SyncState};
@@ -185,10 +185,12 @@ impl AccountStore for MemoryStore {
                     .as_ref()
                     .is_some_and(|r| !r.hooks.is_empty())
                 {
-                    entry.cleanup = a
-                        .clockify_api_key
-                        .as_ref()
-                        .map(|k| (k.secret.clone(), chrono::Utc::now() + super::CLEANUP_WINDOW));
+                    entry.cleanup = a.clockify_api_key.as_ref().map(|k| CleanupKey {
+                        key: k.secret.clone(),
+                        due: chrono::Utc::now() + super::CLEANUP_WINDOW,
+                        clockify_host: a.settings.clockify_host.clone(),
+                        workspace: a.settings.clockify_workspace.clone(),
+                    });
                 }
                 a.runn_token = None;
                 a.clockify_api_key = None;
@@ -633,7 +635,7 @@ struct Hooks {
     queued_at: Option<DateTime<Utc>>,
     brought_in: ChangesBroughtIn,
     budget: (i64, u64),
-    cleanup: Option<(SecretString, DateTime<Utc>)>,
+    cleanup: Option<CleanupKey>,
 }
 
 #[async_trait::async_trait]
@@ -710,11 +712,15 @@ impl HookStore for MemoryStore {
         });
         Ok(())
     }
-    async fn cleanup_key(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError> {
-        Ok(self.with_hooks(id, |h| h.cleanup.clone()))
+    async fn cleanup_key(&self, id: &AccountId) -> Result<Option<CleanupKey>, StoreError> {
+        Ok(self.with_hooks(id, |h| {
+            h.cleanup.as_ref().map(|c| CleanupKey {
+                key: c.key.clone(),
+                due: c.due,
+                clockify_host: c.clockify_host.clone(),
+                workspace: c.workspace.clone(),
+            })
+        }))
     }
     async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError> {
         self.with_hooks(id, |h| h.cleanup = None);
@@ -734,7 +740,7 @@ impl HookStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
         Ok(self.with_hooks(id, |h| {
-            let due = h.cleanup.as_ref().is_some_and(|(_, d)| *d < now);
+            let due = h.cleanup.as_ref().is_some_and(|c| c.due < now);
             if due {
                 h.cleanup = None;
             }

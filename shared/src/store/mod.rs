@@ -481,12 +481,10 @@ pub trait HookStore: Send + Sync {
     /// Adds `n` to the hour's spending (a new hour starts from 0).
     async fn spend_hook_budget(&self, id: &AccountId, hour: i64, n: u64) -> Result<(), StoreError>;
 
-    /// The Clockify key a turned-off integration kept for its clean-up job, opened, and
-    /// the time after which it must no longer be used; `None` when none is kept.
-    async fn cleanup_key(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError>;
+    /// The Clockify key a turned-off integration kept for its clean-up job, opened, with
+    /// what it was checked for and the time after which it must no longer be used;
+    /// `None` when none is kept.
+    async fn cleanup_key(&self, id: &AccountId) -> Result<Option<CleanupKey>, StoreError>;
     async fn delete_cleanup_key(&self, id: &AccountId) -> Result<(), StoreError>;
     /// The accounts that keep a Clockify key for a clean-up (a sparse index: the sweep
     /// reads only these).
@@ -498,6 +496,15 @@ pub trait HookStore: Send + Sync {
         id: &AccountId,
         now: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+}
+
+/// A turned-off integration's Clockify key, kept for the clean-up of its webhooks: it
+/// goes only to the host and workspace it was checked and sealed for.
+pub struct CleanupKey {
+    pub key: SecretString,
+    pub due: DateTime<Utc>,
+    pub clockify_host: crate::clockify::ClockifyHost,
+    pub workspace: crate::ids::WorkspaceId,
 }
 
 /// How long a turned-off integration's Clockify key is kept for the clean-up of its

@@ -9,10 +9,9 @@ use super::{applied, bytes, json, pk, s, text, unavailable, DynamoStore, TTL_ATT
 use crate::account::{AccountId, AccountSettings, Credential};
 use crate::ids::ClockifyUserId;
 use crate::model::webhooks::{Changes, ChangesBroughtIn, EntityKind, HookRegistration};
-use crate::store::{HookStore, Opened, SealContext, StoreError, CLEANUP_WINDOW};
+use crate::store::{CleanupKey, HookStore, Opened, SealContext, StoreError, CLEANUP_WINDOW};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
-use secrecy::SecretString;
 use std::collections::HashMap;
 
 type Item = HashMap<String, AttributeValue>;
@@ -299,10 +298,7 @@ impl HookStore for DynamoStore {
         })
     }
 
-    async fn cleanup_key(
-        &self,
-        id: &AccountId,
-    ) -> Result<Option<(SecretString, DateTime<Utc>)>, StoreError> {
+    async fn cleanup_key(&self, id: &AccountId) -> Result<Option<CleanupKey>, StoreError> {
         let Some(item) = self.item(id, "CLEANUP", "the clean-up key").await? else {
             return Ok(None);
         };
@@ -316,7 +312,12 @@ impl HookStore for DynamoStore {
         };
         let context = SealContext::for_version(version, Credential::ClockifyApiKey, &settings);
         match self.sealer.open(&context, bytes(&item, "key")?).await? {
-            Opened::Secret(key) => Ok(Some((key, due))),
+            Opened::Secret(key) => Ok(Some(CleanupKey {
+                key,
+                due,
+                clockify_host: settings.clockify_host,
+                workspace: settings.clockify_workspace,
+            })),
             Opened::WrongContext => Err(StoreError::Rebound(Credential::ClockifyApiKey)),
         }
     }
