@@ -472,3 +472,146 @@ pub async fn sweep_cleanup_keys(store: &dyn Store) -> Result<usize, JobError> {
     }
     Ok(expired)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::Account;
+    use crate::model::webhooks::{HookRegistration, RegisteredHook};
+    use crate::queue::{MemoryQueue, QueueError, Work};
+    use crate::store::roles::*;
+    use crate::store::MemoryStore;
+    use secrecy::SecretString;
+
+    async fn store_with_account() -> (MemoryStore, AccountId) {
+        let settings: crate::account::AccountSettings = serde_json::from_value(serde_json::json!({
+            "id": "acme", "runn_account": "Acme", "runn_host": {"kind": "eu"},
+            "clockify_host": {"kind": "global"}, "clockify_workspace": "65b1c0ffee0000000000a001",
+            "switches": {"clients_and_projects": true, "people": true, "actuals": true},
+            "time_zone": "UTC"}))
+        .unwrap();
+        let id = settings.id.clone();
+        let store = MemoryStore::default();
+        let account = Account {
+            settings,
+            runn_token: SecretString::from("LIVE_x"),
+            clockify_api_key: SecretString::from("key"),
+        };
+        store.put_account(&account).await.unwrap();
+        let reg = HookRegistration {
+            hooks: vec![RegisteredHook {
+                id: "w1".into(),
+                event: "NEW_TIME_ENTRY".into(),
+                token_digest: "00".into(),
+            }],
+            free_plan: true,
+            ..Default::default()
+        };
+        store.save_hooks(&id, &reg).await.unwrap();
+        (store, id)
+    }
+
+    fn marked(user: &str) -> Changes {
+        Changes {
+            people: [crate::ids::ClockifyUserId::new(user)].into(),
+            first_at: Some(Utc::now()),
+            ..Default::default()
+        }
+    }
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(600)
+    }
+
+    #[tokio::test]
+    async fn one_job_is_queued_for_a_burst_and_a_failed_send_leaves_no_claim() {
+        let (store, id) = store_with_account().await;
+        let queue = MemoryQueue::default();
+        assert!(mark_and_queue(&store, &queue, &id, &marked("u1"))
+            .await
+            .unwrap());
+        assert!(!mark_and_queue(&store, &queue, &id, &marked("u2"))
+            .await
+            .unwrap());
+        let delayed = queue.delayed.lock().unwrap().clone();
+        assert_eq!(delayed.len(), 1);
+        assert_eq!(
+            (delayed[0].0.work.clone(), delayed[0].1),
+            (Work::Hooks(HookWork::Changes), CHANGES_DELAY)
+        );
+        let taken = store.take_changes(&id).await.unwrap();
+        assert_eq!(taken.people.len(), 2);
+
+        struct Down;
+        #[async_trait::async_trait]
+        impl Queue for Down {
+            async fn send(&self, _: &[Job]) -> Result<(), QueueError> {
+                Err(QueueError("down".into()))
+            }
+            async fn send_later(&self, _: &Job, _: Duration) -> Result<(), QueueError> {
+                Err(QueueError("down".into()))
+            }
+        }
+        assert!(mark_and_queue(&store, &Down, &id, &marked("u3"))
+            .await
+            .is_err());
+        // The mark stayed; the claim did not: the next delivery queues the job.
+        assert!(mark_and_queue(&store, &queue, &id, &marked("u3"))
+            .await
+            .unwrap());
+        assert_eq!(store.take_changes(&id).await.unwrap().people.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn over_the_hours_budget_the_marks_wait_and_the_status_says_so() {
+        let (store, id) = store_with_account().await;
+        let queue = MemoryQueue::default();
+        store.add_changes(&id, &marked("u1")).await.unwrap();
+        let hour = hour_of(Utc::now());
+        store
+            .spend_hook_budget(&id, hour, hourly_budget(true))
+            .await
+            .unwrap();
+        let job = Job::hooks(id.clone(), HookWork::Changes);
+        let cfg = WorkerConfig::default();
+        let out = run_hook_job(&store, &queue, &job, HookWork::Changes, far(), &cfg)
+            .await
+            .unwrap();
+        assert!(matches!(out, JobOutcome::Deferred(_)), "{out:?}");
+        let (again, delay) = queue.delayed.lock().unwrap()[0].clone();
+        assert_eq!(again.work, job.work);
+        assert!(delay <= Duration::from_secs(900) && delay >= Duration::from_secs(1));
+        assert!(store.brought_in(&id).await.unwrap().waiting.is_some());
+        // Nothing was taken.
+        assert_eq!(store.take_changes(&id).await.unwrap().people.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_job_that_meets_the_lease_looks_again_after_the_debounce_delay() {
+        let (store, id) = store_with_account().await;
+        let queue = MemoryQueue::default();
+        store.add_changes(&id, &marked("u1")).await.unwrap();
+        store
+            .try_lease(&id, "daily-run:1", Duration::from_secs(600))
+            .await
+            .unwrap();
+        let job = Job::hooks(id.clone(), HookWork::Changes);
+        let cfg = WorkerConfig::default();
+        let out = run_hook_job(&store, &queue, &job, HookWork::Changes, far(), &cfg)
+            .await
+            .unwrap();
+        assert!(matches!(out, JobOutcome::Deferred(_)), "{out:?}");
+        assert_eq!(queue.delayed.lock().unwrap()[0].1, CHANGES_DELAY);
+        // The claim is fresh: a delivery now queues no second job.
+        assert!(!mark_and_queue(&store, &queue, &id, &marked("u2"))
+            .await
+            .unwrap());
+        assert_eq!(store.take_changes(&id).await.unwrap().people.len(), 2);
+    }
+
+    #[test]
+    fn hours_are_counted_from_the_epoch() {
+        let t = chrono::DateTime::from_timestamp(7200 + 59 * 60, 0).unwrap();
+        assert_eq!(hour_of(t), 2);
+    }
+}
