@@ -78,8 +78,9 @@ async fn list(
         let delivering = w.enabled && w.delivery_enabled && w.plan_enabled;
         println!(
             "  {:<24} {:<22} {} {}",
-            w.id,
-            w.webhook_event,
+            // As strings: the ids' and events' Display writes without padding.
+            w.id.as_str(),
+            w.webhook_event.as_str(),
             if delivering {
                 "delivering"
             } else {

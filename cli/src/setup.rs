@@ -1,9 +1,10 @@
 //! Creates what the SAM template creates in AWS — the table, the key, the job queue and
-//! its dead-letter queue, the API's signing secret — on a local emulator, for the demo and for trying things out.
-//! Run again, it reports what exists and reuses it.
+//! the webhook queue with their dead-letter queues, the API's signing secret — on a local
+//! emulator, for the demo and for trying things out. Run again, it reports what exists and
+//! reuses it.
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::queue::{MAX_RECEIVES, VISIBILITY_TIMEOUT};
+use shared::queue::{MAX_RECEIVES, VISIBILITY_TIMEOUT, WORKER_TIMEOUT};
 
 type Fallible<T> = Result<T, Box<dyn std::error::Error>>;
 
@@ -35,11 +36,16 @@ pub async fn run(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<()> {
     }
     let table = table(aws, &format!("{prefix}-accounts")).await?;
     let key_id = key(aws, prefix).await?;
-    let url = queues(aws, prefix).await?;
+    let sqs = aws_sdk_sqs::Client::new(aws);
+    let url = with_dead_letters(&sqs, &format!("{prefix}-jobs"), VISIBILITY_TIMEOUT).await?;
+    // The webhook jobs' queue (registrations, clean-ups, the debounced changes): as the
+    // template's HookQueue, its visibility timeout is the worker's timeout.
+    let hooks = with_dead_letters(&sqs, &format!("{prefix}-hooks"), WORKER_TIMEOUT).await?;
     let secret = signing_secret(aws, &format!("{prefix}-signing")).await?;
     println!("export TABLE_NAME={table}");
     println!("export KMS_KEY_ID={key_id}");
     println!("export QUEUE_URL={url}");
+    println!("export HOOK_QUEUE_URL={hooks}");
     println!("export SIGNING_SECRET_ARN={secret}");
     Ok(())
 }
@@ -174,11 +180,16 @@ async fn queue(
     }
 }
 
-async fn queues(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<String> {
-    let sqs = aws_sdk_sqs::Client::new(aws);
+/// The queue `name` and its dead-letter queue `{name}-dlq` (kept 14 days), which takes a
+/// message after `MAX_RECEIVES` receives.
+async fn with_dead_letters(
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+    visibility: std::time::Duration,
+) -> Fallible<String> {
     let dlq_url = queue(
-        &sqs,
-        &format!("{prefix}-jobs-dlq"),
+        sqs,
+        &format!("{name}-dlq"),
         &[(QueueAttributeName::MessageRetentionPeriod, "1209600".into())],
     )
     .await?;
@@ -195,12 +206,12 @@ async fn queues(aws: &aws_config::SdkConfig, prefix: &str) -> Fallible<String> {
     let redrive =
         serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVES});
     queue(
-        &sqs,
-        &format!("{prefix}-jobs"),
+        sqs,
+        name,
         &[
             (
                 QueueAttributeName::VisibilityTimeout,
-                VISIBILITY_TIMEOUT.as_secs().to_string(),
+                visibility.as_secs().to_string(),
             ),
             (QueueAttributeName::RedrivePolicy, redrive.to_string()),
         ],
