@@ -547,11 +547,17 @@ async fn run(cli: Cli) -> Fallible<ExitCode> {
             let store = store(&cli, &aws).await?;
             let url = need(&cli.queue, "QUEUE_URL (or --queue)")?;
             let sqs = aws_sdk_sqs::Client::new(&aws);
-            let mut code = work(&store, sqs.clone(), url).await?;
-            if let Some(hooks) = cli.hook_queue.clone().filter(|u| !u.is_empty()) {
-                code = work(&store, sqs, hooks).await?;
-            }
-            return Ok(code);
+            let jobs = work(&store, sqs.clone(), url, "import").await?;
+            let hooks = match cli.hook_queue.clone().filter(|u| !u.is_empty()) {
+                Some(hooks) => work(&store, sqs, hooks, "webhook").await?,
+                None => ExitCode::SUCCESS,
+            };
+            // A job left to retry on either queue is a failure.
+            return Ok(if jobs == ExitCode::SUCCESS {
+                hooks
+            } else {
+                jobs
+            });
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -825,7 +831,12 @@ async fn print_status(store: &DynamoStore, id: &AccountId) -> Fallible<()> {
 
 /// Runs queued jobs as Lambda's SQS event source runs the worker, until the queue is
 /// empty or a job is left to retry (it comes back after its visibility timeout).
-async fn work(store: &DynamoStore, sqs: aws_sdk_sqs::Client, url: String) -> Fallible<ExitCode> {
+async fn work(
+    store: &DynamoStore,
+    sqs: aws_sdk_sqs::Client,
+    url: String,
+    what: &str,
+) -> Fallible<ExitCode> {
     let queue = SqsQueue::new(sqs, url);
     let mut total = jobs::Round::default();
     let worker = WorkerConfig {
@@ -846,7 +857,7 @@ async fn work(store: &DynamoStore, sqs: aws_sdk_sqs::Client, url: String) -> Fal
         }
     }
     println!(
-        "Ran {} import job(s); {} left on the queue to retry.",
+        "Ran {} {what} job(s); {} left on the queue to retry.",
         total.received, total.retried
     );
     Ok(if total.retried == 0 {

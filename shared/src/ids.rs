@@ -16,7 +16,7 @@ macro_rules! clockify_id {
             pub fn as_str(&self) -> &str { &self.0 }
         }
         impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0) }
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.pad(&self.0) }
         }
         impl From<&str> for $name {
             fn from(s: &str) -> Self { Self(s.to_owned()) }
