@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::json;
 use shared::account::AccountId;
 use shared::ids::ClockifyUserId;
-use shared::model::webhooks::{token_matches, Changes, EventKind, HookRegistration};
+use shared::model::webhooks::{
+    plausible_user_id, token_matches, Changes, EventKind, HookRegistration,
+};
 use std::sync::Arc;
 
 /// The header carrying the webhook's token.
@@ -172,13 +174,10 @@ fn entry_user(d: &Delivery, body: &[u8]) -> Result<ClockifyUserId, Reply> {
     if entry.time_interval.as_ref().is_none_or(|t| t.end.is_none()) {
         return Err(ignored("a running timer: its time counts once it stops"));
     }
-    match entry.user_id.filter(|u| !u.trim().is_empty()) {
-        Some(u) => Ok(ClockifyUserId::new(u.trim())),
-        None => Err(Reply::field(
-            400,
-            "bad_request",
-            "userId",
-            "the entry names no user",
-        )),
+    let refused = |why: &str| Reply::field(400, "bad_request", "userId", why);
+    match entry.user_id.as_deref().map(str::trim) {
+        Some(u) if plausible_user_id(u) => Ok(ClockifyUserId::new(u)),
+        Some(u) if !u.is_empty() => Err(refused("the entry's user is no Clockify id")),
+        _ => Err(refused("the entry names no user")),
     }
 }

@@ -414,8 +414,12 @@ async fn bring_in(
             return Ok((writes, false));
         }
     }
-    if switches.actuals && !taken.people.is_empty() {
-        let scope = Scope::window_of(taken.people.clone()).filtered(filter);
+    if switches.actuals && (taken.everyone || !taken.people.is_empty()) {
+        let mut scope = Scope::window_of(taken.people.clone());
+        if taken.everyone {
+            scope.users = None;
+        }
+        let scope = scope.filtered(filter);
         let (report, _) = engine::actuals(ctx, &scope, limits, Mode::APPLY).await?;
         writes += report.writes;
         return Ok((writes, report.finished));

@@ -78,6 +78,10 @@ impl HookRegistration {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Changes {
     pub people: BTreeSet<ClockifyUserId>,
+    /// More people changed than the item keeps ([`MAX_MARKED_PEOPLE`]): everyone's time
+    /// over the window is recomputed.
+    #[serde(default)]
+    pub everyone: bool,
     /// Kinds of record whose entity import the events ask for: `clients_and_projects`,
     /// `people`.
     pub entities: BTreeSet<EntityKind>,
@@ -87,8 +91,21 @@ pub struct Changes {
 
 impl Changes {
     pub fn is_empty(&self) -> bool {
-        self.people.is_empty() && self.entities.is_empty()
+        self.people.is_empty() && self.entities.is_empty() && !self.everyone
     }
+}
+
+/// The most people the changes item names; past it, the next job recomputes everyone
+/// (the item never grows without bound, whatever is delivered).
+pub const MAX_MARKED_PEOPLE: usize = 1000;
+
+/// Whether a delivered `userId` can be a Clockify id (opaque, but short and plain):
+/// anything else is refused before it is stored.
+pub fn plausible_user_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A kind of record an entity event asks to import.
@@ -169,6 +186,14 @@ mod tests {
         assert!(!token_matches("", &digests));
         assert!(!token_matches("tok-a", &["not hex".to_string()]));
         assert_eq!(token_digest("x").len(), 64);
+    }
+
+    #[test]
+    fn only_a_plain_short_user_id_is_kept() {
+        assert!(plausible_user_id("5b715448b079875110792222"));
+        for bad in ["", "a b", "x/../y", &"a".repeat(65), "ü"] {
+            assert!(!plausible_user_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -649,7 +649,13 @@ impl HookStore for MemoryStore {
     }
     async fn add_changes(&self, id: &AccountId, changes: &Changes) -> Result<(), StoreError> {
         self.with_hooks(id, |h| {
-            h.changes.people.extend(changes.people.iter().cloned());
+            h.changes.everyone |= changes.everyone;
+            if h.changes.people.len() >= crate::model::webhooks::MAX_MARKED_PEOPLE {
+                h.changes.everyone = true;
+                h.changes.people.clear();
+            } else {
+                h.changes.people.extend(changes.people.iter().cloned());
+            }
             h.changes.entities.extend(changes.entities.iter().copied());
             let at = changes.first_at.unwrap_or_else(Utc::now);
             h.changes.first_at = Some(h.changes.first_at.map_or(at, |f| f.min(at)));

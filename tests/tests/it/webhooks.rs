@@ -506,3 +506,36 @@ async fn refusals_through_the_real_binary(b: &Bed, l: &Live) {
     let (s, ok) = post(gw, "acme", Some(&token), "NEW_TIME_ENTRY", &body).await;
     assert_eq!((s, &ok["accepted"]), (200, &json!(true)));
 }
+
+#[tokio::test]
+async fn the_changes_item_names_at_most_a_thousand_people_then_everyone_is_recomputed() {
+    use shared::model::webhooks::{Changes, MAX_MARKED_PEOPLE};
+    let b = bed(Plan::Pro).await;
+    let people = |from: usize, n: usize| Changes {
+        people: (from..from + n)
+            .map(|i| shared::ids::ClockifyUserId::new(format!("u{i:023}")))
+            .collect(),
+        first_at: Some(Utc::now()),
+        ..Default::default()
+    };
+    let store = &b.aws.store;
+    store
+        .add_changes(&b.id, &people(0, MAX_MARKED_PEOPLE - 1))
+        .await
+        .unwrap();
+    store.add_changes(&b.id, &people(5000, 1)).await.unwrap();
+    let full = store.take_changes(&b.id).await.unwrap();
+    assert_eq!(
+        (full.people.len(), full.everyone),
+        (MAX_MARKED_PEOPLE, false)
+    );
+    store
+        .add_changes(&b.id, &people(0, MAX_MARKED_PEOPLE))
+        .await
+        .unwrap();
+    store.add_changes(&b.id, &people(9000, 1)).await.unwrap();
+    let past = store.take_changes(&b.id).await.unwrap();
+    assert!(past.everyone && past.people.is_empty(), "{past:?}");
+    assert!(past.first_at.is_some());
+    assert!(store.take_changes(&b.id).await.unwrap().is_empty());
+}

@@ -8,7 +8,9 @@
 use super::{applied, bytes, json, pk, s, text, unavailable, DynamoStore, TTL_ATTRIBUTE};
 use crate::account::{AccountId, AccountSettings, Credential};
 use crate::ids::ClockifyUserId;
-use crate::model::webhooks::{Changes, ChangesBroughtIn, EntityKind, HookRegistration};
+use crate::model::webhooks::{
+    Changes, ChangesBroughtIn, EntityKind, HookRegistration, MAX_MARKED_PEOPLE,
+};
 use crate::store::{CleanupKey, HookStore, Opened, SealContext, StoreError, CLEANUP_WINDOW};
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{DateTime, Utc};
@@ -80,6 +82,49 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Adds the changes' people and kinds (sets: a duplicate adds nothing), the earliest
+    /// arrival kept; `false`, and nothing added, when the item already names the most
+    /// people it keeps.
+    async fn add_marks(&self, id: &AccountId, changes: &Changes) -> Result<bool, StoreError> {
+        let mut parts = vec![];
+        let mut update = self
+            .db
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", pk(id))
+            .key("sk", s("CHANGES"));
+        if !changes.people.is_empty() {
+            parts.push("people :p");
+            let people = changes.people.iter().map(|u| u.to_string()).collect();
+            update = update.expression_attribute_values(":p", AttributeValue::Ss(people));
+        }
+        if !changes.entities.is_empty() {
+            parts.push("entities :e");
+            let kinds = changes.entities.iter().map(|k| k.as_str().into()).collect();
+            update = update.expression_attribute_values(":e", AttributeValue::Ss(kinds));
+        }
+        let at = changes.first_at.unwrap_or_else(Utc::now);
+        let expression = if parts.is_empty() {
+            "SET first_at = if_not_exists(first_at, :t)".to_owned()
+        } else {
+            format!(
+                "ADD {} SET first_at = if_not_exists(first_at, :t)",
+                parts.join(", ")
+            )
+        };
+        if !changes.people.is_empty() {
+            update = update
+                .condition_expression("attribute_not_exists(people) OR size(people) < :max")
+                .expression_attribute_values(":max", n(MAX_MARKED_PEOPLE as i64));
+        }
+        let result = update
+            .update_expression(expression)
+            .expression_attribute_values(":t", millis(at))
+            .send()
+            .await;
+        applied(result, format!("mark the changes of account {id}"))
+    }
+
     /// Keeps the account's sealed Clockify key apart, as it is, for the clean-up job
     /// of its webhooks (called by the turn-off before it deletes the credentials).
     pub(super) async fn keep_cleanup_key(
@@ -128,38 +173,22 @@ impl HookStore for DynamoStore {
     }
 
     async fn add_changes(&self, id: &AccountId, changes: &Changes) -> Result<(), StoreError> {
-        let mut parts = vec![];
-        let mut update = self
-            .db
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", pk(id))
-            .key("sk", s("CHANGES"));
-        if !changes.people.is_empty() {
-            parts.push("people :p");
-            let people = changes.people.iter().map(|u| u.to_string()).collect();
-            update = update.expression_attribute_values(":p", AttributeValue::Ss(people));
+        if changes.everyone || !self.add_marks(id, changes).await? {
+            // Past the most people it names: everyone's time is recomputed instead.
+            let mut rest = changes.clone();
+            rest.people.clear();
+            self.add_marks(id, &rest).await?;
+            self.db
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", pk(id))
+                .key("sk", s("CHANGES"))
+                .update_expression("SET everyone = :t REMOVE people")
+                .expression_attribute_values(":t", AttributeValue::Bool(true))
+                .send()
+                .await
+                .map_err(unavailable(format!("mark the changes of account {id}")))?;
         }
-        if !changes.entities.is_empty() {
-            parts.push("entities :e");
-            let kinds = changes.entities.iter().map(|k| k.as_str().into()).collect();
-            update = update.expression_attribute_values(":e", AttributeValue::Ss(kinds));
-        }
-        let at = changes.first_at.unwrap_or_else(Utc::now);
-        let expression = if parts.is_empty() {
-            "SET first_at = if_not_exists(first_at, :t)".to_owned()
-        } else {
-            format!(
-                "ADD {} SET first_at = if_not_exists(first_at, :t)",
-                parts.join(", ")
-            )
-        };
-        update
-            .update_expression(expression)
-            .expression_attribute_values(":t", millis(at))
-            .send()
-            .await
-            .map_err(unavailable(format!("mark the changes of account {id}")))?;
         Ok(())
     }
 
@@ -210,7 +239,7 @@ impl HookStore for DynamoStore {
             .table_name(&self.table)
             .key("pk", pk(id))
             .key("sk", s("CHANGES"))
-            .update_expression("REMOVE people, entities, first_at, queued_at")
+            .update_expression("REMOVE people, entities, everyone, first_at, queued_at")
             .return_values(ReturnValue::AllOld)
             .send()
             .await
@@ -227,6 +256,11 @@ impl HookStore for DynamoStore {
                 .iter()
                 .filter_map(|k| EntityKind::parse(k))
                 .collect(),
+            everyone: old
+                .get("everyone")
+                .and_then(|v| v.as_bool().ok())
+                .copied()
+                .unwrap_or(false),
             first_at: num(&old, "first_at").and_then(DateTime::from_timestamp_millis),
         })
     }
