@@ -231,3 +231,31 @@ async fn a_job_that_could_not_be_queued_leaves_no_claim_behind() {
     assert_eq!(reply.body, json!({"accepted": true, "queued": true}));
     assert_eq!(h.delayed_hook_jobs().len(), 1);
 }
+
+#[tokio::test]
+async fn turning_off_queues_the_clean_up_of_the_webhooks_and_keeps_the_key_for_it() {
+    let h = harness().await;
+    h.with_hooks().await;
+    let off = call(&h.api, "DELETE", "/accounts/acme/integration", "").await;
+    assert_eq!(
+        (off.status, &off.body["webhooks"]),
+        (200, &json!("removing"))
+    );
+    let hooks = h.hook_queue.sent.lock().unwrap().clone();
+    assert_eq!(
+        hooks.last().map(|j| &j.work),
+        Some(&Work::Hooks(HookWork::Cleanup))
+    );
+    // The credentials are gone; the Clockify key is kept apart, for an hour at most.
+    let state = h.store.state(&acme()).await.unwrap().unwrap();
+    assert!(!state.credentials.clockify_api_key && !state.credentials.runn_token);
+    let kept = h.store.cleanup_key(&acme()).await.unwrap().unwrap();
+    assert!(kept.due <= chrono::Utc::now() + shared::store::CLEANUP_WINDOW);
+
+    // Without webhooks, nothing to clean up.
+    let h = harness().await;
+    assert_eq!(h.connect().await.status, 202);
+    let off = call(&h.api, "DELETE", "/accounts/acme/integration", "").await;
+    assert_eq!(off.body["webhooks"], "none");
+    assert!(h.store.cleanup_key(&acme()).await.unwrap().is_none());
+}
