@@ -61,7 +61,7 @@ demo: $(MOTO) $(CARGO_LAMBDA)
 ## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build),
 ## each function binary's init time, peak memory and size (host release build, on moto),
 ## and the freshness of near-real-time sync (the api and worker binaries under cargo
-## lambda, on moto; about 12 minutes, in real time)
+## lambda, on moto; about 9 minutes, in real time)
 bench: $(MOTO) $(CARGO_LAMBDA)
 	$(CARGO) build --release -p scheduler -p worker -p autofill -p api
 	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import --bench actuals_sync

@@ -19,10 +19,11 @@
 //! of the window agrees at the end. A second phase loses 10 % of the deliveries, counts
 //! the totals left wrong, runs the daily job and counts again.
 //!
-//! Run under moto, after `cargo build --workspace --bins` (or `make bench`, which builds
-//! the release binaries): `tests/with-moto.sh .venv/bin/moto_server cargo bench -p sims
-//! --bench freshness`, with `CARGO_LAMBDA` naming cargo-lambda. For a quick run:
-//! `FRESHNESS_SECS=40 FRESHNESS_LOSSY_SECS=20`.
+//! Run: `make bench` (which builds the release binaries first), or under moto with
+//! `CARGO_LAMBDA` naming cargo-lambda: `tests/with-moto.sh .venv/bin/moto_server cargo
+//! bench -p sims --bench freshness` (the binaries are taken from beside the bench, else
+//! from `$CARGO_TARGET_DIR/debug`). For a quick run: `FRESHNESS_SECS=40
+//! FRESHNESS_LOSSY_SECS=20`; a bigger account: `FRESHNESS_ENTRIES`, `FRESHNESS_PEOPLE`.
 
 use chrono::{DateTime, Duration as Days, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
