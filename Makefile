@@ -59,11 +59,14 @@ demo: $(MOTO) $(CARGO_LAMBDA)
 	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) tests/demo.sh
 
 ## bench: the Clockify fetch, Runn import and actuals sync benchmarks (optimised build),
-## and each function binary's init time, peak memory and size (host release build, on moto)
-bench: $(MOTO)
+## each function binary's init time, peak memory and size (host release build, on moto),
+## and the freshness of near-real-time sync (the api and worker binaries under cargo
+## lambda, on moto; about 9 minutes, in real time)
+bench: $(MOTO) $(CARGO_LAMBDA)
 	$(CARGO) build --release -p scheduler -p worker -p autofill -p api
 	$(CARGO) bench -p sims --bench clockify_fetch --bench runn_import --bench actuals_sync
 	tests/with-moto.sh $(MOTO) $(CARGO) bench -p sims --bench functions
+	CARGO_LAMBDA=$(abspath $(CARGO_LAMBDA)) tests/with-moto.sh $(MOTO) $(CARGO) bench -p sims --bench freshness
 
 ## build: the Lambda packages (arm64, release) with cargo lambda, as `sam build` does
 build: $(CARGO_LAMBDA)
