@@ -342,10 +342,14 @@ pub async fn actuals(
                     .await
             }
             Days::Window => {
+                // Read as the daily run would read it now: once a daily run has completed,
+                // Runn's side is the ledger and what changed since (a few requests, however
+                // large the account), the sync state left as it is.
                 let today = today(ctx.settings.time_zone);
                 let (_, window) = daily_ranges(ctx.settings, None, today);
-                run.days(ctx, &index, window, ActualsRead::Full, false, scope)
-                    .await
+                let state = ctx.store.sync_state(ctx.account).await?;
+                let read = window_read(&state, ctx.settings, today);
+                run.days(ctx, &index, window, read, false, scope).await
             }
         };
         explain_unlinked(ctx, &index, &mut run.report).await;

@@ -361,6 +361,14 @@ async fn a_change_in_clockify_reaches_runn_through_the_real_binaries_without_a_d
     let mut settings = b.aws.store.settings(&b.id).await.unwrap().unwrap();
     settings.switches.actuals = true;
     update_settings(&b.aws.store, &settings).await;
+    // A daily run has synced the window: webhook runs read Runn by its changes since.
+    let daily = Job::import(b.id.clone(), "daily-2026-12-01T0200Z", Trigger::Schedule);
+    assert_eq!(
+        b.run(daily, &quick_worker()).await,
+        JobOutcome::Done { finished: true }
+    );
+    let state = b.aws.store.sync_state(&b.id).await.unwrap();
+    assert!(state.changes_since.is_some(), "{state:?}");
     let l = live(&b).await;
     b.clockify.set_delivery(Delivery {
         duplicate: 0.5,
