@@ -41,10 +41,8 @@ use shared::sync::rules::actuals::{add_entry, minutes, DayTotals};
 use shared::sync::rules::webhooks::CHANGES_DELAY;
 use sims::clockify::{ClockifyData, ClockifySim, Delivery, DeliveryRecord, SimTimeEntry};
 use sims::common::{Running, ServerRateLimit};
-use sims::gateway::serve_gateway;
 use sims::generate::{workspace, GenSpec};
-use sims::lambda::Function;
-use sims::poller::Poller;
+use sims::live::Live;
 use sims::runn::{Kind, RunnData, RunnSim};
 use sims::testkit::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -220,52 +218,17 @@ fn runn_ids(runn: &RunnSim, kind: Kind) -> HashMap<String, i64> {
         .collect()
 }
 
-/// The whole path over HTTP: the gateway and the api binary, the webhook queue, the
-/// poller and the worker binary.
-struct Live {
-    _api: Function,
-    worker: Function,
-    gateway: Running,
-    poller: Poller,
-}
-
-async fn live(b: &Bed) -> Live {
-    let (jobs, hooks) = (b.aws.queue().await, b.aws.queue().await);
-    let secret =
-        sims::backend::create_secret(&b.aws.config, &unique("signing"), "whsec_bench").await;
-    let mut env = vec![
-        ("TABLE_NAME", b.aws.table.clone()),
-        ("KMS_KEY_ID", b.aws.key_id.clone()),
-        ("QUEUE_URL", jobs.clone()),
-        ("HOOK_QUEUE_URL", hooks.clone()),
-        ("SIGNING_SECRET_ARN", secret),
-    ];
-    let api = Function::start("api", &env).expect("start the api");
-    let gateway = serve_gateway(api.invoke_url(), 0).await.unwrap();
-    env.push(("PUBLIC_API_URL", gateway.url().to_string()));
-    let worker = Function::start("worker", &env).expect("start the worker");
-    let poller = Poller::spawn(b.aws.sqs.clone(), vec![jobs, hooks], worker.invoke_url());
-    Live {
-        _api: api,
-        worker,
-        gateway,
-        poller,
-    }
-}
-
-impl Live {
-    /// The worker's settings as the binary has them (production limits and retries).
-    fn worker_config(&self) -> WorkerConfig {
-        WorkerConfig {
-            public_api_url: Some(self.gateway.url().to_string()),
-            ..WorkerConfig::default()
-        }
+/// The worker's settings as the binary has them (production limits and retries).
+fn worker_config(l: &Live) -> WorkerConfig {
+    WorkerConfig {
+        public_api_url: Some(l.gateway.url().to_string()),
+        ..WorkerConfig::default()
     }
 }
 
 async fn register(b: &Bed, l: &Live) {
     let cfg = WorkerConfig {
-        public_api_url: l.worker_config().public_api_url,
+        public_api_url: worker_config(l).public_api_url,
         ..quick_worker()
     };
     let job = Job::hooks(b.id.clone(), HookWork::Register);
@@ -854,7 +817,7 @@ async fn daily(b: &Bed, l: &Live) -> (Duration, u64, u64) {
     let start = Instant::now();
     let job = Job::import(b.id.clone(), "daily-freshness", Trigger::Schedule);
     assert_eq!(
-        b.run(job, &l.worker_config()).await,
+        b.run(job, &worker_config(l)).await,
         JobOutcome::Done { finished: true }
     );
     (start.elapsed(), b.clockify.ctl.total(), b.runn.ctl.total())
@@ -885,7 +848,7 @@ async fn main() {
     let mut b = bed().await;
     let began = Instant::now();
     prepare(&mut b).await;
-    let l = live(&b).await;
+    let l = Live::start(&b.aws).await.expect("start the binaries");
     register(&b, &l).await;
     let setup = (began.elapsed(), b.clockify.ctl.total(), b.runn.ctl.total());
     eprintln!(

@@ -15,6 +15,7 @@ pub mod existing;
 pub mod gateway;
 pub mod generate;
 pub mod lambda;
+pub mod live;
 pub mod poller;
 pub mod runn;
 pub mod schema;

@@ -16,9 +16,7 @@ use sims::clockify::{ClockifySim, Delivery, Plan, SimTimeEntry};
 use sims::common::Running;
 use sims::contract::contract;
 use sims::demo;
-use sims::gateway::serve_gateway;
-use sims::lambda::Function;
-use sims::poller::Poller;
+use sims::live::Live;
 use sims::runn::{Kind, RunnData, RunnSim};
 use sims::testkit::*;
 use std::time::Duration as StdDuration;
@@ -266,44 +264,6 @@ async fn a_clean_up_key_past_its_hour_is_deleted_unused_and_the_status_says_the_
     assert_eq!(b.ours().len(), 9);
 }
 
-/// The whole path over HTTP, with the real binaries.
-struct Live {
-    _api: Function,
-    worker: Function,
-    gateway: Running,
-    poller: Poller,
-    hooks_queue: String,
-}
-
-async fn live(b: &Bed) -> Live {
-    let (jobs, hooks_queue) = (b.aws.queue().await, b.aws.queue().await);
-    let secret =
-        sims::backend::create_secret(&b.aws.config, &unique("signing"), "whsec_hooks").await;
-    let mut env = vec![
-        ("TABLE_NAME", b.aws.table.clone()),
-        ("KMS_KEY_ID", b.aws.key_id.clone()),
-        ("QUEUE_URL", jobs.clone()),
-        ("HOOK_QUEUE_URL", hooks_queue.clone()),
-        ("SIGNING_SECRET_ARN", secret),
-    ];
-    let api = Function::start("api", &env).expect("start the api");
-    let gateway = serve_gateway(api.invoke_url(), 0).await.unwrap();
-    env.push(("PUBLIC_API_URL", gateway.url().to_string()));
-    let worker = Function::start("worker", &env).expect("start the worker");
-    let poller = Poller::spawn(
-        b.aws.sqs.clone(),
-        vec![jobs, hooks_queue.clone()],
-        worker.invoke_url(),
-    );
-    Live {
-        _api: api,
-        worker,
-        gateway,
-        poller,
-        hooks_queue,
-    }
-}
-
 /// Waits (a minute and a half at most) for `done`.
 async fn eventually(what: &str, mut done: impl FnMut() -> bool) -> StdDuration {
     let start = std::time::Instant::now();
@@ -369,7 +329,7 @@ async fn a_change_in_clockify_reaches_runn_through_the_real_binaries_without_a_d
     );
     let state = b.aws.store.sync_state(&b.id).await.unwrap();
     assert!(state.changes_since.is_some(), "{state:?}");
-    let l = live(&b).await;
+    let l = Live::start(&b.aws).await.expect("start the binaries");
     b.clockify.set_delivery(Delivery {
         duplicate: 0.5,
         ..Delivery::default()
